@@ -1,0 +1,44 @@
+# %% [markdown]
+# # Evaluate
+# Holdout metrics of the trained model beside the best single-feature baseline, calibration and gain.
+
+# %% tags=["parameters"]
+upstream = ["train"]
+product = None
+evaluate = None  # block from params.yaml
+
+# %%
+import json
+
+import pandas as pd
+
+from churnops.config import write_json
+from churnops.evaluate import calibration_table, classification_metrics, lift_table, plot_calibration, plot_gain
+from churnops.train import best_single_feature, load_model, model_inputs, ranking_metrics, split_columns
+
+# %%
+model = load_model(upstream["train"]["model"])
+train_set = pd.read_parquet(upstream["train"]["train_set"])
+test_set = pd.read_parquet(upstream["train"]["test_set"])
+probability = model.predict_proba(test_set[model_inputs(model)])[:, 1]
+metrics = classification_metrics(test_set.churned, probability)
+column, sign = best_single_feature(train_set, split_columns(train_set)[0])
+baseline = ranking_metrics(test_set.churned, sign * test_set[column])
+pd.DataFrame({"model": metrics, f"baseline ({column})": baseline})
+
+# %%
+beats = metrics["roc_auc"] > baseline["roc_auc"] and metrics["pr_auc"] > baseline["pr_auc"]
+print("The model beats the single-feature baseline." if beats else
+      f"WARNING: the model does NOT beat the single-feature baseline ({column}); it has learned nothing worth serving.")
+
+# %%
+calibration = calibration_table(test_set.churned, probability, evaluate["calibration_bins"])
+gains = lift_table(test_set.churned, probability)
+plot_calibration(calibration).savefig(product["calibration_plot"], dpi=100)
+plot_gain(gains).savefig(product["gain_plot"], dpi=100)
+gains
+
+# %%
+write_json({**metrics, "baseline_feature": column, "baseline_roc_auc": baseline["roc_auc"],
+            "baseline_pr_auc": baseline["pr_auc"], "beats_baseline": bool(beats),
+            "run_id": json.load(open(upstream["train"]["summary"]))["run_id"]}, product["metrics"])

@@ -1,0 +1,37 @@
+# %% [markdown]
+# # Train
+# Candidates on a time-based split with a gap, the best single-feature baseline beside them, and an
+# MLflow run with the model, its signature, the data fingerprint and the git commit.
+
+# %% tags=["parameters"]
+upstream = ["features"]
+product = None
+train = None  # block from params.yaml
+
+# %%
+import pandas as pd
+
+from churnops.config import file_sha256, git_commit, mlflow_tracking_uri, write_json, write_parquet
+from churnops.train import fit_candidates, log_training_run, save_model, time_split
+
+# %%
+labelled = pd.read_parquet(upstream["features"]["labelled"])
+train_set, test_set = time_split(labelled, train["test_snapshots"], train["gap_days"], train["seed"])
+print(f"train {len(train_set):,} rows (to {train_set.as_of_date.max():%Y-%m-%d}), "
+      f"test {len(test_set):,} rows (from {test_set.as_of_date.min():%Y-%m-%d})")
+
+# %%
+model, leaderboard = fit_candidates(train_set, train)
+leaderboard
+
+# %%
+write_parquet(train_set, product["train_set"])
+write_parquet(test_set, product["test_set"])
+save_model(model, product["model"])
+run = log_training_run(
+    model, train_set, params=train, metrics={f"validation_{k}": v for k, v in leaderboard.iloc[0].items() if k != "candidate"},
+    tags={"data_fingerprint": file_sha256(product["train_set"]), "git_commit": git_commit() or "unknown",
+          "selected_candidate": type(model[-1]).__name__},
+    tracking_uri=mlflow_tracking_uri(train["mlflow"]["tracking_uri"]), experiment=train["mlflow"]["experiment"])
+write_json({**run, "leaderboard": leaderboard.to_dict(orient="records")}, product["summary"])
+run
