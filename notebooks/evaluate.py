@@ -9,11 +9,18 @@ evaluate = None  # block from params.yaml
 
 # %%
 import json
+from pathlib import Path
 
 import pandas as pd
 
 from churnops.config import write_json
-from churnops.evaluate import calibration_table, classification_metrics, lift_table, plot_calibration, plot_gain
+from churnops.evaluate import (
+      calibration_table,
+      classification_metrics,
+      lift_table,
+      plot_calibration,
+      plot_gain,
+)
 from churnops.train import best_single_feature, load_model, model_inputs, ranking_metrics, split_columns
 
 # %%
@@ -41,4 +48,4 @@ gains
 # %%
 write_json({**metrics, "baseline_feature": column, "baseline_roc_auc": baseline["roc_auc"],
             "baseline_pr_auc": baseline["pr_auc"], "beats_baseline": bool(beats),
-            "run_id": json.load(open(upstream["train"]["summary"]))["run_id"]}, product["metrics"])
+            "run_id": json.loads(Path(upstream["train"]["summary"]).read_text())["run_id"]}, product["metrics"])

@@ -9,6 +9,7 @@ score = None  # block from params.yaml
 
 # %%
 import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -18,7 +19,7 @@ from churnops.train import load_model
 
 # %%
 model = load_model(upstream["train"]["model"])
-run_id = json.load(open(upstream["train"]["summary"]))["run_id"]
+run_id = json.loads(Path(upstream["train"]["summary"]).read_text())["run_id"]
 scores = score_snapshot(model, pd.read_parquet(upstream["features"]["scoring"]), model_version=run_id)
 scores["risk_band"] = pd.qcut(scores.churn_probability.rank(method="first"), score["risk_bands"], labels=score["band_labels"])
 write_parquet(scores, product["predictions"])

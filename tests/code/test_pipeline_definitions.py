@@ -1,0 +1,47 @@
+"pipeline.yaml (Ploomber) and dvc.yaml (DVC) must describe the same stages."
+import shutil
+import subprocess
+
+import yaml
+
+from churnops.pipeline import pipeline_differences, stage_order
+
+
+def test_definitions_agree(repo):
+    assert pipeline_differences(repo / "pipeline.yaml", repo / "dvc.yaml") == []
+
+
+def test_every_stage_notebook_exists_and_declares_its_parameters(repo):
+    spec = yaml.safe_load((repo / "pipeline.yaml").read_text())
+    for task in spec["tasks"]:
+        source = (repo / task["source"]).read_text()
+        assert 'tags=["parameters"]' in source, task["source"]
+        for block in task.get("params", {}):
+            assert f"\n{block} = None" in source, f"{task['source']} does not declare parameter {block!r}"
+        assert "\ndef " not in source, f"{task['source']} defines a function: library code belongs in nbs_lib"
+
+
+def test_a_planted_disagreement_is_reported(repo, tmp_path):
+    for name in ["pipeline.yaml", "dvc.yaml", "params.yaml", "env.yaml"]:
+        shutil.copy(repo / name, tmp_path / name)
+    shutil.copytree(repo / "notebooks", tmp_path / "notebooks")
+    dvc = yaml.safe_load((tmp_path / "dvc.yaml").read_text())
+    dvc["stages"]["score"]["outs"] = [o for o in dvc["stages"]["score"]["outs"] if "predictions" not in str(o)]
+    dvc["stages"]["train"]["params"] = []
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(dvc))
+    problems = pipeline_differences(tmp_path / "pipeline.yaml", tmp_path / "dvc.yaml")
+    assert any(p.startswith("score: products") for p in problems), problems
+    assert any(p.startswith("train: pipeline.yaml params ['train']") for p in problems), problems
+    assert any(p.startswith("monitor: upstream") for p in problems), "monitor lost its dependency on score"
+
+
+def test_stage_order_is_run_order(repo):
+    assert stage_order(repo / "dvc.yaml") == ["ingest", "validate", "features", "train", "evaluate", "score",
+                                              "monitor", "publish"]
+
+
+def test_cli_is_installed_and_checks_the_pipeline(repo):
+    help_text = subprocess.run(["churnops", "--help"], capture_output=True, text=True, check=True).stdout
+    assert "check-pipeline" in help_text and "run" in help_text
+    result = subprocess.run(["churnops", "check-pipeline"], cwd=repo, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
