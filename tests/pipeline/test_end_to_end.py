@@ -7,7 +7,8 @@ product byte-identical.
 import subprocess
 
 import pytest
-import yaml
+
+from churnops.pipeline import copy_work_tree, override_params
 
 pytestmark = pytest.mark.slow
 STAGES = ["ingest", "validate", "features", "train", "evaluate", "score", "monitor", "publish"]
@@ -22,29 +23,12 @@ def ran(output):
     return [s for s in STAGES if f"Running stage '{s}'" in output]
 
 
-def set_params(root, **blocks):
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    for path, value in blocks.items():
-        node = params
-        *parents, leaf = path.split("__")
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
-
 @pytest.fixture(scope="module")
 def clone(repo, tmp_path_factory):
     "A fresh clone of the work tree with a small synthetic data set."
-    root = tmp_path_factory.mktemp("clone")
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=repo,
-                           capture_output=True, text=True, check=True).stdout.split("\0")
-    subprocess.run(["tar", "-cf", "-", "--no-recursion", *[f for f in files if f and (repo / f).exists()]],
-                   cwd=repo, check=True, stdout=open(root / "tree.tar", "wb"))
-    subprocess.run(["tar", "-xf", "tree.tar"], cwd=root, check=True)
-    (root / "tree.tar").unlink()
-    set_params(root, ingest__synthetic__n_customers=400, ingest__synthetic__n_days=150,
-               train__candidates__hist_gradient_boosting__max_iter=50)
+    root = copy_work_tree(repo, tmp_path_factory.mktemp("clone"))
+    override_params(root / "params.yaml", {"ingest.synthetic.n_customers": 400, "ingest.synthetic.n_days": 150,
+                                           "train.candidates.hist_gradient_boosting.max_iter": 50})
     for command in (["git", "init", "-q"], ["git", "add", "-A"],
                     ["git", "-c", "user.name=ci", "-c", "user.email=ci@localhost", "commit", "-qm", "clone"]):
         subprocess.run(command, cwd=root, check=True)
@@ -69,7 +53,7 @@ def test_second_repro_does_nothing(clone):
 
 
 def test_parameter_change_reruns_only_dependants(clone):
-    set_params(clone, monitor__psi_threshold=0.25)
+    override_params(clone / "params.yaml", {"monitor.psi_threshold": 0.25})
     code, output = dvc_repro(clone)
     assert code == 0, output[-4000:]
     assert ran(output) == ["monitor", "publish"]
@@ -89,7 +73,7 @@ def test_bad_input_stops_the_pipeline_and_keeps_good_outputs(clone):
     before = {p: p.read_bytes() for p in products}
     bad = clone / "bad_events.csv"
     bad.write_text("customer_id,ts,event_type,amount\n1,2025-01-01,session,\n2,not a date,payment,9.99\n")
-    set_params(clone, ingest__source="event_log", ingest__event_log__events_path=str(bad))
+    override_params(clone / "params.yaml", {"ingest.source": "event_log", "ingest.event_log.events_path": str(bad)})
     code, output = dvc_repro(clone)
     assert code != 0
     assert "bad_events.csv: column 'ts': 1 of 2 rows are missing or not parseable timestamps" in output
