@@ -61,3 +61,15 @@ def test_event_types_come_from_the_data(params):
     table = build_features(customers, events, {**params["features"], "min_history_days": 30}, params["schema"])
     assert {"n_login_30d", "n_purchase_30d", "sum_amount_purchase_30d", "last_amount_purchase"} <= set(table.columns)
     assert not any("session" in c for c in table.columns)
+
+
+def test_parquet_output_equals_the_frame(generated, params, tmp_path):
+    customers, events = generated
+    customers.to_parquet(tmp_path / "customers.parquet")
+    events.to_parquet(tmp_path / "events.parquet")
+    frame = build_features(customers, events, params["features"], params["schema"])
+    written = build_features(tmp_path / "customers.parquet", tmp_path / "events.parquet", params["features"],
+                             params["schema"], out_path=tmp_path / "features.parquet")
+    from_disk = pd.read_parquet(written)
+    pd.testing.assert_frame_equal(frame.drop(columns="churned"), from_disk.drop(columns="churned"), check_dtype=False)
+    assert frame.churned.astype("float").equals(from_disk.churned.astype("float"))
