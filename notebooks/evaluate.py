@@ -15,11 +15,13 @@ import pandas as pd
 
 from churnops.config import write_json
 from churnops.evaluate import (
-      calibration_table,
-      classification_metrics,
-      lift_table,
-      plot_calibration,
-      plot_gain,
+    best_threshold,
+    calibration_table,
+    classification_metrics,
+    lift_table,
+    plot_calibration,
+    plot_gain,
+    profit_curve,
 )
 from churnops.train import best_single_feature, load_model, model_inputs, ranking_metrics, split_columns
 
@@ -45,7 +47,14 @@ plot_calibration(calibration).savefig(product["calibration_plot"], dpi=100)
 plot_gain(gains).savefig(product["gain_plot"], dpi=100)
 gains
 
+# %% [markdown]
+# The decision threshold that maximises the expected profit of a retention campaign (params.yaml `evaluate.campaign`):
+
 # %%
-write_json({**metrics, "baseline_feature": column, "baseline_roc_auc": baseline["roc_auc"],
+decision = best_threshold(profit_curve(test_set.churned.to_numpy(), probability, evaluate["campaign"]))
+decision
+
+# %%
+write_json({**metrics, **decision, "baseline_feature": column, "baseline_roc_auc": baseline["roc_auc"],
             "baseline_pr_auc": baseline["pr_auc"], "beats_baseline": bool(beats),
             "run_id": json.loads(Path(upstream["train"]["summary"]).read_text())["run_id"]}, product["metrics"])

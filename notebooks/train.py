@@ -7,6 +7,7 @@
 upstream = ["features"]
 product = None
 train = None  # block from params.yaml
+mlflow = None  # block from params.yaml
 
 # %%
 import pandas as pd
@@ -32,6 +33,6 @@ run = log_training_run(
     model, train_set, params=train, metrics={f"validation_{k}": v for k, v in leaderboard.iloc[0].items() if k != "candidate"},
     tags={"data_fingerprint": file_sha256(product["train_set"]), "git_commit": git_commit() or "unknown",
           "selected_candidate": type(model[-1]).__name__},
-    tracking_uri=mlflow_tracking_uri(train["mlflow"]["tracking_uri"]), experiment=train["mlflow"]["experiment"])
+    tracking_uri=mlflow_tracking_uri(mlflow["tracking_uri"]), experiment=mlflow["experiment"])
 write_json({**run, "leaderboard": leaderboard.to_dict(orient="records")}, product["summary"])
 run

@@ -11,7 +11,7 @@ import pytest
 from churnops.pipeline import copy_work_tree, override_params
 
 pytestmark = pytest.mark.slow
-STAGES = ["ingest", "validate", "features", "train", "evaluate", "score", "monitor", "publish"]
+STAGES = ["ingest", "validate", "features", "train", "evaluate", "register", "score", "monitor", "publish"]
 
 
 def dvc_repro(root):
