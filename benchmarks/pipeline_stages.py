@@ -1,7 +1,7 @@
 """Wall and CPU time of every pipeline stage (kernel start included), at the default size and at the
 V2 predecessor's size (2,000 customers x 120 days).
 
-Each stage runs as the pipeline runs it (`ploomber task <stage> --force`) in a throwaway copy of the
+Each stage runs as the pipeline runs it (`churnops stage <stage>`) in a throwaway copy of the
 work tree. CPU time is user + system time of the stage process and its children (the kernel).
 Usage: python benchmarks/pipeline_stages.py [--sizes 5000x180 2000x120]
 """
@@ -33,7 +33,7 @@ def run_pipeline(customers: int, days: int) -> list[tuple[str, float, float]]:
     try:
         for stage in stages:
             wall, cpu = time.perf_counter(), cpu_seconds()
-            subprocess.run(["ploomber", "task", stage, "--force"], cwd=root, check=True, capture_output=True)
+            subprocess.run(["churnops", "stage", stage], cwd=root, check=True, capture_output=True)
             timings.append((stage, time.perf_counter() - wall, cpu_seconds() - cpu))
         events = subprocess.run(["python", "-c", "import pandas as pd; print(len(pd.read_parquet('data/raw/events.parquet')))"],
                                 cwd=root, capture_output=True, text=True, check=True).stdout.strip()

@@ -52,7 +52,7 @@ if champion_version not in (None, version):
     else:
         print(f"champion v{champion_version} reads features this run does not build: it is judged against the baseline only")
 baseline = {"roc_auc": evaluation["baseline_roc_auc"], "pr_auc": evaluation["baseline_pr_auc"]}
-failures = behaviour_failures(challenger, test_set)
+failures = behaviour_failures(challenger, test_set, **register["behaviour"])
 promoted, reason = promotion_decision(metrics, champion_metrics, baseline, failures, register["gate"])
 if promoted:
     promote(uri, name, version, reason)

@@ -1,11 +1,13 @@
 """A small end-to-end run of the real pipeline (DVC -> Ploomber -> papermill) in a temporary clone.
 
 Checks: every stage runs and publishes its report; a second `dvc repro` does nothing; a parameter change
-re-runs exactly the stages that depend on it; a bad input fails in ingest and leaves every earlier
-product byte-identical.
+re-runs exactly the stages that depend on it; a crippled challenger is registered but not promoted; a
+bad input fails in ingest and leaves every earlier product byte-identical.
 """
+import json
 import subprocess
 
+import pandas as pd
 import pytest
 
 from churnops.pipeline import copy_work_tree, override_params
@@ -27,8 +29,8 @@ def ran(output):
 def clone(repo, tmp_path_factory):
     "A fresh clone of the work tree with a small synthetic data set."
     root = copy_work_tree(repo, tmp_path_factory.mktemp("clone"))
-    override_params(root / "params.yaml", {"ingest.synthetic.n_customers": 400, "ingest.synthetic.n_days": 150,
-                                           "train.candidates.hist_gradient_boosting.max_iter": 50})
+    override_params(root / "params.yaml", {"ingest.synthetic.n_customers": 1000, "ingest.synthetic.n_days": 150,
+                                           "train.candidates.hist_gradient_boosting.max_iter": 100})
     for command in (["git", "init", "-q"], ["git", "add", "-A"],
                     ["git", "-c", "user.name=ci", "-c", "user.email=ci@localhost", "commit", "-qm", "clone"]):
         subprocess.run(command, cwd=root, check=True)
@@ -64,7 +66,21 @@ def test_notebook_edit_reruns_that_stage_and_downstream(clone):
     notebook.write_text(notebook.read_text() + "\n# %%\nmetrics\n")
     code, output = dvc_repro(clone)
     assert code == 0, output[-4000:]
-    assert ran(output) == ["evaluate", "publish"]
+    assert ran(output) == ["evaluate", "register", "publish"]
+
+
+def test_a_crippled_challenger_is_registered_but_not_promoted(clone):
+    override_params(clone / "params.yaml", {"train.candidates": {"logistic_regression": {"C": 1e-6}}})
+    code, output = dvc_repro(clone)
+    assert code == 0, output[-4000:]
+    decision = json.loads((clone / "reports" / "registry" / "decision.json").read_text())
+    assert decision["version"] == "2" and not decision["promoted"], decision
+    assert decision["champion"] == "1", "the champion stays"
+    bundle = json.loads((clone / "models" / "champion" / "bundle.json").read_text())
+    scores = pd.read_parquet(clone / "data" / "predictions" / "scores.parquet")
+    assert bundle["version"] == "1" and set(scores.model_version) == {"churnops-churn/1"}
+    listed = subprocess.run(["churnops", "registry", "list"], cwd=clone, capture_output=True, text=True, check=True).stdout
+    assert len(listed.strip().splitlines()) == 3, listed  # header + two versions
 
 
 def test_bad_input_stops_the_pipeline_and_keeps_good_outputs(clone):
