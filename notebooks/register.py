@@ -20,6 +20,7 @@ from churnops.config import mlflow_tracking_uri, write_json
 from churnops.evaluate import classification_metrics
 from churnops.registry import (
     alias_version,
+    attach_evaluation,
     behaviour_failures,
     export_bundle,
     list_versions,
@@ -38,6 +39,9 @@ test_set = pd.read_parquet(upstream["train"]["test_set"])
 challenger = load_model(upstream["train"]["model"])
 metrics = {k: evaluation[k] for k in ["roc_auc", "pr_auc", "brier", "profit_threshold"]}
 version = register_version(uri, name, summary["model_uri"], summary["run_id"], metrics)
+reports = [*(Path(p) for p in upstream["evaluate"].values() if not str(p).endswith(".ipynb")),
+           Path(upstream["train"]["nb_ipynb"]), Path(upstream["evaluate"]["nb_ipynb"])]
+attach_evaluation(uri, summary["run_id"], {k: v for k, v in evaluation.items() if isinstance(v, int | float)}, reports)
 
 # %% [markdown]
 # The current champion is scored on the same holdout as the challenger:

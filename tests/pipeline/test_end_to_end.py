@@ -66,7 +66,9 @@ def test_notebook_edit_reruns_that_stage_and_downstream(clone):
     notebook.write_text(notebook.read_text() + "\n# %%\nmetrics\n")
     code, output = dvc_repro(clone)
     assert code == 0, output[-4000:]
-    assert ran(output) == ["evaluate", "register", "publish"]
+    # The edit adds a cell: the executed notebook changes, the metrics and plots do not, so DVC skips
+    # register/score/monitor (their inputs are byte-identical) and only the index is rebuilt.
+    assert ran(output) == ["evaluate", "publish"]
 
 
 def test_a_crippled_challenger_is_registered_but_not_promoted(clone):
