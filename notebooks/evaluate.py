@@ -15,6 +15,7 @@ import pandas as pd
 
 from churnops.config import write_json
 from churnops.evaluate import (
+    at_threshold,
     best_threshold,
     calibration_table,
     classification_metrics,
@@ -52,6 +53,7 @@ gains
 
 # %%
 decision = best_threshold(profit_curve(test_set.churned.to_numpy(), probability, evaluate["campaign"]))
+decision.update(at_threshold(test_set.churned, probability, decision["profit_threshold"]))
 decision
 
 # %%

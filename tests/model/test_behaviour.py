@@ -1,0 +1,46 @@
+"""Behavioural tests of a model trained by the real training code on generated data (Made With ML style):
+invariance, direction, and minimum functionality on hand-built customers."""
+import pytest
+
+from churnops.config import load_params
+from churnops.features import build_features, split_labelled
+from churnops.generate import generate_churn_data
+from churnops.registry import behaviour_failures
+from churnops.train import fit_candidates, model_inputs, time_split
+
+
+@pytest.fixture(scope="module")
+def trained(repo):
+    params = load_params(repo / "params.yaml")
+    customers, events = generate_churn_data(n_customers=2_000, n_days=150, seed=5)
+    labelled, _ = split_labelled(build_features(customers, events, params["features"], params["schema"]))
+    train, test = time_split(labelled, params["train"]["test_snapshots"], params["train"]["gap_days"])
+    model, _ = fit_candidates(train, params["train"])
+    return model, test
+
+
+def risk(model, rows):
+    return model.predict_proba(rows[model_inputs(model)])[:, 1]
+
+
+def test_invariance_customer_id_does_not_change_the_score(trained):
+    model, test = trained
+    renamed = test.assign(customer_id=test.customer_id + 10_000_000)
+    assert (risk(model, test) == risk(model, renamed)).all()
+    assert "customer_id" not in model_inputs(model)
+
+
+def test_direction_inactivity_and_failed_payments_do_not_lower_risk(trained):
+    model, test = trained
+    assert behaviour_failures(model, test) == []
+
+
+def test_minimum_functionality_on_hand_picked_customers(trained):
+    "Clear cases, picked from real rows so that every feature is consistent with the others."
+    model, test = trained
+    engaged = test[(test.days_since_last_session <= 1) & (test.n_session_30d >= test.n_session_30d.quantile(0.75))
+                   & (test.n_payment_failed_90d == 0) & (test.n_support_contact_30d == 0)]
+    fading = test[(test.days_since_last_session >= 14) & (test.trend_session_7_30d < 0)]
+    assert len(engaged) >= 20 and len(fading) >= 20, (len(engaged), len(fading))
+    assert risk(model, fading).mean() > 2 * risk(model, engaged).mean()
+    assert fading.churned.mean() > engaged.churned.mean(), "the picked cases are clear in the data, too"
