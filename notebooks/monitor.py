@@ -3,11 +3,13 @@
 # Drift between the training reference and the newest scoring snapshot, and the retrain decision.
 
 # %% tags=["parameters"]
-upstream = ["features", "train", "score"]
+upstream = ["features", "train", "register", "score"]
 product = None
 monitor = None  # block from params.yaml
 
 # %%
+from pathlib import Path
+
 import pandas as pd
 
 from churnops.config import write_json
@@ -15,7 +17,8 @@ from churnops.monitor import drift_summary
 from churnops.train import load_model, model_inputs
 
 # %%
-model = load_model(upstream["train"]["model"])
+# Reference and current scores come from the same model: the champion that scored the current snapshot.
+model = load_model(Path(upstream["register"]["champion"], "model"))
 reference = pd.read_parquet(upstream["train"]["train_set"])
 current = pd.read_parquet(upstream["features"]["scoring"])
 scores = pd.read_parquet(upstream["score"]["predictions"])
