@@ -1,18 +1,22 @@
 # %% [markdown]
 # # Features
 # Point-in-time features and labels per (customer, as-of date); the newest snapshot is kept for scoring.
+# The feature suites (no NaN/inf, ranges, keys, label rate, scoring columns = training columns) must
+# pass before anything is written; their Data Docs are under `reports/data_docs/features/`.
 
 # %% tags=["parameters"]
 upstream = ["ingest", "validate"]
 product = None
 features = None  # block from params.yaml
 schema = None  # block from params.yaml
+validate = None  # block from params.yaml
 
 # %%
 import pandas as pd
 
-from churnops.config import write_parquet
+from churnops.config import write_json, write_parquet
 from churnops.features import build_feature_table, split_labelled
+from churnops.validate import apply_levels, feature_suites, gate, run_suites, summary
 
 # %%
 customers = pd.read_parquet(upstream["ingest"]["customers"])
@@ -23,6 +27,14 @@ print(f"{len(labelled):,} labelled rows over {labelled.as_of_date.nunique()} as-
 
 # %%
 labelled.groupby("as_of_date").churned.agg(customers="size", churn_rate="mean")
+
+# %%
+suites = feature_suites(labelled, scoring, validate)
+apply_levels(suites, {})
+records = run_suites(suites, product["data_docs"])
+write_json(summary(records, {"labelled": len(labelled), "scoring": len(scoring)}), product["validation"])
+for line in gate(records, "the feature table"):
+    print("WARNING", line)
 
 # %%
 write_parquet(labelled, product["labelled"])
