@@ -30,7 +30,7 @@ labelled.groupby("as_of_date").churned.agg(customers="size", churn_rate="mean")
 
 # %%
 suites = feature_suites(labelled, scoring, validate)
-apply_levels(suites, {})
+apply_levels(suites, validate.get("warn"))
 records = run_suites(suites, product["data_docs"])
 write_json(summary(records, {"labelled": len(labelled), "scoring": len(scoring)}), product["validation"])
 for line in gate(records, "the feature table"):

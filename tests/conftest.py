@@ -1,10 +1,40 @@
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from churnops.pipeline import copy_work_tree, override_params
+
 REPO = Path(__file__).resolve().parents[1]
+STAGES = ["ingest", "validate", "features", "train", "evaluate", "register", "score", "monitor", "publish"]
 
 
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+def dvc_repro(root: Path, *stages: str) -> tuple[int, str]:
+    "Run `dvc repro` in `root`; return the exit code and the combined output."
+    result = subprocess.run(["dvc", "repro", *stages], cwd=root, capture_output=True, text=True)
+    return result.returncode, result.stdout + result.stderr
+
+
+def ran(output: str) -> list[str]:
+    "The stages a `dvc repro` output says it ran, in pipeline order."
+    return [s for s in STAGES if f"Running stage '{s}'" in output]
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(repo, tmp_path_factory) -> Path:
+    "A copy of the work tree (its own git repository) where the whole pipeline ran once on a small data set."
+    root = copy_work_tree(repo, tmp_path_factory.mktemp("clone"))
+    override_params(root / "params.yaml", {"ingest.synthetic.n_customers": 1000, "ingest.synthetic.n_days": 150,
+                                           "train.candidates.hist_gradient_boosting.max_iter": 100})
+    for command in (["git", "init", "-q"], ["git", "add", "-A"],
+                    ["git", "-c", "user.name=ci", "-c", "user.email=ci@localhost", "commit", "-qm", "clone"]):
+        subprocess.run(command, cwd=root, check=True)
+    code, output = dvc_repro(root)
+    assert code == 0, output[-4000:]
+    assert ran(output) == STAGES
+    return root

@@ -10,34 +10,16 @@ import subprocess
 import pandas as pd
 import pytest
 
-from churnops.pipeline import copy_work_tree, override_params
+from churnops.pipeline import override_params
+from tests.conftest import STAGES, dvc_repro, ran
 
 pytestmark = pytest.mark.slow
-STAGES = ["ingest", "validate", "features", "train", "evaluate", "register", "score", "monitor", "publish"]
-
-
-def dvc_repro(root):
-    result = subprocess.run(["dvc", "repro"], cwd=root, capture_output=True, text=True)
-    return result.returncode, result.stdout + result.stderr
-
-
-def ran(output):
-    return [s for s in STAGES if f"Running stage '{s}'" in output]
 
 
 @pytest.fixture(scope="module")
-def clone(repo, tmp_path_factory):
-    "A fresh clone of the work tree with a small synthetic data set."
-    root = copy_work_tree(repo, tmp_path_factory.mktemp("clone"))
-    override_params(root / "params.yaml", {"ingest.synthetic.n_customers": 1000, "ingest.synthetic.n_days": 150,
-                                           "train.candidates.hist_gradient_boosting.max_iter": 100})
-    for command in (["git", "init", "-q"], ["git", "add", "-A"],
-                    ["git", "-c", "user.name=ci", "-c", "user.email=ci@localhost", "commit", "-qm", "clone"]):
-        subprocess.run(command, cwd=root, check=True)
-    code, output = dvc_repro(root)
-    assert code == 0, output[-4000:]
-    assert ran(output) == STAGES
-    return root
+def clone(pipeline_run):
+    "The session's pipeline run; these tests change it in order (the data-gate tests work on copies)."
+    return pipeline_run
 
 
 def test_every_stage_publishes_its_report(clone):
