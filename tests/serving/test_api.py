@@ -1,0 +1,280 @@
+"""The prediction API as a real server process (`churnops serve`): schema fuzzing, a bounded load test with
+a hot reload in the middle, champion/challenger routing, shadow mode, broken models, tracing."""
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+
+from churnops.config import load_params
+from churnops.features import build_features, split_labelled
+from churnops.generate import generate_churn_data
+from churnops.pipeline import override_params
+from churnops.train import make_model, save_model
+
+TOKEN = "test-admin-token"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, repo):
+    "Two bundles (gradient boosting champion v1, logistic regression challenger v2) and scoring rows."
+    params = load_params(repo / "params.yaml")
+    customers, events = generate_churn_data(n_customers=800, n_days=120, seed=11)
+    table = build_features(customers, events, {**params["features"], "windows_days": [7, 30]}, params["schema"])
+    labelled, scoring = split_labelled(table)
+    inputs = [c for c in labelled.columns if c not in ("customer_id", "as_of_date", "churned")]
+    categorical = params["schema"]["customer_attributes"]
+    numeric = [c for c in inputs if c not in categorical]
+    root = tmp_path_factory.mktemp("bundles")
+    for version, kind, hyper in [("1", "hist_gradient_boosting", {"max_iter": 30}), ("2", "logistic_regression", {})]:
+        model = make_model(kind, numeric, categorical, hyper).fit(labelled[inputs], labelled.churned)
+        (root / version).mkdir()
+        save_model(model, root / version / "model")
+        (root / version / "bundle.json").write_text(json.dumps(
+            {"model_name": "churn", "version": version, "alias": "champion" if version == "1" else "challenger",
+             "profit_threshold": 0.2}))
+    rows = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+            for r in scoring.drop(columns="as_of_date").to_dict("records")]
+    return root, rows
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    "A `churnops serve` process on a free port with a params.yaml copy carrying `serve` overrides."
+
+    def __init__(self, repo, tmp_path, source, **serve):
+        params = tmp_path / f"params-{free_port()}.yaml"
+        shutil.copy(repo / "params.yaml", params)
+        override_params(params, {f"serve.{k}": v for k, v in serve.items()})
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.out, self.err = tmp_path / f"{self.port}.out", tmp_path / f"{self.port}.err"  # files: a pipe can fill up
+        with self.out.open("w") as out, self.err.open("w") as err:
+            self.process = subprocess.Popen(
+                [str(Path(sys.executable).parent / "churnops"), "serve", "--port", str(self.port),
+                 "--model-source", str(source), "--params", str(params)], stdout=out, stderr=err,
+                env={**os.environ, "CHURNOPS_ADMIN_TOKEN": TOKEN})
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            assert self.process.poll() is None, self.err.read_text()
+            try:
+                httpx.get(self.url + "/health", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise TimeoutError("the server did not start")
+
+    def stop(self):
+        "Stop the server; return what it printed (stdout, stderr)."
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+        return self.out.read_text(), self.err.read_text()
+
+
+@pytest.fixture()
+def serve(repo, tmp_path):
+    servers = []
+
+    def start(source, **serve):
+        servers.append(Server(repo, tmp_path, source, **serve))
+        return servers[-1]
+    yield start
+    for server in servers:
+        if server.process.poll() is None:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(repo, trained, tmp_path_factory):
+    server = Server(repo, tmp_path_factory.mktemp("fuzz"), trained[0] / "1")
+    yield server
+    _, err = server.stop()
+    assert "Traceback" not in err, err[-3000:]
+
+
+@pytest.fixture(scope="module")
+def api_schema(fuzz_server):
+    return schemathesis.openapi.from_url(fuzz_server.url + "/openapi.json")
+
+
+OPERATIONS = [("/predict", "POST"), ("/predict/batch", "POST"), ("/admin/reload", "POST"), ("/ready", "GET"),
+              ("/health", "GET"), ("/metrics", "GET")]
+
+
+@pytest.mark.parametrize(("path", "method", "mode"), [(p, m, GenerationMode.POSITIVE) for p, m in OPERATIONS] + [
+    (p, "POST", GenerationMode.NEGATIVE) for p in ("/predict", "/predict/batch")])  # only these have a body schema
+def test_fuzzed_requests_never_get_a_server_error(api_schema, path, method, mode):
+    "Schema-driven requests (valid ones, and ones that break the schema) never get a 5xx; valid ones get a 200."
+    operation = api_schema[path][method]
+
+    @settings(max_examples=60 if method == "POST" else 5, deadline=None, suppress_health_check=list(HealthCheck),
+              database=None, phases=[Phase.explicit, Phase.generate])  # no shrinking: it can take minutes
+    @given(data=st.data())
+    def check(data):
+        case = data.draw(operation.as_strategy(generation_mode=mode))
+        response = case.call()
+        assert response.status_code < 500, (case.body, response.text[:500])
+        if path.startswith("/predict") and mode == GenerationMode.POSITIVE:
+            assert response.status_code == 200, (case.body, response.text[:500])
+    check()
+
+
+def test_the_schema_documents_every_feature(fuzz_server, trained):
+    components = httpx.get(fuzz_server.url + "/openapi.json").json()["components"]["schemas"]
+    features = components["CustomerFeatures"]
+    assert set(features["required"]) == set(trained[1][0]), "every model input (and the customer id) is required"
+    assert features["additionalProperties"] is False
+
+
+def test_invalid_rows_get_precise_422s(fuzz_server, trained):
+    row = trained[1][0]
+    cases = {"missing field": ({k: v for k, v in row.items() if k != "tenure_days"}, "missing", ["tenure_days"]),
+             "wrong type": ({**row, "n_events_7d": "many"}, "float_type", ["n_events_7d"]),
+             "out of range": ({**row, "n_events_7d": -3}, "greater_than_equal", ["n_events_7d"]),
+             "unknown category": ({**row, "plan": "platinum"}, "literal_error", ["plan"]),
+             "unknown field": ({**row, "favourite_colour": "red"}, "extra_forbidden", ["favourite_colour"])}
+    for name, (body, kind, loc) in cases.items():
+        reply = httpx.post(fuzz_server.url + "/predict", json=body)
+        assert reply.status_code == 422, name
+        assert [(d["type"], d["loc"]) for d in reply.json()["detail"]] == [(kind, loc)], (name, reply.text)
+    infinite = json.dumps(row).replace(f'"n_events_7d": {json.dumps(row["n_events_7d"])}', '"n_events_7d": Infinity')
+    reply = httpx.post(fuzz_server.url + "/predict", content=infinite, headers={"content-type": "application/json"})
+    assert reply.status_code == 422
+    too_many = httpx.post(fuzz_server.url + "/predict/batch", json={"rows": [row] * 1001})
+    assert too_many.status_code == 422 and too_many.json()["detail"][0]["type"] == "too_long"
+
+
+async def _load(url, rows, seconds, concurrency, during=None):
+    "Closed-loop load: `concurrency` clients post single rows for `seconds`; returns the status counts."
+    statuses: dict[int, int] = {}
+    stop = time.monotonic() + seconds
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        async def worker(w):
+            i = w
+            while time.monotonic() < stop:
+                reply = await client.post("/predict", json=rows[i % len(rows)])
+                statuses[reply.status_code] = statuses.get(reply.status_code, 0) + 1
+                i += concurrency
+        tasks = [asyncio.create_task(worker(w)) for w in range(concurrency)]
+        if during:
+            await asyncio.sleep(seconds / 2)
+            await during(client)
+        await asyncio.gather(*tasks)
+    return statuses
+
+
+def test_bounded_load_with_a_reload_in_the_middle_has_no_errors(serve, trained):
+    root, rows = trained
+    server = serve(root / "1")
+    reloads = []
+
+    async def reload(client):
+        reloads.append(await client.post("/admin/reload", headers={"authorization": f"Bearer {TOKEN}"}))
+    statuses = asyncio.run(_load(server.url, rows, seconds=4, concurrency=16, during=reload))
+    assert reloads[0].status_code == 200 and reloads[0].json()["champion"] == "churn/1"
+    assert set(statuses) == {200} and statuses[200] > 500, statuses
+    metrics = httpx.get(server.url + "/metrics").text
+    assert f'churnops_http_requests_total{{method="POST",route="/predict",status="200"}} {statuses[200]}.0' in metrics
+    assert 'churnops_prediction_score_count{model_version="churn/1",role="champion"}' in metrics
+    assert httpx.post(server.url + "/admin/reload").status_code == 401
+
+
+def test_split_traffic_is_sticky_per_customer_and_labelled_by_version(serve, trained):
+    root, rows = trained
+    server = serve(root / "1", challenger_source=str(root / "2"), challenger_share=0.3)
+    with httpx.Client(base_url=server.url) as client:
+        first = {r["customer_id"]: client.post("/predict", json=r).json()["model"]["version"] for r in rows}
+        again = {r["customer_id"]: client.post("/predict", json=r).json()["model"]["version"] for r in rows}
+    assert first == again, "a customer always meets the same model"
+    share = sum(v == "2" for v in first.values()) / len(first)
+    assert 0.2 < share < 0.4, share
+    batch = httpx.post(server.url + "/predict/batch", json={"rows": rows[:50]}).json()["predictions"]
+    assert [p["model"]["version"] for p in batch] == [first[r["customer_id"]] for r in rows[:50]]
+    metrics = httpx.get(server.url + "/metrics").text
+    assert 'churnops_predictions_total{model_version="churn/2",role="challenger"}' in metrics
+    assert 'churnops_model_info{alias="challenger",name="churn",role="challenger",version="2"} 1.0' in metrics
+
+
+def test_shadow_mode_scores_with_the_challenger_but_answers_with_the_champion(serve, trained):
+    root, rows = trained
+    server = serve(root / "1", challenger_source=str(root / "2"), challenger_mode="shadow", challenger_share=1.0)
+    answers = httpx.post(server.url + "/predict/batch", json={"rows": rows[:40]}).json()["predictions"]
+    assert {a["role"] for a in answers} == {"champion"}
+    assert 'churnops_predictions_total{model_version="churn/2",role="shadow"} 40.0' in httpx.get(server.url + "/metrics").text
+
+
+def test_missing_or_corrupted_model_gives_a_clear_error_not_a_crash(serve, trained, tmp_path):
+    root, rows = trained
+    broken = tmp_path / "broken"
+    shutil.copytree(root / "1", broken)
+    (broken / "model" / "model.skops").write_bytes(b"not a model")
+    for source, reason in [(tmp_path / "absent", "absent/bundle.json: missing or unreadable"),
+                           (broken, "broken/model: cannot load the model")]:
+        server = serve(source)
+        time.sleep(1)
+        assert server.process.poll() is None, "the process stays up (no crash loop)"
+        assert httpx.get(server.url + "/health").status_code == 200
+        ready = httpx.get(server.url + "/ready")
+        assert ready.status_code == 503 and reason in ready.json()["reason"], ready.text
+        assert httpx.post(server.url + "/predict", json=rows[0]).status_code == 503
+        _, err = server.stop()
+        assert "model not loaded, /ready answers 503" in err and reason in err
+
+
+def test_a_failed_reload_keeps_serving_the_old_model(serve, trained, tmp_path):
+    root, rows = trained
+    bundle = tmp_path / "bundle"
+    shutil.copytree(root / "1", bundle)
+    server = serve(bundle)
+    (bundle / "model" / "model.skops").write_bytes(b"garbage")
+    reply = httpx.post(server.url + "/admin/reload", headers={"authorization": f"Bearer {TOKEN}"})
+    assert reply.status_code == 409 and reply.json()["serving"] == "churn/1", reply.text
+    assert httpx.post(server.url + "/predict", json=rows[0]).json()["model"]["version"] == "1"
+    shutil.rmtree(bundle)
+    shutil.copytree(root / "2", bundle)
+    server.process.send_signal(signal.SIGHUP)  # reload by signal, as `kill -HUP` in a container
+    deadline = time.time() + 20
+    while httpx.post(server.url + "/predict", json=rows[0]).json()["model"]["version"] != "2":
+        assert time.time() < deadline, "SIGHUP did not reload"
+        time.sleep(0.2)
+
+
+def test_tracing_continues_the_callers_trace(serve, trained):
+    root, rows = trained
+    server = serve(root / "1", tracing="console")
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    httpx.post(server.url + "/predict", json=rows[0], headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+    out, _ = server.stop()  # the span processor flushes on shutdown
+    spans = {s["name"]: s for s in map(json.loads, _json_objects(out))}
+    assert {"POST /predict", "validate_features", "model_inference"} <= set(spans), out[:2000]
+    assert all(s["context"]["trace_id"] == f"0x{trace_id}" for s in spans.values())
+    assert spans["validate_features"]["parent_id"] == spans["POST /predict"]["context"]["span_id"]
+
+
+def _json_objects(text):
+    "The top-level JSON objects printed by the console span exporter."
+    depth, start = 0, None
+    for i, ch in enumerate(text):
+        if ch == "{":
+            depth, start = depth + 1, i if depth == 0 else start
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                yield text[start:i + 1]
