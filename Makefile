@@ -53,6 +53,7 @@ test: lint nbdev-check nbdev-test pytest
 benchmark: setup
 	python benchmarks/pipeline_stages.py
 	python benchmarks/features_scale.py
+	python benchmarks/serving.py
 
 clean:
 	rm -rf data models reports mlflow.db mlartifacts

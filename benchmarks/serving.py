@@ -1,0 +1,170 @@
+"""Serving benchmark: the prediction API under load from a separate process, and the model call floor.
+
+Needs a finished pipeline run (models/champion, data/features/scoring.parquet: `make pipeline`).
+Load generator: wrk (apt-get install wrk) when on PATH, else a bounded asyncio httpx client in a
+separate process. Prints one table.
+
+    python benchmarks/serving.py [--seconds 10] [--connections 32]
+"""
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from churnops.config import load_params
+from churnops.scorer import Scorer
+from churnops.train import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def per_call(fn, n):
+    fn()
+    started = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - started) / n
+
+
+def model_floor(bundle, scoring, ranges):
+    "In-process model calls: the sklearn pipeline, the compiled scorer, per row and in bulk."
+    pipeline = load_model(bundle / "model")
+    scorer = Scorer(pipeline, ranges)
+    rows = scoring[scorer.inputs].to_dict("records")
+    frame = scoring[scorer.inputs]
+    design = pipeline.steps[0][1].transform(frame)
+    bulk = np.ascontiguousarray(np.resize(design, (1_000_000, design.shape[1])))
+    scorer.from_design(bulk[:1000])
+    started = time.perf_counter()
+    scorer.from_design(bulk)
+    compiled_bulk = time.perf_counter() - started
+    started = time.perf_counter()
+    pipeline.steps[-1][1].predict_proba(bulk[:200_000])
+    sklearn_bulk = (time.perf_counter() - started) * 5
+    return {
+        "pipeline.predict_proba, 1 row": f"{per_call(lambda: pipeline.predict_proba(frame.iloc[:1]), 100) * 1e3:.2f} ms",
+        "compiled scorer, 1 row (dict in)": f"{per_call(lambda: scorer.score_rows(rows[:1]), 2000) * 1e6:.0f} µs",
+        "compiled scorer, 1,000 rows (dicts in)": f"{per_call(lambda: scorer.score_rows(rows[:1000]), 20) * 1e3:.1f} ms",
+        "model call, sklearn (score stage), rows/s": f"{1_000_000 / sklearn_bulk:,.0f}",
+        "model call, compiled kernel, rows/s": f"{1_000_000 / compiled_bulk:,.0f}",
+    }
+
+
+def wrk(url, body, seconds, connections):
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                     f"wrk.body = {json.dumps(body)}\n")
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+                         capture_output=True, text=True, check=True).stdout
+    os.unlink(script.name)
+
+    def ms(label):
+        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 1e-3, "ms": 1, "s": 1e3}[unit]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"requests/s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p50 ms": ms("50%"),
+            "p99 ms": ms("99%"), "errors": int(errors.group(1)) if errors else 0, "tool": "wrk"}
+
+
+async def _python_load(url, body, seconds, connections):
+    latencies, errors = [], 0
+    stop = time.perf_counter() + seconds
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=connections)) as client:
+        async def worker():
+            nonlocal errors
+            while time.perf_counter() < stop:
+                started = time.perf_counter()
+                reply = await client.post(url, content=body, headers={"content-type": "application/json"})
+                latencies.append(time.perf_counter() - started)
+                errors += reply.status_code != 200
+        await asyncio.gather(*(worker() for _ in range(connections)))
+    lat = np.array(latencies) * 1e3
+    return {"requests/s": len(lat) / seconds, "p50 ms": float(np.percentile(lat, 50)),
+            "p99 ms": float(np.percentile(lat, 99)), "errors": errors, "tool": "httpx (python)"}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--python-client", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--url")
+    args = parser.parse_args()
+    if args.python_client:  # the load generator's own process
+        body = sys.stdin.read()
+        print(json.dumps(asyncio.run(_python_load(args.url, body, args.seconds, args.connections))))
+        return
+    params = load_params(ROOT / "params.yaml")
+    bundle, scoring_path = ROOT / "models" / "champion", ROOT / "data" / "features" / "scoring.parquet"
+    if not (bundle / "bundle.json").exists() or not scoring_path.exists():
+        sys.exit("benchmarks/serving.py: run `make pipeline` first (needs models/champion and data/features)")
+    scoring = pd.read_parquet(scoring_path)
+    rows = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+            for r in scoring.drop(columns="as_of_date").head(1000).to_dict("records")]
+
+    port = free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    server = subprocess.Popen([str(Path(sys.executable).parent / "churnops"), "serve", "--port", str(port)],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(url + "/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        body = json.dumps(rows[0])
+        if shutil.which("wrk"):
+            load = wrk(url + "/predict", body, args.seconds, args.connections)
+        else:
+            out = subprocess.run([sys.executable, __file__, "--python-client", "--url", url + "/predict",
+                                  "--seconds", str(args.seconds), "--connections", str(args.connections)],
+                                 input=body, capture_output=True, text=True, check=True).stdout
+            load = json.loads(out)
+        with httpx.Client(base_url=url, timeout=30) as client:
+            batch = json.dumps({"rows": rows})
+            timings = []
+            for _ in range(40):
+                started = time.perf_counter()
+                reply = client.post("/predict/batch", content=batch, headers={"content-type": "application/json"})
+                timings.append((time.perf_counter() - started) * 1e3)
+                assert reply.status_code == 200, reply.text[:300]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+    # in-process measurements after the load test: their worker threads must not compete with the server
+    results = model_floor(bundle, scoring, params["validate"]["feature_ranges"])
+    print(f"API, one process, {args.connections} concurrent clients, {args.seconds} s ({load['tool']}):")
+    print(f"  single-row /predict: {load['requests/s']:,.0f} requests/s, p50 {load['p50 ms']:.1f} ms, "
+          f"p99 {load['p99 ms']:.1f} ms, errors {load['errors']}   (target >= 2,000/s, p99 < 25 ms)")
+    print(f"  1,000-row /predict/batch: p50 {np.percentile(timings, 50):.1f} ms, p99 {np.percentile(timings, 99):.1f} ms"
+          "   (target < 50 ms)")
+    print("In-process model calls (the floor):")
+    for name, value in results.items():
+        print(f"  {name}: {value}")
+
+
+if __name__ == "__main__":
+    main()
