@@ -1,6 +1,9 @@
 # %% [markdown]
 # # Monitor
-# Drift between the training reference and the newest scoring snapshot, and the retrain decision.
+# Did the data or the model drift since training? Evidently compares the champion's training snapshot
+# (the newest as-of date of its training split) with the newest scoring snapshot; the champion is also
+# scored on the newest labelled period. Outputs: the Evidently report `reports/monitoring/evidently/index.html`,
+# `reports/monitoring/drift.json` (DVC metrics) and `drift.prom` (Prometheus gauges).
 
 # %% tags=["parameters"]
 upstream = ["features", "train", "register", "score"]
@@ -8,26 +11,41 @@ product = None
 monitor = None  # block from params.yaml
 
 # %%
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from churnops.config import write_json
-from churnops.monitor import drift_summary
+from churnops.monitor import evidently_drift, quality_on_labelled, write_drift_metrics
 from churnops.train import load_model, model_inputs
 
 # %%
 # Reference and current scores come from the same model: the champion that scored the current snapshot.
-model = load_model(Path(upstream["register"]["champion"], "model"))
-reference = pd.read_parquet(upstream["train"]["train_set"])
+champion = Path(upstream["register"]["champion"])
+model, bundle = load_model(champion / "model"), json.loads((champion / "bundle.json").read_text())
+columns = model_inputs(model)
+train_set = pd.read_parquet(upstream["train"]["train_set"])
+reference = train_set[train_set.as_of_date == train_set.as_of_date.max()]
 current = pd.read_parquet(upstream["features"]["scoring"])
 scores = pd.read_parquet(upstream["score"]["predictions"])
-summary = drift_summary(reference, current, model_inputs(model), monitor,
-                        reference_scores=model.predict_proba(reference[model_inputs(model)])[:, 1],
-                        current_scores=scores.churn_probability.to_numpy())
+summary = evidently_drift(reference, current, columns, monitor,
+                          reference_scores=model.predict_proba(reference[columns])[:, 1],
+                          current_scores=scores.churn_probability.to_numpy(),
+                          html_path=Path(product["report"], "index.html"))
+labelled = pd.read_parquet(upstream["features"]["labelled"])
+newest = labelled[labelled.as_of_date == labelled.as_of_date.max()]
+summary["quality"] = quality_on_labelled(newest, model.predict_proba(newest[columns])[:, 1], bundle["holdout"])
+summary.update(reference_as_of=str(reference.as_of_date.max().date()), current_as_of=str(current.as_of_date.max().date()),
+               champion=f"{bundle['model_name']}/{bundle['version']}")
 write_json(summary, product["drift"])
-print(f"drift share {summary['drift_share']:.2f} (threshold {summary['drift_share_threshold']}): "
-      + ("RETRAIN" if summary["retrain"] else "no retraining needed"))
+write_drift_metrics(summary, product["prometheus"])
+print(f"{summary['reference_as_of']} -> {summary['current_as_of']}: drift share {summary['drift_share']:.2f} "
+      f"(threshold {summary['drift_share_threshold']}): " + ("RETRAIN" if summary["retrain"] else "no retraining needed"))
 
 # %%
-pd.Series(summary["feature_psi"], name="psi").sort_values(ascending=False).head(15).to_frame()
+pd.DataFrame(summary["feature_drift"]).T.sort_values("score", ascending=False).head(15)
+
+# %%
+pd.DataFrame({"newest labelled period": summary["quality"], "training holdout": summary["quality"]["training"]}).drop(
+    index="training", errors="ignore")

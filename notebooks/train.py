@@ -13,10 +13,10 @@ mlflow = None  # block from params.yaml
 import pandas as pd
 
 from churnops.config import file_sha256, git_commit, mlflow_tracking_uri, write_json, write_parquet
-from churnops.train import fit_candidates, log_training_run, save_model, time_split
+from churnops.train import fit_candidates, log_training_run, recent_window, save_model, time_split
 
 # %%
-labelled = pd.read_parquet(upstream["features"]["labelled"])
+labelled = recent_window(pd.read_parquet(upstream["features"]["labelled"]), train["window_days"])
 train_set, test_set = time_split(labelled, train["test_snapshots"], train["gap_days"], train["seed"])
 print(f"train {len(train_set):,} rows (to {train_set.as_of_date.max():%Y-%m-%d}), "
       f"test {len(test_set):,} rows (from {test_set.as_of_date.min():%Y-%m-%d})")

@@ -29,7 +29,7 @@ def ran(output: str) -> list[str]:
 def pipeline_run(repo, tmp_path_factory) -> Path:
     "A copy of the work tree (its own git repository) where the whole pipeline ran once on a small data set."
     root = copy_work_tree(repo, tmp_path_factory.mktemp("clone"))
-    override_params(root / "params.yaml", {"ingest.synthetic.n_customers": 1000, "ingest.synthetic.n_days": 150,
+    override_params(root / "params.yaml", {"ingest.synthetic.n_customers": 1000, "ingest.synthetic.n_days": 180,
                                            "train.candidates.hist_gradient_boosting.max_iter": 100})
     for command in (["git", "init", "-q"], ["git", "add", "-A"],
                     ["git", "-c", "user.name=ci", "-c", "user.email=ci@localhost", "commit", "-qm", "clone"]):

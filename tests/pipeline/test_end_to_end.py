@@ -37,7 +37,7 @@ def test_second_repro_does_nothing(clone):
 
 
 def test_parameter_change_reruns_only_dependants(clone):
-    override_params(clone / "params.yaml", {"monitor.psi_threshold": 0.25})
+    override_params(clone / "params.yaml", {"monitor.drift_share_threshold": 0.35})
     code, output = dvc_repro(clone)
     assert code == 0, output[-4000:]
     assert ran(output) == ["monitor", "publish"]
