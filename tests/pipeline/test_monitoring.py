@@ -72,3 +72,29 @@ def test_dashboards_execute_headlessly(pipeline_run, dashboard):
     text = json.dumps([o.get("data", {}).get("text/markdown", "") or o.get("text", "") for o in outputs])
     expected = {"model_overview": "Champion:", "data_quality": "raw_data: passed", "drift": "drift share"}[dashboard]
     assert expected in text, text[:2000]
+
+
+def test_churnops_dashboards_serves_every_dashboard_with_voila(pipeline_run):
+    import socket
+    import time
+
+    import httpx
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(["churnops", "dashboards", "--port", str(port)], cwd=pipeline_run,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(150):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        for dashboard, expected in [("model_overview", "Champion:"), ("data_quality", "raw_data: passed"),
+                                    ("drift", "drift share")]:
+            page = httpx.get(f"http://127.0.0.1:{port}/voila/render/{dashboard}.ipynb", timeout=120)
+            assert page.status_code == 200 and expected in page.text, (dashboard, page.text[-1500:])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
