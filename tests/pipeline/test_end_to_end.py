@@ -5,6 +5,7 @@ re-runs exactly the stages that depend on it; a crippled challenger is registere
 bad input fails in ingest and leaves every earlier product byte-identical.
 """
 import json
+import shutil
 import subprocess
 
 import pandas as pd
@@ -17,9 +18,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def clone(pipeline_run):
-    "The session's pipeline run; these tests change it in order (the data-gate tests work on copies)."
-    return pipeline_run
+def clone(pipeline_run, tmp_path_factory):
+    "A copy of the session's pipeline run; these tests change it in order (other modules copy the original)."
+    root = tmp_path_factory.mktemp("end_to_end") / "run"
+    shutil.copytree(pipeline_run, root, symlinks=True)
+    return root
 
 
 def test_every_stage_publishes_its_report(clone):
