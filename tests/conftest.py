@@ -1,3 +1,4 @@
+import socket
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,13 @@ STAGES = ["ingest", "validate", "features", "train", "evaluate", "register", "sc
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+def free_port() -> int:
+    "A free TCP port on 127.0.0.1 for a server a test starts."
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def dvc_repro(root: Path, *stages: str) -> tuple[int, str]:

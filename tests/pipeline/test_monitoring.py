@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from churnops.config import load_params
 from churnops.pipeline import override_params
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -75,13 +76,10 @@ def test_dashboards_execute_headlessly(pipeline_run, dashboard):
 
 
 def test_churnops_dashboards_serves_every_dashboard_with_voila(pipeline_run):
-    import socket
     import time
 
     import httpx
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(["churnops", "dashboards", "--port", str(port)], cwd=pipeline_run,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

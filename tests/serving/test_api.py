@@ -5,7 +5,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from churnops.features import build_features, split_labelled
 from churnops.generate import generate_churn_data
 from churnops.pipeline import override_params
 from churnops.train import make_model, save_model
+from tests.conftest import free_port
 
 TOKEN = "test-admin-token"
 
@@ -48,12 +48,6 @@ def trained(tmp_path_factory, repo):
     rows = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
             for r in scoring.drop(columns="as_of_date").to_dict("records")]
     return root, rows
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
