@@ -29,12 +29,19 @@ from starlette.requests import Request  # module level: FastAPI resolves handler
 from .scorer import Feature, Scorer
 
 log = logging.getLogger("churnops.serve")
-ADMIN_TOKEN_ENV = "CHURNOPS_ADMIN_TOKEN"
+ADMIN_TOKEN_ENV = "CHURNOPS_ADMIN_TOKEN"  # or CHURNOPS_ADMIN_TOKEN_FILE: a file holding it (a mounted Secret)
+
+def admin_token() -> str | None:
+    "The admin bearer token from $CHURNOPS_ADMIN_TOKEN, or from the file $CHURNOPS_ADMIN_TOKEN_FILE names."
+    if os.environ.get(ADMIN_TOKEN_ENV):
+        return os.environ[ADMIN_TOKEN_ENV]
+    path = os.environ.get(f"{ADMIN_TOKEN_ENV}_FILE")
+    return Path(path).read_text().strip() or None if path and Path(path).is_file() else None
 
 # %% auto #0
-__all__ = ['log', 'ADMIN_TOKEN_ENV', 'CustomerId', 'REQUEST_ID', 'ModelLoadError', 'LoadedModel', 'load_model_source',
-           'whole_number', 'request_models', 'ModelRef', 'Prediction', 'PredictResponse', 'BatchResponse',
-           'customer_bucket', 'ServeConfig', 'Metrics', 'make_tracer', 'ServiceState', 'create_app']
+__all__ = ['log', 'ADMIN_TOKEN_ENV', 'CustomerId', 'REQUEST_ID', 'admin_token', 'ModelLoadError', 'LoadedModel',
+           'load_model_source', 'whole_number', 'request_models', 'ModelRef', 'Prediction', 'PredictResponse',
+           'BatchResponse', 'customer_bucket', 'ServeConfig', 'Metrics', 'make_tracer', 'ServiceState', 'create_app']
 
 # %% ../nbs_lib/12_serve.ipynb #569a3db0
 class ModelLoadError(RuntimeError):
@@ -197,6 +204,9 @@ class Metrics:
         self.predictions = Counter("churnops_predictions_total", "Rows scored", ["model_version", "role"], registry=r)
         self.scores = Histogram("churnops_prediction_score", "Churn probabilities", ["model_version", "role"],
                                 buckets=tuple(i / 10 for i in range(1, 11)), registry=r)
+        self.inference = Histogram("churnops_inference_duration_seconds", "Model call per request and model",
+                                   ["model_version", "role"], registry=r,
+                                   buckets=(.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1))
         self.errors = Counter("churnops_errors_total", "Errors by kind", ["kind"], registry=r)
         self.load_seconds = Gauge("churnops_model_load_seconds", "Time to load the model", ["model_version", "role"],
                                   registry=r)
@@ -372,7 +382,9 @@ def create_app(config: ServeConfig,   # sources, routing, limits
             groups.setdefault(state.route(row["customer_id"])[1], []).append(i)
         for role, index in groups.items():
             model = champion if role == "champion" else challenger
+            started = time.perf_counter()
             probabilities = model.scorer.score_rows([rows[i] for i in index])
+            metrics.child(metrics.inference, model.label, role).observe(time.perf_counter() - started)
             ref = {"name": model.name, "version": model.version, "alias": model.alias}
             metrics.child(metrics.predictions, model.label, role).inc(len(index))
             histogram = metrics.child(metrics.scores, model.label, role)
@@ -464,9 +476,9 @@ def create_app(config: ServeConfig,   # sources, routing, limits
                                           409: {"description": "reload failed; the previous model keeps serving"}})
     async def reload(request: Request):
         "Reload the model sources (bearer token: $CHURNOPS_ADMIN_TOKEN); the old model serves until the new one is in."
-        token = os.environ.get(ADMIN_TOKEN_ENV)
+        token = admin_token()
         if not token:
-            return _json({"detail": f"admin endpoint disabled: set {ADMIN_TOKEN_ENV}"}, 403)
+            return _json({"detail": f"admin endpoint disabled: set {ADMIN_TOKEN_ENV} or {ADMIN_TOKEN_ENV}_FILE"}, 403)
         given = request.headers.get("authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
             return _json({"detail": "missing or wrong bearer token"}, 401)

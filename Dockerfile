@@ -1,0 +1,66 @@
+# syntax=docker/dockerfile:1
+# One image, two entrypoints (the `churnops` command):
+#   API:              churnops serve --host 0.0.0.0 --model-source models:/churnops-churn@champion
+#   pipeline stages:  churnops cluster-run STAGE...   (k8s Jobs and CronJobs, Kubeflow steps)
+# Build: docker build -t churnops:dev .   The base is pinned by version; CI resolves and records its digest
+# (.github/workflows/image.yml) and Dependabot-style bumps go through review.
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+
+# ---- build: resolve the locked environment into /opt/venv (uv, no dev group) ----
+FROM ${PYTHON_IMAGE} AS build
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN pip install --no-cache-dir uv==0.13.8
+WORKDIR /src
+# Dependencies first: this layer is rebuilt only when the lock changes.
+COPY pyproject.toml uv.lock ./
+RUN uv sync --frozen --no-dev --no-install-project
+COPY churnops/ churnops/
+COPY README.md settings.ini ./
+RUN uv sync --frozen --no-dev --no-editable
+
+# ---- runtime: the environment and the project files, no compilers, no uv, no secrets ----
+FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="churnops" \
+      org.opencontainers.image.description="Churn prediction pipeline stages and prediction API" \
+      org.opencontainers.image.source="https://github.com/churnops/churnops" \
+      org.opencontainers.image.licenses="Apache-2.0"
+RUN groupadd --system --gid 10001 churnops \
+ && useradd --system --uid 10001 --gid churnops --no-create-home --shell /usr/sbin/nologin churnops
+COPY --from=build /opt/venv /opt/venv
+# The project files a stage run needs (dvc.yaml hashes the notebooks and the library modules it names);
+# data, models and reports come from the artifact store at run time.
+WORKDIR /opt/churnops/project
+COPY --chown=root:root dvc.yaml dvc.lock pipeline.yaml params.yaml env.yaml .dvcignore ./
+COPY --chown=root:root .dvc/config .dvc/
+COPY --chown=root:root notebooks/ notebooks/
+COPY --chown=root:root churnops/ churnops/
+COPY --chown=root:root dashboards/ dashboards/
+# The root filesystem is read-only in the cluster: everything that writes goes to /tmp or the workspace
+# (an emptyDir volume), and the numba/matplotlib/jupyter caches are pointed there.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    HOME=/tmp \
+    CHURNOPS_PROJECT_DIR=/opt/churnops/project \
+    CHURNOPS_WORKSPACE=/workspace \
+    NUMBA_CACHE_DIR=/tmp/numba \
+    MPLCONFIGDIR=/tmp/matplotlib \
+    JUPYTER_RUNTIME_DIR=/tmp/jupyter \
+    IPYTHONDIR=/tmp/ipython \
+    MLFLOW_DISABLE_TELEMETRY=true \
+    DO_NOT_TRACK=true \
+    DVC_NO_ANALYTICS=1 \
+    GX_ANALYTICS_ENABLED=false \
+    PLOOMBER_STATS_ENABLED=false \
+    OMP_NUM_THREADS=2
+USER 10001:10001
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2).status != 200)"]
+ENTRYPOINT ["churnops"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000", "--model-source", "models:/churnops-churn@champion"]

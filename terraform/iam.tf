@@ -1,0 +1,176 @@
+# IAM roles for Kubernetes service accounts (IRSA): each workload gets exactly the S3 prefixes it uses.
+# The role ARNs go into k8s/overlays/<environment>/irsa.yaml (`terraform output irsa_role_arns`).
+locals {
+  oidc_issuer = replace(aws_eks_cluster.main.identity[0].oidc[0].issuer, "https://", "")
+  kms_use = {
+    Sid      = "UseEnvironmentKey"
+    Effect   = "Allow"
+    Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    Resource = aws_kms_key.main.arn
+  }
+  bucket_arn = { for name, bucket in module.bucket : name => bucket.arn }
+
+  irsa = {
+    # churnops cluster-run: DVC remote and pipeline state (read, write), reports (publish). No deletes.
+    pipeline = {
+      namespace       = local.namespace
+      service_account = "churnops-pipeline"
+      statements = [
+        {
+          Sid       = "ListArtifactPrefixes"
+          Effect    = "Allow"
+          Action    = "s3:ListBucket"
+          Resource  = local.bucket_arn["artifacts"]
+          Condition = { StringLike = { "s3:prefix" = ["dvc/*", "state/*"] } }
+        },
+        {
+          Sid      = "ReadWriteArtifacts"
+          Effect   = "Allow"
+          Action   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+          Resource = ["${local.bucket_arn["artifacts"]}/dvc/*", "${local.bucket_arn["artifacts"]}/state/*"]
+        },
+        {
+          Sid      = "PublishReports"
+          Effect   = "Allow"
+          Action   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+          Resource = "${local.bucket_arn["reports"]}/*"
+        },
+        local.kms_use,
+      ]
+    }
+    # The MLflow server proxies every artifact upload and download: it alone writes the model store.
+    mlflow = {
+      namespace       = local.namespace
+      service_account = "churnops-mlflow"
+      statements = [
+        {
+          Sid       = "ListMlflowArtifacts"
+          Effect    = "Allow"
+          Action    = "s3:ListBucket"
+          Resource  = local.bucket_arn["mlflow"]
+          Condition = { StringLike = { "s3:prefix" = ["artifacts/*"] } }
+        },
+        {
+          Sid      = "ReadWriteMlflowArtifacts"
+          Effect   = "Allow"
+          Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+          Resource = "${local.bucket_arn["mlflow"]}/artifacts/*"
+        },
+        local.kms_use,
+      ]
+    }
+    # The API loads the champion through the MLflow server; read-only access to the model store lets it
+    # load from S3 directly when the server does not proxy artifacts (mlflow server --no-serve-artifacts).
+    api = {
+      namespace       = local.namespace
+      service_account = "churnops-api"
+      statements = [
+        {
+          Sid      = "ReadModels"
+          Effect   = "Allow"
+          Action   = "s3:GetObject"
+          Resource = "${local.bucket_arn["mlflow"]}/artifacts/*"
+        },
+        {
+          Sid      = "DecryptModels"
+          Effect   = "Allow"
+          Action   = "kms:Decrypt"
+          Resource = aws_kms_key.main.arn
+        },
+      ]
+    }
+    # The EBS CSI driver (eks.tf) provisions the MLflow database volume: AWS's managed policy below.
+    ebs-csi = {
+      namespace       = "kube-system"
+      service_account = "ebs-csi-controller-sa"
+      statements      = []
+    }
+  }
+}
+
+resource "aws_iam_role" "irsa" {
+  for_each = local.irsa
+  name     = "${local.prefix}-${each.key}"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Federated = aws_iam_openid_connect_provider.eks.arn }
+      Action    = "sts:AssumeRoleWithWebIdentity"
+      Condition = {
+        StringEquals = {
+          "${local.oidc_issuer}:sub" = "system:serviceaccount:${each.value.namespace}:${each.value.service_account}"
+          "${local.oidc_issuer}:aud" = "sts.amazonaws.com"
+        }
+      }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "irsa" {
+  for_each = { for name, role in local.irsa : name => role if length(role.statements) > 0 }
+  name     = "least-privilege"
+  role     = aws_iam_role.irsa[each.key].id
+  policy   = jsonencode({ Version = "2012-10-17", Statement = each.value.statements })
+}
+
+resource "aws_iam_role_policy_attachment" "ebs_csi" {
+  role       = aws_iam_role.irsa["ebs-csi"].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+}
+
+# GitHub Actions (.github/workflows/image.yml) pushes images with short-lived OIDC credentials: only from
+# the main branch of var.github_repository, only to this repository.
+resource "aws_iam_openid_connect_provider" "github" {
+  url            = "https://token.actions.githubusercontent.com"
+  client_id_list = ["sts.amazonaws.com"]
+}
+
+resource "aws_iam_role" "github_image_push" {
+  name = "${local.prefix}-github-image-push"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Federated = aws_iam_openid_connect_provider.github.arn }
+      Action    = "sts:AssumeRoleWithWebIdentity"
+      Condition = {
+        StringEquals = {
+          "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
+          "token.actions.githubusercontent.com:sub" = "repo:${var.github_repository}:ref:refs/heads/main"
+        }
+      }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "github_image_push" {
+  name = "push-churnops-image"
+  role = aws_iam_role.github_image_push.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "EcrLogin" # GetAuthorizationToken has no resource-level permissions
+        Effect   = "Allow"
+        Action   = "ecr:GetAuthorizationToken"
+        Resource = "*"
+      },
+      {
+        Sid    = "PushImage"
+        Effect = "Allow"
+        Action = [
+          "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload",
+          "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart",
+        ]
+        Resource = aws_ecr_repository.churnops.arn
+      },
+      {
+        Sid      = "EncryptLayers"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = aws_kms_key.main.arn
+      },
+    ]
+  })
+}

@@ -1,0 +1,176 @@
+# Security properties of the plan, checked offline: `terraform test` with a mocked AWS provider applies
+# the configuration to fake resources, so every value (policies included) is known and asserted.
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_availability_zones" {
+    defaults = { names = ["eu-west-1a", "eu-west-1b", "eu-west-1c"] }
+  }
+  mock_resource "aws_eks_cluster" {
+    defaults = { identity = [{ oidc = [{ issuer = "https://oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF" }] }] }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:mock" }
+  }
+  mock_resource "aws_s3_bucket" {
+    defaults = { arn = "arn:aws:s3:::mock-bucket" }
+  }
+  mock_resource "aws_ecr_repository" {
+    defaults = { arn = "arn:aws:ecr:eu-west-1:123456789012:repository/churnops" }
+  }
+  mock_resource "aws_launch_template" {
+    defaults = { id = "lt-0123456789abcdef0", latest_version = 1 }
+  }
+  mock_resource "aws_iam_openid_connect_provider" {
+    defaults = { arn = "arn:aws:iam::123456789012:oidc-provider/mock" }
+  }
+}
+
+variables {
+  environment = "dev"
+}
+
+run "buckets_are_encrypted_with_the_environment_key_versioned_and_private" {
+  command = apply
+
+  assert {
+    condition = length(module.bucket) == 3 && alltrue([
+      for bucket in module.bucket : bucket.encryption.sse_algorithm == "aws:kms" && bucket.encryption.kms_master_key_id == aws_kms_key.main.arn
+    ])
+    error_message = "every data bucket must be encrypted with SSE-KMS under the environment key"
+  }
+
+  assert {
+    condition     = alltrue([for bucket in module.bucket : bucket.versioning_status == "Enabled"])
+    error_message = "every data bucket must be versioned"
+  }
+
+  assert {
+    condition = alltrue([
+      for block in concat([for bucket in module.bucket : bucket.public_access_block], [aws_s3_bucket_public_access_block.access_logs]) :
+      block.block_public_acls && block.block_public_policy && block.ignore_public_acls && block.restrict_public_buckets
+    ])
+    error_message = "every bucket must block all public access"
+  }
+
+  assert {
+    condition = alltrue([
+      for bucket in module.bucket : anytrue([
+        for statement in jsondecode(bucket.policy).Statement :
+        statement.Effect == "Deny" && statement.Condition.Bool["aws:SecureTransport"] == "false"
+      ])
+    ])
+    error_message = "every data bucket policy must deny requests without TLS"
+  }
+
+  assert {
+    condition     = aws_kms_key.main.enable_key_rotation
+    error_message = "the environment key must rotate"
+  }
+
+  assert {
+    condition     = aws_ecr_repository.churnops.image_tag_mutability == "IMMUTABLE" && aws_ecr_repository.churnops.image_scanning_configuration[0].scan_on_push
+    error_message = "ECR tags must be immutable (the overlays pin tags) and images scanned on push"
+  }
+}
+
+run "workload_roles_are_least_privilege" {
+  command = apply
+
+  assert {
+    condition = alltrue(flatten([
+      for policy in aws_iam_role_policy.irsa : [
+        for statement in jsondecode(policy.policy).Statement : [
+          for action in flatten([statement.Action]) : !endswith(action, "*")
+        ]
+      ]
+    ]))
+    error_message = "an IRSA policy grants a wildcard action"
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for policy in aws_iam_role_policy.irsa : [
+        for statement in jsondecode(policy.policy).Statement : [
+          for resource in flatten([statement.Resource]) : resource != "*"
+        ]
+      ]
+    ]))
+    error_message = "an IRSA policy applies to every resource"
+  }
+
+  assert {
+    condition = !anytrue(flatten([
+      for name in ["pipeline", "api"] : [
+        for statement in jsondecode(aws_iam_role_policy.irsa[name].policy).Statement :
+        contains(flatten([statement.Action]), "s3:DeleteObject")
+      ]
+    ]))
+    error_message = "only the MLflow server may delete objects"
+  }
+
+  assert {
+    condition = toset(flatten([
+      for statement in jsondecode(aws_iam_role_policy.irsa["api"].policy).Statement : flatten([statement.Action])
+    ])) == toset(["s3:GetObject", "kms:Decrypt"])
+    error_message = "the API role must be read-only"
+  }
+
+  assert {
+    condition = alltrue([
+      for name, role in aws_iam_role.irsa :
+      jsondecode(role.assume_role_policy).Statement[0].Condition.StringEquals["oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF:sub"] ==
+      "system:serviceaccount:${name == "ebs-csi" ? "kube-system" : "churnops-dev"}:${name == "ebs-csi" ? "ebs-csi-controller-sa" : "churnops-${name}"}"
+    ])
+    error_message = "each IRSA role must trust exactly one service account of its namespace"
+  }
+
+  assert {
+    condition     = jsondecode(aws_iam_role.github_image_push.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"] == "repo:churnops/churnops:ref:refs/heads/main"
+    error_message = "only the main branch of the repository may push images"
+  }
+}
+
+run "cluster_is_private_encrypted_and_logged" {
+  command = apply
+
+  assert {
+    condition     = !aws_eks_cluster.main.vpc_config[0].endpoint_public_access && aws_eks_cluster.main.vpc_config[0].endpoint_private_access
+    error_message = "without allowed CIDRs the Kubernetes API must be private"
+  }
+
+  assert {
+    condition     = contains(aws_eks_cluster.main.encryption_config[0].resources, "secrets")
+    error_message = "Kubernetes secrets must be envelope-encrypted with KMS"
+  }
+
+  assert {
+    condition     = length(aws_eks_cluster.main.enabled_cluster_log_types) == 5
+    error_message = "every control plane log type must be enabled"
+  }
+
+  assert {
+    condition     = aws_launch_template.node.metadata_options[0].http_tokens == "required" && aws_launch_template.node.metadata_options[0].http_put_response_hop_limit == 1
+    error_message = "nodes must require IMDSv2 and keep pods away from the node role"
+  }
+}
+
+run "environment_is_validated" {
+  command = plan
+
+  variables {
+    environment = "staging"
+  }
+
+  expect_failures = [var.environment]
+}

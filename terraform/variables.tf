@@ -1,0 +1,94 @@
+variable "name" {
+  description = "Prefix of every resource name; S3 bucket names are global, so change it if churnops-<environment>-* is taken."
+  type        = string
+  default     = "churnops"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,20}$", var.name))
+    error_message = "name: 3 to 21 lower-case letters, digits or dashes, starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "dev or prod: one VPC, EKS cluster and set of buckets each (k8s/overlays/<environment>)."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "prod"], var.environment)
+    error_message = "environment must be dev or prod."
+  }
+}
+
+variable "region" {
+  description = "AWS region."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "github_repository" {
+  description = "owner/name of the GitHub repository whose workflows may push images to ECR (OIDC, no stored keys)."
+  type        = string
+  default     = "churnops/churnops"
+}
+
+variable "vpc_cidr" {
+  description = "CIDR block of the VPC; /16 gives each of the subnets a /20."
+  type        = string
+  default     = "10.40.0.0/16"
+}
+
+variable "az_count" {
+  description = "Availability zones to spread subnets and nodes over."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.az_count >= 2 && var.az_count <= 4
+    error_message = "az_count must be between 2 and 4 (EKS needs subnets in at least two zones)."
+  }
+}
+
+variable "single_nat_gateway" {
+  description = "One NAT gateway for all zones (cheaper, dev) instead of one per zone (prod)."
+  type        = bool
+  default     = false
+}
+
+variable "kubernetes_version" {
+  description = "EKS control plane version."
+  type        = string
+  default     = "1.34"
+}
+
+variable "endpoint_public_access_cidrs" {
+  description = "CIDR blocks allowed to reach the public Kubernetes API endpoint; empty: private endpoint only."
+  type        = list(string)
+  default     = []
+}
+
+variable "node_instance_types" {
+  description = "Instance types of the managed node group (2 vCPU per pipeline pod, ~1 vCPU per API replica)."
+  type        = list(string)
+  default     = ["m6i.xlarge"]
+}
+
+variable "node_min_size" {
+  type    = number
+  default = 2
+}
+
+variable "node_desired_size" {
+  type    = number
+  default = 3
+}
+
+variable "node_max_size" {
+  type    = number
+  default = 6
+}
+
+variable "log_retention_days" {
+  description = "Retention of the EKS control plane and VPC flow logs."
+  type        = number
+  default     = 365
+}
