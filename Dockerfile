@@ -2,12 +2,11 @@
 # One image, two entrypoints (the `churnops` command):
 #   API:              churnops serve --host 0.0.0.0 --model-source models:/churnops-churn@champion
 #   pipeline stages:  churnops cluster-run STAGE...   (k8s Jobs and CronJobs, Kubeflow steps)
-# Build: docker build -t churnops:dev .   The base is pinned by version; CI resolves and records its digest
-# (.github/workflows/image.yml) and Dependabot-style bumps go through review.
-ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+# Build: docker build -t churnops:dev .   Both stages use the same base, pinned to a patch release (a bump
+# is a reviewed change of both FROM lines; the image workflow rebuilds with --pull and scans the result).
 
 # ---- build: resolve the locked environment into /opt/venv (uv, no dev group) ----
-FROM ${PYTHON_IMAGE} AS build
+FROM python:3.11.14-slim-bookworm AS build
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
@@ -24,7 +23,7 @@ COPY README.md settings.ini ./
 RUN uv sync --frozen --no-dev --no-editable
 
 # ---- runtime: the environment and the project files, no compilers, no uv, no secrets ----
-FROM ${PYTHON_IMAGE} AS runtime
+FROM python:3.11.14-slim-bookworm AS runtime
 LABEL org.opencontainers.image.title="churnops" \
       org.opencontainers.image.description="Churn prediction pipeline stages and prediction API" \
       org.opencontainers.image.source="https://github.com/churnops/churnops" \

@@ -13,7 +13,7 @@ export PLOOMBER_STATS_ENABLED := false
 export OMP_NUM_THREADS := 2
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
 
-.PHONY: setup pipeline test lint nbdev-check nbdev-test pytest benchmark clean
+.PHONY: setup infra-tools pipeline test lint nbdev-check nbdev-test pytest deploy-check benchmark clean
 
 $(UV):
 	python3 -m venv .tools
@@ -28,11 +28,25 @@ $(UV):
 
 setup: .venv/.synced
 
+# The offline validators of the deployment artefacts (tests/deploy): Python ones from infra-tools/uv.lock
+# into their own environment, the CRD validator from k8s/crd-validation/package-lock.json. kubectl,
+# terraform and promtool come from the machine (.ci/run installs promtool).
+INFRA := $(CURDIR)/.tools/infra
+$(INFRA)/.synced: infra-tools/uv.lock infra-tools/pyproject.toml | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(INFRA) $(UV) sync --frozen --project infra-tools
+	touch $@
+
+k8s/crd-validation/node_modules/.synced: k8s/crd-validation/package-lock.json
+	cd k8s/crd-validation && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+infra-tools: $(INFRA)/.synced k8s/crd-validation/node_modules/.synced
+
 pipeline: setup
 	churnops run
 
 lint: setup
-	ruff check churnops nbs_lib notebooks tests benchmarks
+	ruff check churnops nbs_lib notebooks tests benchmarks k8s
 
 # nbs_lib is the only place library code is written: exporting it again must reproduce churnops/,
 # and the notebooks must already be clean (no outputs or execution counts).
@@ -45,8 +59,12 @@ nbdev-check: setup
 nbdev-test: setup
 	nbdev_test --path nbs_lib --n_workers 1
 
-pytest: setup
+pytest: setup infra-tools
 	pytest
+
+# Only the deployment artefacts (k8s, Terraform, Dockerfile, workflows, Kubeflow): about a minute.
+deploy-check: setup infra-tools
+	pytest tests/deploy
 
 test: lint nbdev-check nbdev-test pytest
 

@@ -115,9 +115,14 @@ def _serve(args: argparse.Namespace) -> int:
 def _cluster_run(args: argparse.Namespace) -> int:
     "In a pod: fetch the pipeline state, run stages (or retrain-if-drift), push outputs and state, publish reports."
     from churnops.cluster import ArtifactStore, cluster_run
+    settings = {"CHURNOPS_DVC_REMOTE": args.dvc_remote, "CHURNOPS_STATE_URL": args.state_url,
+                "CHURNOPS_REPORTS_URL": args.reports_url, "MLFLOW_TRACKING_URI": args.mlflow_tracking_uri}
+    os.environ.update({name: value for name, value in settings.items() if value})  # the stages inherit them
     store = ArtifactStore.from_env(state_in=args.state_in, state_out=args.state_out)
-    command = ["churnops", "retrain-if-drift"] if args.retrain_if_drift else ["dvc", "repro", *args.stages]
-    return cluster_run(command, store, project=Path(args.project), workspace=Path(args.workspace))
+    command = (["churnops", "retrain-if-drift"] if args.retrain_if_drift else
+               ["dvc", "repro", *(["--single-item"] if args.single_item else []), *args.stages])
+    return cluster_run(command, store, project=Path(args.project), workspace=Path(args.workspace),
+                       pushgateway_url=os.environ.get("CHURNOPS_PUSHGATEWAY_URL") or None)
 
 def _retrain_if_drift(args: argparse.Namespace) -> int:
     "Monitor; on drift retrain on the recent window; the promotion gate decides; print the decision record."
@@ -190,8 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the project files (default: $CHURNOPS_PROJECT_DIR or .)")
     cluster.add_argument("--workspace", default=os.environ.get("CHURNOPS_WORKSPACE", "."),
                          help="a writable folder to run in (default: $CHURNOPS_WORKSPACE or .)")
-    cluster.add_argument("--state-in", help="pipeline state folder to start from (default: $CHURNOPS_STATE_URL)")
-    cluster.add_argument("--state-out", help="pipeline state folder to write (default: $CHURNOPS_STATE_URL)")
+    for flag, variable in (("--dvc-remote", "CHURNOPS_DVC_REMOTE"), ("--state-url", "CHURNOPS_STATE_URL"),
+                           ("--reports-url", "CHURNOPS_REPORTS_URL"), ("--mlflow-tracking-uri", "MLFLOW_TRACKING_URI")):
+        cluster.add_argument(flag, help=f"default: ${variable}")
+    cluster.add_argument("--state-in", help="pipeline state folder to start from (default: the --state-url)")
+    cluster.add_argument("--state-out", help="also write the pipeline state here (a Kubeflow output artifact)")
+    cluster.add_argument("--single-item", action="store_true", help="run only the named stages, not what they depend on")
     cluster.set_defaults(handler=_cluster_run)
 
     dash = sub.add_parser("dashboards", help="serve the Voila dashboards (model overview, data quality, drift)")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +17,8 @@ from pathlib import Path
 import fsspec
 
 # %% auto #0
-__all__ = ['STATE_FILES', 'NOT_COPIED', 'ArtifactStore', 'prepare_workspace', 'fetch_state', 'save_state', 'publish_reports',
-           'cluster_run']
+__all__ = ['STATE_FILES', 'NOT_COPIED', 'DRIFT_METRICS', 'ArtifactStore', 'prepare_workspace', 'fetch_state', 'save_state',
+           'publish_reports', 'push_drift_metrics', 'cluster_run']
 
 # %% ../nbs_lib/14_cluster.ipynb #3873ec50
 STATE_FILES = ("dvc.lock", "reports/monitoring/retrain_decision.json", "reports/monitoring/retrain_history.jsonl")
@@ -25,22 +27,25 @@ NOT_COPIED = (".git", ".venv", ".tools", "data", "models", "reports", "mlflow.db
 @dataclass(frozen=True)
 class ArtifactStore:
     "Where a cluster run finds and leaves what outlives its pod (URLs: s3://..., file://... or folders)."
-    dvc_remote: str         # DVC remote for data, models and reports
-    state_in: str | None    # folder holding the pipeline state to start from (None: a first run)
-    state_out: str          # folder the new pipeline state is written to
+    dvc_remote: str               # DVC remote for data, models and reports
+    state_in: str | None          # folder holding the pipeline state to start from (None: a first run)
+    state_outs: tuple[str, ...]   # folders the new pipeline state is written to
     reports_url: str | None = None  # folder the reports tree is published to (None: not published)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, state_in: str | None = None,
                  state_out: str | None = None) -> ArtifactStore:
-        "From CHURNOPS_DVC_REMOTE, CHURNOPS_STATE_URL and CHURNOPS_REPORTS_URL; explicit state folders win."
-        missing = [name for name in ("CHURNOPS_DVC_REMOTE", "CHURNOPS_STATE_URL")
-                   if not environ.get(name) and not (name == "CHURNOPS_STATE_URL" and state_out)]
+        """From CHURNOPS_DVC_REMOTE, CHURNOPS_STATE_URL and CHURNOPS_REPORTS_URL. An explicit `state_in` replaces
+        the store's state as the starting point; an explicit `state_out` (a Kubeflow output artifact) is written
+        besides it, so the store always holds the state of the last completed run."""
+        store_state = environ.get("CHURNOPS_STATE_URL") or None
+        missing = [name for name, ok in (("CHURNOPS_DVC_REMOTE", environ.get("CHURNOPS_DVC_REMOTE")),
+                                         ("CHURNOPS_STATE_URL", store_state or state_out)) if not ok]
         if missing:
             raise ValueError(f"cluster run: set {' and '.join(missing)} (the artifact store: see k8s/base/config.env)")
-        state = environ.get("CHURNOPS_STATE_URL")
-        return cls(dvc_remote=environ["CHURNOPS_DVC_REMOTE"], state_in=state_in or state,
-                   state_out=state_out or state, reports_url=environ.get("CHURNOPS_REPORTS_URL") or None)
+        outs = tuple(dict.fromkeys(url for url in (state_out, store_state) if url))
+        return cls(dvc_remote=environ["CHURNOPS_DVC_REMOTE"], state_in=state_in or store_state, state_outs=outs,
+                   reports_url=environ.get("CHURNOPS_REPORTS_URL") or None)
 
 # %% ../nbs_lib/14_cluster.ipynb #280b98d3
 def _dvc(workspace: Path, *args: str) -> None:
@@ -83,11 +88,10 @@ def fetch_state(store: ArtifactStore, workspace: Path) -> list[str]:
 def save_state(store: ArtifactStore, workspace: Path) -> list[str]:
     "Push the outputs to the DVC remote, then write the state files that name them."
     _dvc(Path(workspace), "push")
-    saved = []
-    for name in STATE_FILES:
-        if (Path(workspace) / name).exists():
-            _copy(str(Path(workspace) / name), f"{store.state_out.rstrip('/')}/{name}")
-            saved.append(name)
+    saved = [name for name in STATE_FILES if (Path(workspace) / name).exists()]
+    for target in store.state_outs:
+        for name in saved:
+            _copy(str(Path(workspace) / name), f"{target.rstrip('/')}/{name}")
     return saved
 
 def publish_reports(store: ArtifactStore, workspace: Path) -> int:
@@ -100,10 +104,29 @@ def publish_reports(store: ArtifactStore, workspace: Path) -> int:
         _copy(str(path), f"{store.reports_url.rstrip('/')}/{path.relative_to(reports).as_posix()}")
     return len(files)
 
+# %% ../nbs_lib/14_cluster.ipynb #166564ef
+DRIFT_METRICS = "reports/monitoring/drift.prom"
+
+def push_drift_metrics(workspace: Path, pushgateway_url: str, job: str = "churnops_monitor") -> bool:
+    "PUT the drift metrics file to the Pushgateway's group `job`; False when there is no file to push."
+    path = Path(workspace) / DRIFT_METRICS
+    if not path.exists():
+        return False
+    request = urllib.request.Request(f"{pushgateway_url.rstrip('/')}/metrics/job/{job}", data=path.read_bytes(),
+                                     method="PUT", headers={"Content-Type": "text/plain; version=0.0.4"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+    except urllib.error.URLError as error:
+        raise RuntimeError(f"could not push {DRIFT_METRICS} to the Pushgateway at {pushgateway_url}: {error}") from error
+    return True
+
 # %% ../nbs_lib/14_cluster.ipynb #39ba3939
 def cluster_run(command: Sequence[str],  # what runs in the workspace, e.g. ["dvc", "repro", "train"]
-                store: ArtifactStore, project: Path, workspace: Path) -> int:
-    "Prepare the workspace, fetch the state, run `command`, save the state and publish the reports."
+                store: ArtifactStore, project: Path, workspace: Path,
+                pushgateway_url: str | None = None,  # where drift metrics are pushed (None: not pushed)
+                ) -> int:
+    "Prepare the workspace, fetch the state, run `command`, save the state, publish reports and metrics."
     workspace = Path(workspace)
     workspace.mkdir(parents=True, exist_ok=True)
     prepare_workspace(project, workspace, store)
@@ -113,6 +136,8 @@ def cluster_run(command: Sequence[str],  # what runs in the workspace, e.g. ["dv
     returncode = subprocess.run(list(command), cwd=workspace).returncode
     saved = save_state(store, workspace)
     published = publish_reports(store, workspace)
-    print(f"cluster run: `{' '.join(command)}` exited {returncode}; state saved to {store.state_out} "
+    if pushgateway_url and push_drift_metrics(workspace, pushgateway_url):
+        print(f"cluster run: drift metrics pushed to {pushgateway_url}", flush=True)
+    print(f"cluster run: `{' '.join(command)}` exited {returncode}; state saved to {', '.join(store.state_outs)} "
           f"({', '.join(saved)}); {published} report files published", flush=True)
     return returncode

@@ -6,12 +6,16 @@ import json
 import os
 import shutil
 import subprocess
-from pathlib import Path
+import time
+import urllib.request
 
 import pytest
 import yaml
 
+from churnops.cluster import push_drift_metrics
+from churnops.monitor import write_drift_metrics
 from churnops.pipeline import copy_work_tree, override_params
+from tests.conftest import free_port
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +73,60 @@ def test_missing_artifact_store_settings_are_named(store):
     result = cluster_run(store, "pod-misconfigured", "ingest", env=env)
     assert result.returncode == 2
     assert "set CHURNOPS_DVC_REMOTE and CHURNOPS_STATE_URL" in result.stderr
+
+
+@pytest.fixture()
+def pushgateway(tmp_path):
+    "A real Prometheus Pushgateway on 127.0.0.1 (Debian package prometheus-pushgateway)."
+    binary = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
+    if binary is None:
+        pytest.fail("prometheus-pushgateway is not installed: .ci/run installs it (apt-get install prometheus-pushgateway)")
+    port = free_port()
+    log = (tmp_path / "pushgateway.log").open("w")
+    process = subprocess.Popen([binary, f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{url}/-/ready", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def scrape(url: str) -> dict[str, float]:
+    "The churnops series a Prometheus scrape of the Pushgateway sees, `name{labels}` -> value."
+    text = urllib.request.urlopen(f"{url}/metrics", timeout=5).read().decode()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line.startswith("churnops_")}
+
+
+def test_drift_metrics_reach_prometheus_through_the_pushgateway(tmp_path, pushgateway):
+    summary = {"drift_share": 0.583, "drift_share_threshold": 0.4, "retrain": True,
+               "feature_drift": {"sessions_30d": {"method": "wasserstein", "score": 0.31},
+                                 "plan": {"method": "jensenshannon", "score": 0.02}},
+               "prediction_drift": {"score": 0.12}, "quality": {"roc_auc": 0.74}}
+    write_drift_metrics(summary, tmp_path / "reports/monitoring/drift.prom")
+    assert push_drift_metrics(tmp_path, pushgateway)
+    series = scrape(pushgateway)
+    assert series['churnops_drift_share{instance="",job="churnops_monitor"}'] == 0.583
+    assert series['churnops_feature_drift_score{feature="sessions_30d",instance="",job="churnops_monitor",method="wasserstein"}'] == 0.31
+    assert series['churnops_drift_detected{instance="",job="churnops_monitor"}'] == 1.0
+
+    # The next run replaces the group: a feature that is gone from the model is gone from Prometheus.
+    del summary["feature_drift"]["plan"]
+    write_drift_metrics({**summary, "drift_share": 0.2, "retrain": False}, tmp_path / "reports/monitoring/drift.prom")
+    push_drift_metrics(tmp_path, pushgateway)
+    series = scrape(pushgateway)
+    assert series['churnops_drift_share{instance="",job="churnops_monitor"}'] == 0.2
+    assert not any('feature="plan"' in name for name in series)
+
+
+def test_no_drift_file_pushes_nothing_and_an_unreachable_gateway_is_named(tmp_path):
+    assert not push_drift_metrics(tmp_path, "http://127.0.0.1:9")
+    write_drift_metrics({"drift_share": 0.1, "drift_share_threshold": 0.4, "retrain": False, "feature_drift": {}},
+                        tmp_path / "reports/monitoring/drift.prom")
+    with pytest.raises(RuntimeError, match="Pushgateway at http://127.0.0.1:9"):
+        push_drift_metrics(tmp_path, "http://127.0.0.1:9")

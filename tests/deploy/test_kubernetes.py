@@ -1,0 +1,143 @@
+"""k8s/: every overlay renders, validates strictly against the Kubernetes API schemas, and its custom
+resources against their CRD schemas; the pipeline Jobs match dvc.yaml; the pods are locked down."""
+import yaml
+
+from tests.conftest import REPO, STAGES
+from tests.deploy.conftest import OVERLAYS, render, run, tool
+
+KUBERNETES_VERSION = "1.34"  # terraform/variables.tf kubernetes_version
+CRD_VALIDATOR = REPO / "k8s" / "crd-validation" / "validate.mjs"
+
+
+def objects(path) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def kubernetes_validate(path):
+    return run(tool("kubernetes-validate"), "--strict", "--kubernetes-version", KUBERNETES_VERSION, "--quiet", path)
+
+
+def validate_crds(*paths):
+    return run(tool("node"), CRD_VALIDATOR, *paths)
+
+
+def test_every_overlay_renders_the_whole_system(rendered):
+    for overlay in OVERLAYS:
+        kinds = sorted({o["kind"] for o in objects(rendered[overlay])})
+        assert kinds == ["ConfigMap", "CronJob", "Deployment", "HorizontalPodAutoscaler", "Job", "Namespace",
+                         "NetworkPolicy", "PodDisruptionBudget", "PrometheusRule", "Service", "ServiceAccount",
+                         "ServiceMonitor", "StatefulSet", "StorageClass"], overlay
+        namespaces = {o["metadata"].get("namespace") for o in objects(rendered[overlay])
+                      if o["kind"] not in ("Namespace", "StorageClass")}
+        assert namespaces == {f"churnops-{overlay}"}
+
+
+def test_rendered_manifests_pass_strict_schema_validation(rendered):
+    for overlay in OVERLAYS:
+        result = kubernetes_validate(rendered[overlay])
+        assert result.returncode == 0, result.output
+
+
+def test_custom_resources_match_their_crd_schemas(rendered):
+    argocd = sorted((REPO / "k8s" / "argocd").glob("*.yaml"))
+    result = validate_crds(*rendered.values(), *argocd)
+    assert result.returncode == 0, result.output
+    assert "9 custom resources valid, 0 invalid" in result.stdout  # 2 x (2 ServiceMonitors + 1 rule) + 3 Argo CD
+
+
+def test_one_job_per_dvc_stage_runs_that_stage(rendered):
+    jobs = {o["metadata"]["name"]: o for o in objects(rendered["dev"]) if o["kind"] == "Job"}
+    assert sorted(jobs) == sorted(f"churnops-stage-{s}" for s in STAGES)
+    assert set(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]) == set(STAGES)
+    for stage in STAGES:
+        job = jobs[f"churnops-stage-{stage}"]
+        assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["cluster-run", stage]
+        assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "Skip"  # run on demand, not on sync
+
+
+def test_jobs_and_cronjobs_share_one_pod_template(rendered):
+    def pod(spec: dict) -> dict:
+        template = yaml.safe_load(yaml.safe_dump(spec["template"]))
+        template["spec"]["containers"][0].pop("args")
+        return template
+    docs = objects(rendered["prod"])
+    job_pods = [pod(o["spec"]) for o in docs if o["kind"] == "Job"]
+    cron_pods = [pod(o["spec"]["jobTemplate"]["spec"]) for o in docs if o["kind"] == "CronJob"]
+    assert all(p == job_pods[0] for p in job_pods + cron_pods)
+    crons = {o["metadata"]["name"]: o for o in docs if o["kind"] == "CronJob"}
+    assert crons["churnops-retrain-if-drift"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0][
+        "args"] == ["cluster-run", "--retrain-if-drift"]
+    assert all(c["spec"]["concurrencyPolicy"] == "Forbid" for c in crons.values())
+
+
+def test_every_container_is_locked_down(rendered):
+    for overlay in OVERLAYS:
+        for o in objects(rendered[overlay]):
+            body = o.get("spec", {})
+            spec = body.get("jobTemplate", {}).get("spec", body).get("template", {}).get("spec")
+            if spec is None:
+                continue
+            assert spec["securityContext"]["runAsNonRoot"] is True, o["metadata"]["name"]
+            assert spec["automountServiceAccountToken"] is False, o["metadata"]["name"]
+            for container in spec["containers"]:
+                context = container["securityContext"]
+                assert context["readOnlyRootFilesystem"] and not context["allowPrivilegeEscalation"]
+                assert context["capabilities"]["drop"] == ["ALL"]
+                assert container["resources"]["limits"] and container["resources"]["requests"]
+
+
+def test_api_probes_and_identity(rendered):
+    api = next(o for o in objects(rendered["prod"]) if o["kind"] == "Deployment" and o["metadata"]["name"] == "churnops-api")
+    pod = api["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert "--model-source=models:/churnops-churn@champion" in container["args"]
+    accounts = {o["metadata"]["name"]: o for o in objects(rendered["prod"]) if o["kind"] == "ServiceAccount"}
+    assert accounts[pod["serviceAccountName"]]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
+        ":role/churnops-prod-api")  # terraform/iam.tf names the role <name>-<environment>-api
+
+
+# Planted errors: each validator catches its kind of mistake.
+
+def test_planted_wrong_type_fails_strict_validation(k8s_copy, tmp_path):
+    path = k8s_copy / "base" / "api" / "service.yaml"
+    path.write_text(path.read_text().replace("port: 80", 'port: "eighty"'))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(render(k8s_copy / "overlays" / "dev"))
+    result = kubernetes_validate(bad)
+    assert result.returncode != 0
+    assert "service/churnops-api" in result.output and "'eighty' is not of type 'integer'" in result.output
+
+
+def test_planted_unknown_field_fails_strict_validation(k8s_copy, tmp_path):
+    path = k8s_copy / "base" / "pipeline" / "cronjobs.yaml"
+    path.write_text(path.read_text().replace("  timeZone: Etc/UTC", "  timezone: Etc/UTC", 1))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(render(k8s_copy / "overlays" / "prod"))
+    result = kubernetes_validate(bad)
+    assert result.returncode != 0
+    assert "'timezone' was unexpected" in result.output
+
+
+def test_planted_crd_error_fails_crd_validation(k8s_copy):
+    path = k8s_copy / "base" / "monitoring" / "servicemonitor.yaml"
+    path.write_text(path.read_text().replace("    - port: http\n      path: /metrics\n      interval: 15s",
+                                             "    - port: 8000\n      path: /metrics\n      interval: 15s"))
+    rendered = k8s_copy / "dev.yaml"
+    rendered.write_text(render(k8s_copy / "overlays" / "dev"))
+    result = validate_crds(rendered)
+    assert result.returncode == 1
+    assert "ServiceMonitor/churnops-api: data/spec/endpoints/0/port must be string" in result.stdout
+    app = k8s_copy / "argocd" / "churnops-dev.yaml"
+    app.write_text(app.read_text().replace("    automated:\n      prune: true", "    automated:\n      prune: yes-please"))
+    result = validate_crds(app)
+    assert result.returncode == 1
+    assert "Application/churnops-dev: data/spec/syncPolicy/automated/prune must be boolean" in result.stdout
+
+
+def test_planted_missing_resource_fails_to_render(k8s_copy):
+    (k8s_copy / "base" / "api" / "pdb.yaml").unlink()
+    result = run(tool("kubectl"), "kustomize", k8s_copy / "overlays" / "dev")
+    assert result.returncode != 0
+    assert "pdb.yaml" in result.output
