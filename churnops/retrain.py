@@ -11,11 +11,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .config import file_sha256, load_params, write_json
 from .pipeline import override_params
 
 # %% auto #0
-__all__ = ['DECISION', 'HISTORY', 'retrain_if_drift']
+__all__ = ['DECISION', 'HISTORY', 'TRAINING_STAGES', 'refresh_stages', 'retrain_if_drift']
 
 # %% ../nbs_lib/13_retrain.ipynb #87ca664e
 DECISION = Path("reports/monitoring/retrain_decision.json")
@@ -25,10 +27,20 @@ def _repro(*args: str) -> None:
     if subprocess.run(["dvc", "repro", *args]).returncode != 0:
         raise RuntimeError(f"`dvc repro {' '.join(args)}` failed; see its output above. Nothing was decided.")
 
+TRAINING_STAGES = ("train", "evaluate", "register")
+
+def refresh_stages(dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
+    "The stages up to `monitor`, in dvc.yaml's order, without the training stages."
+    names = list(yaml.safe_load(Path(dvc_yaml).read_text())["stages"])
+    return [name for name in names[: names.index("monitor") + 1] if name not in TRAINING_STAGES]
+
 def retrain_if_drift(params_path: str | Path = "params.yaml",  # the project's params.yaml
                      ) -> dict[str, Any]:
     "Monitor, retrain on the recent window if the drift share passes the threshold, and record the decision."
-    _repro("monitor")
+    if Path("models/champion").exists():
+        _repro("--single-item", *refresh_stages())
+    else:
+        _repro("monitor")  # no champion yet: the first one is trained on the way
     drift = json.loads(Path("reports/monitoring/drift.json").read_text())
     data = {"current_as_of": drift["current_as_of"], "scoring_sha256": file_sha256("data/features/scoring.parquet")}
     previous = json.loads(DECISION.read_text()) if DECISION.exists() else {}

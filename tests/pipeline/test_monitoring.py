@@ -53,6 +53,9 @@ def test_an_outage_drifts_retrains_on_the_recent_window_and_the_gate_decides(run
                                                "ingest.synthetic.drift.start_day": 150})
     record, output = retrain_if_drift(run_copy)
     assert record["retrained"] and record["drift_share"] > record["drift_share_threshold"], record
+    # The new data is monitored with the current champion first; training runs once, for the retrain.
+    assert output.count("Running stage 'train'") == 1, output[-4000:]
+    assert output.index("Running stage 'monitor'") < output.index("Running stage 'train'")
     assert record["action"] in ("retrained_and_promoted", "retrained_and_rejected")
     assert record["window_days"] == load_params(run_copy / "params.yaml")["train"]["window_days"] == 90
     decision = json.loads((run_copy / "reports" / "registry" / "decision.json").read_text())
