@@ -141,3 +141,22 @@ def test_planted_missing_resource_fails_to_render(k8s_copy):
     result = run(tool("kubectl"), "kustomize", k8s_copy / "overlays" / "dev")
     assert result.returncode != 0
     assert "pdb.yaml" in result.output
+
+
+def test_every_churnops_command_in_the_manifests_is_one_the_cli_accepts(rendered):
+    from churnops.cli import build_parser
+
+    parser = build_parser()
+    commands = []
+    for o in objects(rendered["prod"]):
+        body = o.get("spec", {})
+        spec = body.get("jobTemplate", {}).get("spec", body).get("template", {}).get("spec")
+        for container in (spec or {}).get("containers", []):
+            if container["image"].split("/")[-1].startswith("churnops:") and "command" not in container:
+                commands.append(container["args"])  # the image's entrypoint is `churnops`
+    assert len(commands) == 1 + 9 + 3  # the API, the stage Jobs, the CronJobs
+    for args in commands:
+        parsed = parser.parse_args(args)  # exits (fails the test) on an unknown subcommand or option
+        assert parsed.command in ("serve", "cluster-run"), args
+    batch = parser.parse_args(["cluster-run", "--single-item", "ingest", "validate", "features", "score", "publish"])
+    assert batch.single_item and batch.stages == ["ingest", "validate", "features", "score", "publish"]
