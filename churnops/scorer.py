@@ -14,71 +14,100 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 # %% auto #0
-__all__ = ['TreeEnsemble', 'Feature', 'feature_range', 'Scorer']
+__all__ = ['BLOCK_ROWS', 'PARALLEL_ROWS', 'TreeEnsemble', 'Feature', 'feature_range', 'Scorer']
 
 # %% ../nbs_lib/11_scorer.ipynb #af0889a1
-_KERNELS: dict[bool, Any] = {}
+_KERNELS: dict[str, Any] = {}
+BLOCK_ROWS = 64      # rows walked together by the block kernel
+PARALLEL_ROWS = 512  # from this batch size on, the block kernel on every core
 
-def _tree_kernel(parallel: bool):
-    "The Numba kernel (compiled on first use, cached on disk): baseline + the leaf value of every tree."
-    if parallel in _KERNELS:
-        return _KERNELS[parallel]
+def _tree_kernel(kind: str):
+    "A Numba kernel, `rows` or `blocks` (compiled on first use, cached on disk): baseline + every tree's leaf."
+    if kind in _KERNELS:
+        return _KERNELS[kind]
     import numba
 
-    @numba.njit(parallel=parallel, cache=True, nogil=True)
-    def raw_predict(X, roots, nodes, nan_left, baseline):
-        # nodes[i] = (threshold or leaf value, left, right, feature or -1 for a leaf): one cache line per node
+    @numba.njit(cache=True, nogil=True)
+    def rows(X, roots, depths, feature, threshold, children, missing_right, value, baseline):
         out = np.empty(X.shape[0])
-        for i in numba.prange(X.shape[0]):
+        for i in range(X.shape[0]):
             total = baseline
-            for root in roots:
-                node = root
-                while True:
-                    f = int(nodes[node, 3])
-                    if f < 0:
-                        break
-                    x = X[i, f]
-                    if x <= nodes[node, 0]:
-                        node = int(nodes[node, 1])
-                    elif x > nodes[node, 0]:
-                        node = int(nodes[node, 2])
-                    else:  # NaN: the side training sent missing values to
-                        node = int(nodes[node, 1]) if nan_left[node] else int(nodes[node, 2])
-                total += nodes[node, 0]
+            for tree in range(roots.shape[0]):
+                at = roots[tree]
+                while children[2 * at] != at:
+                    x = X[i, feature[at]]
+                    at = children[2 * at + np.int32((x > threshold[at]) | (np.isnan(x) & missing_right[at]))]
+                total += value[at]
             out[i] = total
         return out
-    _KERNELS[parallel] = raw_predict
-    return raw_predict
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def blocks(X, roots, depths, feature, threshold, children, missing_right, value, baseline):
+        n = X.shape[0]
+        out = np.empty(n)
+        for block in numba.prange((n + BLOCK_ROWS - 1) // BLOCK_ROWS):
+            first = block * BLOCK_ROWS
+            size = min(BLOCK_ROWS, n - first)
+            total = np.full(size, baseline)
+            node = np.empty(size, np.int32)
+            for tree in range(roots.shape[0]):
+                node[:] = roots[tree]
+                for _ in range(depths[tree]):
+                    for k in range(size):
+                        at = node[k]
+                        x = X[first + k, feature[at]]
+                        node[k] = children[2 * at + np.int32((x > threshold[at]) | (np.isnan(x) & missing_right[at]))]
+                for k in range(size):
+                    total[k] += value[node[k]]
+            out[first:first + size] = total
+        return out
+
+    _KERNELS.update(rows=rows, blocks=blocks)
+    return _KERNELS[kind]
 
 @dataclass
 class TreeEnsemble:
-    "The trees of a binary HistGradientBoostingClassifier packed into one node table (global node indices)."
-    roots: np.ndarray     # first node of each tree
-    nodes: np.ndarray     # (n_nodes, 4) float64: threshold or leaf value, left, right, feature (-1 = leaf)
-    nan_left: np.ndarray  # where a missing value goes at each split
-    baseline: float       # the initial raw prediction (log-odds of the training churn rate)
+    "The trees of a binary HistGradientBoostingClassifier packed into flat node arrays (global node indices)."
+    roots: np.ndarray          # first node of each tree (int32)
+    depths: np.ndarray         # steps from the root to the deepest leaf, per tree (int32)
+    feature: np.ndarray        # feature a node splits on (0 for a leaf) (int32)
+    threshold: np.ndarray      # go right when x > threshold (+inf for a leaf: stay)
+    children: np.ndarray       # 2 * node -> left child, 2 * node + 1 -> right child (a leaf: itself) (int32)
+    missing_right: np.ndarray  # a missing value goes right at this node
+    value: np.ndarray          # leaf value (0 for a split)
+    baseline: float            # the initial raw prediction (log-odds of the training churn rate)
 
     @classmethod
     def from_estimator(cls, estimator: Any) -> TreeEnsemble:
-        tables, roots, offset = [], [], 0
+        parts, roots, depths, offset = [], [], [], 0
         for (predictor,) in estimator._predictors:
             n = predictor.nodes
             if n["is_categorical"].any():
                 raise TypeError("native categorical splits are not compiled")
-            table = np.empty((len(n), 4))
-            table[:, 0] = np.where(n["is_leaf"], n["value"], n["num_threshold"])
-            table[:, 1] = n["left"] + offset
-            table[:, 2] = n["right"] + offset
-            table[:, 3] = np.where(n["is_leaf"], -1, n["feature_idx"])
-            tables.append((table, n["missing_go_to_left"].astype(np.bool_)))
+            leaf = n["is_leaf"].astype(bool)
+            own = np.arange(len(n))
+            left = np.where(leaf, own, n["left"]).astype(np.int64)
+            right = np.where(leaf, own, n["right"]).astype(np.int64)
+            depth = np.zeros(len(n), np.int64)
+            for k in range(len(n)):  # sklearn numbers a node after its parent
+                if not leaf[k]:
+                    depth[left[k]] = depth[right[k]] = depth[k] + 1
+            parts.append((np.where(leaf, 0, n["feature_idx"]), np.where(leaf, np.inf, n["num_threshold"]),
+                          np.stack([left, right], axis=1).ravel() + offset,
+                          ~n["missing_go_to_left"].astype(bool) & ~leaf, np.where(leaf, n["value"], 0.0)))
             roots.append(offset)
+            depths.append(depth.max())
             offset += len(n)
-        return cls(np.array(roots, np.int64), np.concatenate([t for t, _ in tables]),
-                   np.concatenate([m for _, m in tables]), float(np.ravel(estimator._baseline_prediction)[0]))
+        feature, threshold, children, missing_right, value = (np.concatenate(p) for p in zip(*parts))
+        return cls(np.array(roots, np.int32), np.array(depths, np.int32), feature.astype(np.int32),
+                   threshold.astype(np.float64), children.astype(np.int32), missing_right.astype(np.bool_),
+                   value.astype(np.float64), float(np.ravel(estimator._baseline_prediction)[0]))
 
     def raw(self, X: np.ndarray) -> np.ndarray:
-        "Raw scores (log-odds); rows are spread over threads only for large batches."
-        return _tree_kernel(parallel=len(X) >= 512)(X, self.roots, self.nodes, self.nan_left, self.baseline)
+        "Raw scores (log-odds): row by row for small batches, blocks over every core for large ones."
+        kernel = _tree_kernel("blocks" if len(X) >= PARALLEL_ROWS else "rows")
+        return kernel(X, self.roots, self.depths, self.feature, self.threshold, self.children, self.missing_right,
+                      self.value, self.baseline)
 
 # %% ../nbs_lib/11_scorer.ipynb #dcabee04
 @dataclass
