@@ -42,7 +42,8 @@ class ArtifactStore:
         missing = [name for name, ok in (("CHURNOPS_DVC_REMOTE", environ.get("CHURNOPS_DVC_REMOTE")),
                                          ("CHURNOPS_STATE_URL", store_state or state_out)) if not ok]
         if missing:
-            raise ValueError(f"cluster run: set {' and '.join(missing)} (the artifact store: see k8s/base/config.env)")
+            raise ValueError(f"cluster run: set {' and '.join(missing)} (the artifact store; flags --dvc-remote and "
+                             "--state-url, or k8s/base/config.env in a pod)")
         outs = tuple(dict.fromkeys(url for url in (state_out, store_state) if url))
         return cls(dvc_remote=environ["CHURNOPS_DVC_REMOTE"], state_in=state_in or store_state, state_outs=outs,
                    reports_url=environ.get("CHURNOPS_REPORTS_URL") or None)
