@@ -34,7 +34,10 @@ COPY --from=build /opt/venv /opt/venv
 # The project files a stage run needs (dvc.yaml hashes the notebooks and the library modules it names);
 # data, models and reports come from the artifact store at run time.
 WORKDIR /opt/churnops/project
-COPY --chown=root:root dvc.yaml dvc.lock pipeline.yaml params.yaml env.yaml .dvcignore ./
+COPY --chown=root:root dvc.yaml dvc.lock pipeline.yaml params.yaml .dvcignore ./
+# Ploomber reads the parameters through env.yaml, a link to params.yaml (COPY would copy the file it points to,
+# and a retrain that edits params.yaml would not reach the notebooks).
+RUN ln -s params.yaml env.yaml
 COPY --chown=root:root .dvc/config .dvc/
 COPY --chown=root:root notebooks/ notebooks/
 COPY --chown=root:root churnops/ churnops/

@@ -1,6 +1,7 @@
 """Offline validation of the deployment artefacts: the validators are real programs (`make infra-tools`
 installs the Python ones into .tools/infra from infra-tools/uv.lock, and the CRD validator from
 k8s/crd-validation/package-lock.json; kubectl, terraform and promtool come from the machine)."""
+import fnmatch
 import shutil
 import subprocess
 from pathlib import Path
@@ -50,3 +51,54 @@ def k8s_copy(tmp_path) -> Path:
     "A copy of k8s/ to plant errors in."
     shutil.copytree(REPO / "k8s", tmp_path / "k8s", ignore=shutil.ignore_patterns("node_modules"))
     return tmp_path / "k8s"
+
+
+DOCKERFILE = REPO / "Dockerfile"
+
+
+def runtime_stage() -> str:
+    "The Dockerfile's final stage."
+    return DOCKERFILE.read_text().split(" AS runtime", 1)[1]
+
+
+def copied(stage: str) -> list[str]:
+    "The build-context paths a stage COPYs (not those copied from another stage)."
+    sources = []
+    for line in stage.splitlines():
+        if line.startswith("COPY ") and "--from=" not in line:
+            sources += [s for s in line.split()[1:-1] if not s.startswith("--")]
+    return sources
+
+
+def in_build_context(relative: str) -> bool:
+    "Whether .dockerignore (`*` then `!` exceptions, then exclusions) lets a file into the build context."
+    included = False
+    for line in (REPO / ".dockerignore").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate, pattern = line.startswith("!"), line.lstrip("!")
+        if pattern.endswith("/"):
+            hit = relative.startswith(pattern)
+        elif pattern.startswith("**/"):
+            hit = any(fnmatch.fnmatch(part, pattern[3:]) for part in relative.split("/"))
+        else:
+            hit = fnmatch.fnmatch(relative, pattern)
+        if hit:
+            included = negate
+    return included
+
+
+def image_project(target: Path) -> Path:
+    "The project folder of the runtime image (/opt/churnops/project), built from the Dockerfile's COPY lines."
+    for source in copied(runtime_stage()):
+        path = REPO / source
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        for file in files:
+            relative = file.relative_to(REPO).as_posix()
+            if in_build_context(relative):
+                (target / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(file, target / relative)
+    if "RUN ln -s params.yaml env.yaml" in runtime_stage():
+        (target / "env.yaml").symlink_to("params.yaml")
+    return target

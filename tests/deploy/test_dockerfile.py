@@ -5,31 +5,19 @@ import re
 import yaml
 
 from tests.conftest import REPO
-
-DOCKERFILE = (REPO / "Dockerfile").read_text()
-
-
-def runtime_stage() -> str:
-    return DOCKERFILE.split(" AS runtime", 1)[1]
-
-
-def copied(stage: str) -> list[str]:
-    sources = []
-    for line in stage.splitlines():
-        if line.startswith("COPY ") and "--from=" not in line:
-            sources += [s for s in line.split()[1:-1] if not s.startswith("--")]
-    return sources
+from tests.deploy.conftest import DOCKERFILE, copied, image_project, in_build_context, runtime_stage
 
 
 def test_everything_copied_exists_and_is_in_the_build_context():
-    ignore = (REPO / ".dockerignore").read_text()
-    for source in copied(DOCKERFILE):
-        assert (REPO / source).exists(), source
-        assert f"!{source.rstrip('/')}" in ignore or f"!{source}" in ignore, f"{source} is excluded by .dockerignore"
+    for source in copied(DOCKERFILE.read_text()):
+        path = REPO / source
+        assert path.exists(), source
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        assert any(in_build_context(f.relative_to(REPO).as_posix()) for f in files), f"{source}: not in the context"
 
 
-def test_runtime_image_holds_every_file_the_pipeline_stages_hash():
-    runtime = copied(runtime_stage())
+def test_runtime_image_holds_every_file_the_pipeline_stages_hash(tmp_path):
+    project = image_project(tmp_path)  # what /opt/churnops/project holds
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     outputs = {next(iter(o)) if isinstance(o, dict) else o for s in stages.values()
                for kind in ("outs", "metrics", "plots") for o in s.get(kind, [])}
@@ -37,9 +25,11 @@ def test_runtime_image_holds_every_file_the_pipeline_stages_hash():
         for dep in stage.get("deps", []):
             if dep in outputs or any(dep.startswith(o.rstrip("/") + "/") for o in outputs):
                 continue  # produced by an earlier stage, pulled from the artifact store
-            assert any(dep == c or dep.startswith(c) for c in runtime), f"{name}: {dep} is not in the image"
-    for needed in ("dvc.yaml", "dvc.lock", "pipeline.yaml", "params.yaml", "env.yaml"):
-        assert needed in runtime
+            assert (project / dep).exists(), f"{name}: {dep} is not in the image"
+    for needed in ("dvc.yaml", "dvc.lock", "pipeline.yaml", "params.yaml", ".dvc/config"):
+        assert (project / needed).is_file(), needed
+    assert (project / "env.yaml").is_symlink()  # Ploomber must read the params.yaml a retrain edits
+    assert not list(project.rglob("__pycache__")) and not (project / "nbs_lib").exists()
 
 
 def test_runtime_runs_as_a_non_root_user_with_a_health_check():
@@ -48,5 +38,5 @@ def test_runtime_runs_as_a_non_root_user_with_a_health_check():
     assert "HEALTHCHECK" in runtime and "/health" in runtime
     assert 'ENTRYPOINT ["churnops"]' in runtime
     assert "uv" not in runtime.split("COPY --from=build")[1].split("USER")[0].replace("uv.lock", "")  # no build tools
-    assert all(line.split()[1] == "python:3.11.14-slim-bookworm" for line in DOCKERFILE.splitlines()
+    assert all(line.split()[1] == "python:3.11.14-slim-bookworm" for line in DOCKERFILE.read_text().splitlines()
                if line.startswith("FROM "))

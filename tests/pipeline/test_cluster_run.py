@@ -1,7 +1,7 @@
 """`churnops cluster-run`: how k8s Jobs and Kubeflow steps pass the pipeline between pods through the artifact store.
 
-Each run gets a fresh workspace (a new pod), the same project files (the image) and a local artifact store
-(a folder stands in for S3: the code path is fsspec and DVC's remote either way)."""
+Each run gets a fresh workspace (a new pod), the project files the Dockerfile copies into the image, and a local
+artifact store (a folder stands in for S3: the code path is fsspec and DVC's remote either way)."""
 import json
 import os
 import shutil
@@ -14,14 +14,15 @@ import yaml
 
 from churnops.cluster import push_drift_metrics
 from churnops.monitor import write_drift_metrics
-from churnops.pipeline import copy_work_tree, override_params
+from churnops.pipeline import override_params
 from tests.conftest import free_port
+from tests.deploy.conftest import image_project
 
 
 @pytest.fixture(scope="module")
 def store(repo, tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("cluster")
-    project = copy_work_tree(repo, base / "project")  # no .git, as in the image
+    project = image_project(base / "project")  # exactly the project files of the image (no .git)
     override_params(project / "params.yaml", {"ingest.synthetic.n_customers": 1000, "ingest.synthetic.n_days": 180})
     env = {**os.environ, "CHURNOPS_DVC_REMOTE": str(base / "remote"), "CHURNOPS_STATE_URL": f"file://{base}/state",
            "CHURNOPS_REPORTS_URL": str(base / "published"), "CHURNOPS_PROJECT_DIR": str(project)}
