@@ -65,6 +65,10 @@ def prepare_workspace(project: Path, workspace: Path, store: ArtifactStore) -> N
         _dvc(workspace, "config", "--local", "core.no_scm", "true")
     _dvc(workspace, "remote", "add", "--local", "--force", "--default", "artifacts", store.dvc_remote)
 
+def _under(folder: str, name: str) -> str:
+    "`name` inside the folder URL or path `folder`."
+    return f"{folder.rstrip('/')}/{name}"
+
 def _copy(source: str, target: str) -> None:
     src_fs, src_path = fsspec.core.url_to_fs(source)
     dst_fs, dst_path = fsspec.core.url_to_fs(target)
@@ -78,9 +82,10 @@ def fetch_state(store: ArtifactStore, workspace: Path) -> list[str]:
         return []
     fetched = []
     for name in STATE_FILES:
-        fs, path = fsspec.core.url_to_fs(f"{store.state_in.rstrip('/')}/{name}")
+        source = _under(store.state_in, name)
+        fs, path = fsspec.core.url_to_fs(source)
         if fs.exists(path):
-            _copy(f"{store.state_in.rstrip('/')}/{name}", str(Path(workspace) / name))
+            _copy(source, str(Path(workspace) / name))
             fetched.append(name)
     if "dvc.lock" in fetched:
         _dvc(Path(workspace), "pull", "--allow-missing")
@@ -92,7 +97,7 @@ def save_state(store: ArtifactStore, workspace: Path) -> list[str]:
     saved = [name for name in STATE_FILES if (Path(workspace) / name).exists()]
     for target in store.state_outs:
         for name in saved:
-            _copy(str(Path(workspace) / name), f"{target.rstrip('/')}/{name}")
+            _copy(str(Path(workspace) / name), _under(target, name))
     return saved
 
 def publish_reports(store: ArtifactStore, workspace: Path) -> int:
@@ -102,7 +107,7 @@ def publish_reports(store: ArtifactStore, workspace: Path) -> int:
         return 0
     files = [path for path in sorted(reports.rglob("*")) if path.is_file()]
     for path in files:
-        _copy(str(path), f"{store.reports_url.rstrip('/')}/{path.relative_to(reports).as_posix()}")
+        _copy(str(path), _under(store.reports_url, path.relative_to(reports).as_posix()))
     return len(files)
 
 # %% ../nbs_lib/14_cluster.ipynb #166564ef
@@ -113,7 +118,7 @@ def push_drift_metrics(workspace: Path, pushgateway_url: str, job: str = "churno
     path = Path(workspace) / DRIFT_METRICS
     if not path.exists():
         return False
-    request = urllib.request.Request(f"{pushgateway_url.rstrip('/')}/metrics/job/{job}", data=path.read_bytes(),
+    request = urllib.request.Request(_under(pushgateway_url, f"metrics/job/{job}"), data=path.read_bytes(),
                                      method="PUT", headers={"Content-Type": "text/plain; version=0.0.4"})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:

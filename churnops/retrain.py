@@ -11,10 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .config import file_sha256, load_params, write_json
-from .pipeline import override_params
+from .pipeline import override_params, stage_order
 
 # %% auto #0
 __all__ = ['DECISION', 'HISTORY', 'TRAINING_STAGES', 'refresh_stages', 'retrain_if_drift']
@@ -31,7 +29,7 @@ TRAINING_STAGES = ("train", "evaluate", "register")
 
 def refresh_stages(dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
     "The stages up to `monitor`, in dvc.yaml's order, without the training stages."
-    names = list(yaml.safe_load(Path(dvc_yaml).read_text())["stages"])
+    names = stage_order(dvc_yaml)
     return [name for name in names[: names.index("monitor") + 1] if name not in TRAINING_STAGES]
 
 def retrain_if_drift(params_path: str | Path = "params.yaml",  # the project's params.yaml

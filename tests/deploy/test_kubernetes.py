@@ -13,6 +13,12 @@ def objects(path) -> list[dict]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
+def pod_spec(o: dict) -> dict | None:
+    "The pod spec of a workload (Deployment, StatefulSet, Job, CronJob), None for other kinds."
+    body = o.get("spec", {})
+    return body.get("jobTemplate", {}).get("spec", body).get("template", {}).get("spec")
+
+
 def kubernetes_validate(path):
     return run(tool("kubernetes-validate"), "--strict", "--kubernetes-version", KUBERNETES_VERSION, "--quiet", path)
 
@@ -65,16 +71,14 @@ def test_jobs_and_cronjobs_share_one_pod_template(rendered):
     cron_pods = [pod(o["spec"]["jobTemplate"]["spec"]) for o in docs if o["kind"] == "CronJob"]
     assert all(p == job_pods[0] for p in job_pods + cron_pods)
     crons = {o["metadata"]["name"]: o for o in docs if o["kind"] == "CronJob"}
-    assert crons["churnops-retrain-if-drift"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0][
-        "args"] == ["cluster-run", "--retrain-if-drift"]
+    assert pod_spec(crons["churnops-retrain-if-drift"])["containers"][0]["args"] == ["cluster-run", "--retrain-if-drift"]
     assert all(c["spec"]["concurrencyPolicy"] == "Forbid" for c in crons.values())
 
 
 def test_every_container_is_locked_down(rendered):
     for overlay in OVERLAYS:
         for o in objects(rendered[overlay]):
-            body = o.get("spec", {})
-            spec = body.get("jobTemplate", {}).get("spec", body).get("template", {}).get("spec")
+            spec = pod_spec(o)
             if spec is None:
                 continue
             assert spec["securityContext"]["runAsNonRoot"] is True, o["metadata"]["name"]
@@ -149,9 +153,7 @@ def test_every_churnops_command_in_the_manifests_is_one_the_cli_accepts(rendered
     parser = build_parser()
     commands = []
     for o in objects(rendered["prod"]):
-        body = o.get("spec", {})
-        spec = body.get("jobTemplate", {}).get("spec", body).get("template", {}).get("spec")
-        for container in (spec or {}).get("containers", []):
+        for container in (pod_spec(o) or {}).get("containers", []):
             if container["image"].split("/")[-1].startswith("churnops:") and "command" not in container:
                 commands.append(container["args"])  # the image's entrypoint is `churnops`
     assert len(commands) == 1 + 9 + 3  # the API, the stage Jobs, the CronJobs

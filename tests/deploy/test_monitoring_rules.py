@@ -16,6 +16,11 @@ RULE_TESTS = MONITORING / "tests" / "churnops-rules.test.yaml"
 EXTERNAL_METRICS = {"up", "kube_job_status_failed"}
 
 
+def prometheus_rule(text: str | None = None) -> dict:
+    "The PrometheusRule (or a changed copy of its text)."
+    return yaml.safe_load(text if text is not None else (MONITORING / "prometheusrule.yaml").read_text())
+
+
 def extract_rules(rule: dict, folder) -> None:
     "The PrometheusRule's spec is a Prometheus rule file: write it where the unit tests expect it."
     (folder / "churnops.rules.yaml").write_text(yaml.safe_dump(rule["spec"], sort_keys=False))
@@ -24,12 +29,12 @@ def extract_rules(rule: dict, folder) -> None:
 
 @pytest.fixture()
 def rules_dir(tmp_path):
-    extract_rules(yaml.safe_load((MONITORING / "prometheusrule.yaml").read_text()), tmp_path)
+    extract_rules(prometheus_rule(), tmp_path)
     return tmp_path
 
 
 def alerts() -> set[str]:
-    rule = yaml.safe_load((MONITORING / "prometheusrule.yaml").read_text())
+    rule = prometheus_rule()
     return {r["alert"] for group in rule["spec"]["groups"] for r in group["rules"] if "alert" in r}
 
 
@@ -49,7 +54,7 @@ def test_rule_unit_tests_pass_and_cover_every_alert(rules_dir):
 
 
 def test_planted_bad_promql_fails_the_check(tmp_path):
-    rule = yaml.safe_load((MONITORING / "prometheusrule.yaml").read_text())
+    rule = prometheus_rule()
     rule["spec"]["groups"][1]["rules"][0]["expr"] = "sum(rate(churnops_http_requests_total[5m]) > "
     extract_rules(rule, tmp_path)
     result = run(tool("promtool"), "check", "rules", tmp_path / "churnops.rules.yaml")
@@ -60,7 +65,7 @@ def test_planted_bad_promql_fails_the_check(tmp_path):
 def test_planted_wrong_threshold_fails_the_unit_tests(tmp_path):
     text = (MONITORING / "prometheusrule.yaml").read_text().replace(
         "churnops_drift_share > churnops_drift_share_threshold", "churnops_drift_share > 0.9")
-    extract_rules(yaml.safe_load(text), tmp_path)
+    extract_rules(prometheus_rule(text), tmp_path)
     result = run(tool("promtool"), "test", "rules", tmp_path / RULE_TESTS.name)
     assert result.returncode != 0
     assert "alertname: ChurnopsDriftAboveThreshold" in result.output
@@ -85,7 +90,7 @@ def exported_metrics() -> set[str]:
 
 def test_dashboards_and_rules_use_only_metrics_the_code_exports():
     exported = exported_metrics()
-    rule = yaml.safe_load((MONITORING / "prometheusrule.yaml").read_text())
+    rule = prometheus_rule()
     recorded = {r["record"] for g in rule["spec"]["groups"] for r in g["rules"] if "record" in r}
     used = {name for g in rule["spec"]["groups"] for r in g["rules"] for name in metric_names(r["expr"])}
     for path in sorted((MONITORING / "grafana").glob("*.json")):
