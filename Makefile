@@ -13,7 +13,7 @@ export PLOOMBER_STATS_ENABLED := false
 export OMP_NUM_THREADS := 2
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
 
-.PHONY: setup infra-tools pipeline test lint nbdev-check nbdev-test pytest deploy-check benchmark clean
+.PHONY: setup system-tools infra-tools pipeline test lint nbdev-check nbdev-test pytest deploy-check benchmark clean
 
 $(UV):
 	python3 -m venv .tools
@@ -28,9 +28,20 @@ $(UV):
 
 setup: .venv/.synced
 
+# Programs the tests start or call that come from Debian, installed when missing (root, or sudo):
+# promtool (PrometheusRule checks and unit tests) and a Pushgateway (the drift-metrics scrape test).
+SYSTEM_TOOLS := promtool=prometheus prometheus-pushgateway=prometheus-pushgateway
+system-tools:
+	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v "$${tool%%=*}" >/dev/null || missing="$$missing $${tool#*=}"; done; \
+	if [ -n "$$missing" ]; then \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  echo "installing from Debian:$$missing"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
 # The offline validators of the deployment artefacts (tests/deploy): Python ones from infra-tools/uv.lock
-# into their own environment, the CRD validator from k8s/crd-validation/package-lock.json. kubectl,
-# terraform and promtool come from the machine (.ci/run installs promtool).
+# into their own environment, the CRD validator from k8s/crd-validation/package-lock.json. kubectl and
+# terraform come from the machine; promtool from `system-tools`.
 INFRA := $(CURDIR)/.tools/infra
 $(INFRA)/.synced: infra-tools/uv.lock infra-tools/pyproject.toml | $(UV)
 	UV_PROJECT_ENVIRONMENT=$(INFRA) $(UV) sync --frozen --project infra-tools
@@ -59,16 +70,18 @@ nbdev-check: setup
 nbdev-test: setup
 	nbdev_test --path nbs_lib --n_workers 1
 
-pytest: setup infra-tools
+pytest: setup system-tools infra-tools
 	pytest
 
 # Only the deployment artefacts (k8s, Terraform, Dockerfile, workflows, Kubeflow): about a minute.
-deploy-check: setup infra-tools
+deploy-check: setup system-tools infra-tools
 	pytest tests/deploy
 
 test: lint nbdev-check nbdev-test pytest
 
 benchmark: setup
+	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --inexact --group benchmark
+	python benchmarks/model_call.py
 	python benchmarks/pipeline_stages.py
 	python benchmarks/features_scale.py
 	python benchmarks/serving.py

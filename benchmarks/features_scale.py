@@ -36,7 +36,7 @@ if __name__ == "__main__":
         # ru_maxrss of children is the max over all children so far: run features in a fresh measurement
         wall, peak_features = run(["python", "-c", (
             "import resource, time, duckdb\n"
-            "from churnops.config import load_params\n"
+            "from churnops.params import load_params\n"
             "from churnops.features import build_features\n"
             f"p = load_params('{REPO / 'params.yaml'}')\n"
             "t = time.perf_counter()\n"

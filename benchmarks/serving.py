@@ -24,7 +24,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from churnops.config import load_params
+from churnops.params import load_params
 from churnops.scorer import Scorer
 from churnops.train import load_model
 

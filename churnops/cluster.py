@@ -5,23 +5,28 @@
 # %% ../nbs_lib/14_cluster.ipynb #55ed5636
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import subprocess
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import fsspec
 
 # %% auto #0
-__all__ = ['STATE_FILES', 'NOT_COPIED', 'DRIFT_METRICS', 'ArtifactStore', 'prepare_workspace', 'fetch_state', 'save_state',
-           'publish_reports', 'push_drift_metrics', 'cluster_run']
+__all__ = ['STATE_FILES', 'NOT_COPIED', 'LOCK_FILE', 'DRIFT_METRICS', 'ArtifactStore', 'prepare_workspace', 'fetch_state',
+           'save_state', 'publish_reports', 'StateLock', 'push_drift_metrics', 'cluster_run']
 
 # %% ../nbs_lib/14_cluster.ipynb #3873ec50
-STATE_FILES = ("dvc.lock", "reports/monitoring/retrain_decision.json", "reports/monitoring/retrain_history.jsonl")
+STATE_FILES = ("dvc.lock", "params.override.yaml", "reports/monitoring/retrain_decision.json",
+               "reports/monitoring/retrain_history.jsonl")
 NOT_COPIED = (".git", ".venv", ".tools", "data", "models", "reports", "mlflow.db", "mlartifacts", "__pycache__", "cache", "tmp")
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class ArtifactStore:
     state_in: str | None          # folder holding the pipeline state to start from (None: a first run)
     state_outs: tuple[str, ...]   # folders the new pipeline state is written to
     reports_url: str | None = None  # folder the reports tree is published to (None: not published)
+    lock_url: str | None = None     # the lease object that serializes runs on this state (None: no shared state)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, state_in: str | None = None,
@@ -46,7 +52,8 @@ class ArtifactStore:
                              "--state-url, or k8s/base/config.env in a pod)")
         outs = tuple(dict.fromkeys(url for url in (state_out, store_state) if url))
         return cls(dvc_remote=environ["CHURNOPS_DVC_REMOTE"], state_in=state_in or store_state, state_outs=outs,
-                   reports_url=environ.get("CHURNOPS_REPORTS_URL") or None)
+                   reports_url=environ.get("CHURNOPS_REPORTS_URL") or None,
+                   lock_url=_under(store_state, LOCK_FILE) if store_state else None)
 
 # %% ../nbs_lib/14_cluster.ipynb #280b98d3
 def _dvc(workspace: Path, *args: str) -> None:
@@ -110,6 +117,103 @@ def publish_reports(store: ArtifactStore, workspace: Path) -> int:
         _copy(str(path), _under(store.reports_url, path.relative_to(reports).as_posix()))
     return len(files)
 
+# %% ../nbs_lib/14_cluster.ipynb #10c32691
+LOCK_FILE = "lock.json"
+
+class _FolderLease:
+    "Compare-and-swap of a lock file in a local folder (flock around read-check-write)."
+    def __init__(self, path: str):
+        self.path = Path(path.removeprefix("file://"))
+
+    @contextlib.contextmanager
+    def _guard(self):
+        import fcntl
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(f".{self.path.name}.guard"), "a") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            yield
+
+    def swap(self, decide: Callable[[dict | None], dict | None]) -> dict | None:
+        "Write `decide(current)` unless it returns None; returns what was written."
+        with self._guard():
+            current = json.loads(self.path.read_text()) if self.path.exists() else None
+            new = decide(current)
+            if new is not None:
+                tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+                tmp.write_text(json.dumps(new))
+                os.replace(tmp, self.path)
+            return new
+
+class _S3Lease:
+    "Compare-and-swap of a lock object on S3 with conditional writes (If-None-Match / If-Match on the ETag)."
+    def __init__(self, url: str):
+        import boto3
+        self.bucket, self.key = url.removeprefix("s3://").split("/", 1)
+        self.s3 = boto3.client("s3")
+
+    def swap(self, decide: Callable[[dict | None], dict | None]) -> dict | None:
+        from botocore.exceptions import ClientError
+        try:
+            got = self.s3.get_object(Bucket=self.bucket, Key=self.key)
+            current, condition = json.loads(got["Body"].read()), {"IfMatch": got["ETag"]}
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+                raise
+            current, condition = None, {"IfNoneMatch": "*"}
+        new = decide(current)
+        if new is None:
+            return None
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=json.dumps(new).encode(), **condition)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+                return None  # somebody else wrote in between: look again
+            raise
+        return new
+
+class StateLock:
+    "A lease on the pipeline state: one cluster run at a time reads, runs and writes it."
+    def __init__(self, url: str, owner: str | None = None, lease_seconds: float | None = None):
+        self.url = url
+        self.owner = owner or f"{os.environ.get('HOSTNAME', 'local')}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_seconds = lease_seconds or float(os.environ.get("CHURNOPS_STATE_LOCK_LEASE_SECONDS", 6 * 3600))
+        self.lease = _S3Lease(url) if url.startswith("s3://") else _FolderLease(url)
+
+    def acquire(self, wait_seconds: float | None = None, poll_seconds: float = 2.0) -> None:
+        "Take the lease, waiting while another run holds it; TimeoutError (naming the holder) after `wait_seconds`."
+        wait = wait_seconds if wait_seconds is not None else float(os.environ.get("CHURNOPS_STATE_LOCK_WAIT_SECONDS", 7200))
+        deadline, announced, holder = time.monotonic() + wait, False, {}
+
+        def take(current: dict | None) -> dict | None:
+            holder.clear()
+            if current and current.get("held") and current.get("expires_at", 0) > time.time():
+                holder.update(current)
+                return None
+            now = time.time()
+            return {"held": True, "owner": self.owner, "acquired_at": now, "expires_at": now + self.lease_seconds,
+                    "took_over_from": current.get("owner") if current and current.get("held") else None}
+        while self.lease.swap(take) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the pipeline state at {self.url} is locked by {holder.get('owner', '?')} "
+                                   f"(lease until {time.ctime(holder.get('expires_at', 0))}); gave up after {wait:.0f} s")
+            if holder and not announced:
+                print(f"cluster run: waiting for the pipeline state lock held by {holder['owner']}", flush=True)
+                announced = True
+            time.sleep(poll_seconds)
+
+    def release(self) -> None:
+        "Give the lease back (only if this run still holds it)."
+        self.lease.swap(lambda current: {"held": False, "owner": None, "released_by": self.owner,
+                                         "released_at": time.time()}
+                        if current and current.get("owner") == self.owner else None)
+
+    def __enter__(self) -> StateLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
 # %% ../nbs_lib/14_cluster.ipynb #166564ef
 DRIFT_METRICS = "reports/monitoring/drift.prom"
 
@@ -132,16 +236,18 @@ def cluster_run(command: Sequence[str],  # what runs in the workspace, e.g. ["dv
                 store: ArtifactStore, project: Path, workspace: Path,
                 pushgateway_url: str | None = None,  # where drift metrics are pushed (None: not pushed)
                 ) -> int:
-    "Prepare the workspace, fetch the state, run `command`, save the state, publish reports and metrics."
+    "Prepare the workspace; holding the state lock: fetch the state, run `command`, save the state, publish reports; push metrics."
     workspace = Path(workspace)
     workspace.mkdir(parents=True, exist_ok=True)
     prepare_workspace(project, workspace, store)
-    fetched = fetch_state(store, workspace)
-    print(f"cluster run: state {'from ' + store.state_in + ': ' + ', '.join(fetched) if fetched else 'empty (first run)'}",
-          flush=True)
-    returncode = subprocess.run(list(command), cwd=workspace).returncode
-    saved = save_state(store, workspace)
-    published = publish_reports(store, workspace)
+    lock = StateLock(store.lock_url) if store.lock_url else None
+    with lock or contextlib.nullcontext():  # from reading the state until it is written back
+        fetched = fetch_state(store, workspace)
+        print(f"cluster run: state {'from ' + store.state_in + ': ' + ', '.join(fetched) if fetched else 'empty (first run)'}",
+              flush=True)
+        returncode = subprocess.run(list(command), cwd=workspace).returncode
+        saved = save_state(store, workspace)
+        published = publish_reports(store, workspace)
     if pushgateway_url and push_drift_metrics(workspace, pushgateway_url):
         print(f"cluster run: drift metrics pushed to {pushgateway_url}", flush=True)
     print(f"cluster run: `{' '.join(command)}` exited {returncode}; state saved to {', '.join(store.state_outs)} "

@@ -16,22 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 # %% auto #0
-__all__ = ['load_params', 'atomic_path', 'write_parquet', 'write_json', 'file_sha256', 'git_commit', 'mlflow_tracking_uri']
-
-# %% ../nbs_lib/00_config.ipynb #365df1aa
-def load_params(path: str | Path = "params.yaml",  # YAML file with one block per stage
-                ) -> dict[str, Any]:
-    "Read the run parameters, failing with the file name when it is missing or not a mapping."
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: parameter file not found (run from the repository root)")
-    params = yaml.safe_load(path.read_text())
-    if not isinstance(params, dict):
-        raise ValueError(f"{path}: expected a mapping of stage blocks, got {type(params).__name__}")
-    return params
+__all__ = ['atomic_path', 'write_parquet', 'write_json', 'atomic_directory', 'file_sha256', 'git_commit', 'mlflow_tracking_uri']
 
 # %% ../nbs_lib/00_config.ipynb #6bf978f2
 @contextlib.contextmanager
@@ -60,6 +47,49 @@ def write_json(obj: Any, path: str | Path) -> Path:
     with atomic_path(path) as tmp_path:
         tmp_path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
     return Path(path)
+
+# %% ../nbs_lib/00_config.ipynb #2d7250e2
+_RENAME_EXCHANGE = 2
+
+def _exchange(a: Path, b: Path) -> bool:
+    "Atomically swap two paths on the same file system; False where the system cannot."
+    import ctypes
+    import ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+@contextlib.contextmanager
+def atomic_directory(path: str | Path,  # final location of the folder product
+                     ) -> Iterator[Path]:
+    "Yield a fresh staging path (not yet created) beside `path`; on success it replaces `path` in one step."
+    import shutil
+    import uuid
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.staging-{uuid.uuid4().hex[:12]}")
+    try:
+        yield staging
+        if not staging.is_dir():
+            raise FileNotFoundError(f"{staging}: nothing was written to the staging folder of {path}")
+        if not path.exists():
+            staging.rename(path)
+        elif not _exchange(staging, path):
+            aside = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:12]}")
+            path.rename(aside)
+            try:
+                staging.rename(path)
+            except OSError:
+                aside.rename(path)
+                raise
+            shutil.rmtree(aside, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # after an exchange: the old folder
 
 # %% ../nbs_lib/00_config.ipynb #2cc5f143
 def file_sha256(path: str | Path) -> str:

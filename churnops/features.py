@@ -5,26 +5,31 @@
 # %% ../nbs_lib/03_features.ipynb #7d1f0b31
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from .ingest import LABEL_COLUMN
+from churnops.contract import (
+    ALL_EVENTS,
+    LABEL_COLUMN,
+    TENURE_FEATURE,
+    count_feature,
+    feature_columns,
+    feature_name,
+    last_value_feature,
+    recency_feature,
+    sum_feature,
+    trend_feature,
+)
 
 # %% auto #0
-__all__ = ['feature_name', 'snapshot_dates', 'feature_sql', 'build_features', 'build_feature_table', 'split_labelled',
-           'feature_columns']
+__all__ = ['snapshot_dates', 'feature_sql', 'build_features', 'build_feature_table', 'split_labelled']
 
 # %% ../nbs_lib/03_features.ipynb #29bb67d3
 def _sql_literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
-
-def feature_name(*parts: Any) -> str:
-    "A safe, lower-case column name from parts such as an event type and a window."
-    return re.sub(r"[^0-9a-z]+", "_", "_".join(str(p) for p in parts).lower()).strip("_")
 
 def snapshot_dates(data_start: pd.Timestamp,    # first day with events
                    data_end: pd.Timestamp,      # day after the last day with events (exclusive end)
@@ -56,9 +61,10 @@ def feature_sql(event_types: list[str],           # event types present in the d
     cap = windows[-1] + 1  # recency beyond the longest window is "longer than that"
     q = _sql_literal
     activity = [t for t in event_types if t != cancellation_event]
+    # running-total columns (un-windowed); the window features derive their names from the contract's builders
     counts = {t: feature_name("n", t) for t in activity}
     sums = {(t, m): feature_name("sum", m, t) for t in activity for m in measures_by_type.get(t, [])}
-    lasts = {(t, m): feature_name("last", m, t) for t in activity for m in measures_by_type.get(t, [])}
+    lasts = {(t, m): last_value_feature(m, t) for t in activity for m in measures_by_type.get(t, [])}
     daily_cols = ["count(*) AS n_events"]
     daily_cols += [f"count(*) FILTER (WHERE et = {q(t)}) AS {c}" for t, c in counts.items()]
     daily_cols += [f"sum({m}) FILTER (WHERE et = {q(t)}) AS {c}" for (t, m), c in sums.items()]
@@ -84,24 +90,24 @@ def feature_sql(event_types: list[str],           # event types present in the d
                       for alias, _ in lookups)
     select = []
     for w in windows:
-        select.append(f"l.n_events - coalesce(w{w}.n_events, 0) AS n_events_{w}d")
+        select.append(f"l.n_events - coalesce(w{w}.n_events, 0) AS {count_feature(ALL_EVENTS, w)}")
         for t, c in counts.items():
-            select.append(f"l.{c} - coalesce(w{w}.{c}, 0) AS {feature_name(c, f'{w}d')}")
+            select.append(f"l.{c} - coalesce(w{w}.{c}, 0) AS {count_feature(t, w)}")
             for m in measures_by_type.get(t, []):
                 col = sums[(t, m)]
                 # a window sum is a difference of running sums: round away float residue (-1e-14 is not < 0)
-                select.append(f"round(coalesce(l.{col}, 0) - coalesce(w{w}.{col}, 0), 6) AS {feature_name(col, f'{w}d')}")
-    select.append(f"least(CAST(l.as_of - l.day AS INTEGER), {cap}) AS days_since_last_event")
+                select.append(f"round(coalesce(l.{col}, 0) - coalesce(w{w}.{col}, 0), 6) AS {sum_feature(m, t, w)}")
+    select.append(f"least(CAST(l.as_of - l.day AS INTEGER), {cap}) AS {recency_feature('event')}")
     for t, c in counts.items():
         recency = f"least(coalesce(CAST(l.as_of - l.day_{c} AS INTEGER), {cap}), {cap})"
-        select.append(f"{recency} AS {feature_name('days_since_last', t)}")
+        select.append(f"{recency} AS {recency_feature(t)}")
         for m in measures_by_type.get(t, []):
             select.append(f"CASE WHEN {recency} < {cap} THEN coalesce(l.{lasts[(t, m)]}, 0) ELSE 0 END AS {lasts[(t, m)]}")
     trends = []
     for short, long in zip(windows, windows[1:]):
-        for t in ["events", *activity]:
-            base = "n_events" if t == "events" else counts[t]
-            trends.append(f"{base}_{short}d / {short}.0 - {base}_{long}d / {long}.0 AS {feature_name('trend', t, short, f'{long}d')}")
+        for t in [ALL_EVENTS, *activity]:
+            trends.append(f"{count_feature(t, short)} / {short}.0 - {count_feature(t, long)} / {long}.0 "
+                          f"AS {trend_feature(t, short, long)}")
     tenure = "CAST(f.as_of - CAST(c.signup_date AS DATE) AS INTEGER)" if has_signup_date else "NULL"
     query = f"""
 WITH grid AS (
@@ -123,7 +129,7 @@ features AS (
     FROM live l
     {joins}
 )
-SELECT f.customer_id, CAST(f.as_of AS TIMESTAMP) AS as_of_date, {tenure} AS tenure_days{"".join(f", c.{a}" for a in attributes)},
+SELECT f.customer_id, CAST(f.as_of AS TIMESTAMP) AS as_of_date, {tenure} AS {TENURE_FEATURE}{"".join(f", c.{a}" for a in attributes)},
        f.* EXCLUDE (customer_id, as_of, {LABEL_COLUMN}){"".join(", " + t for t in trends)}, f.{LABEL_COLUMN}
 FROM features f LEFT JOIN customers c ON c.customer_id = f.customer_id
 {"WHERE CAST(c.signup_date AS DATE) < f.as_of" if has_signup_date else ""}
@@ -227,7 +233,3 @@ def split_labelled(table: pd.DataFrame,  # output of `build_features`
     labelled = table[table[LABEL_COLUMN].notna()].reset_index(drop=True)
     labelled[LABEL_COLUMN] = labelled[LABEL_COLUMN].astype("int8")
     return labelled, scoring
-
-def feature_columns(table: pd.DataFrame) -> list[str]:
-    "Model inputs: everything but keys and label."
-    return [c for c in table.columns if c not in ("customer_id", "as_of_date", LABEL_COLUMN)]

@@ -10,17 +10,14 @@ from typing import Any
 
 import pandas as pd
 
+from .contract import LABEL_COLUMN
 from .generate import generate_churn_data
 
 # %% auto #0
-__all__ = ['EVENT_COLUMNS', 'LABEL_COLUMN', 'SOURCES', 'IngestError', 'read_table', 'require_columns', 'parse_timestamps',
-           'parse_numbers', 'require_ids', 'ingest_event_log', 'ingest_snapshot_table', 'empty_event_log',
-           'load_source']
+__all__ = ['SOURCES', 'IngestError', 'read_table', 'require_columns', 'parse_timestamps', 'parse_numbers', 'require_ids',
+           'ingest_event_log', 'ingest_snapshot_table', 'empty_event_log', 'load_source']
 
 # %% ../nbs_lib/02_ingest.ipynb #622cc364
-EVENT_COLUMNS = ("customer_id", "ts", "event_type")
-LABEL_COLUMN = "churned"
-
 class IngestError(ValueError):
     "Input data that breaks the contract; the message names the file, the column and example rows."
 

@@ -15,9 +15,14 @@ import pandas as pd
 __all__ = ['evidently_drift', 'quality_on_labelled', 'write_drift_metrics']
 
 # %% ../nbs_lib/07_monitor.ipynb #637da727
-def _drifted(score: float, method: str, threshold: float) -> bool:
-    "p-value tests drift below the threshold, distances at or above it."
-    return score < threshold if "p_value" in method.lower() else score >= threshold
+def _verdicts(snapshot_dict: dict[str, Any]) -> dict[str, bool]:
+    "Column -> drifted, from the tests Evidently ran on each ValueDrift metric."
+    verdicts = {}
+    for test in snapshot_dict.get("tests", []):
+        params = test["metric_config"]["params"]
+        if params["type"].endswith("ValueDrift"):
+            verdicts[params["column"]] = str(getattr(test["status"], "value", test["status"])) == "FAIL"
+    return verdicts
 
 def evidently_drift(reference: pd.DataFrame,  # reference snapshot (model inputs)
                     current: pd.DataFrame,    # current snapshot (model inputs)
@@ -36,19 +41,22 @@ def evidently_drift(reference: pd.DataFrame,  # reference snapshot (model inputs
     methods = {"num_method": monitor["num_method"], "num_threshold": monitor["num_threshold"],
                "cat_method": monitor["cat_method"], "cat_threshold": monitor["cat_threshold"]}
     report = Report([DataDriftPreset(columns=columns, drift_share=monitor["drift_share_threshold"], **methods),
-                     ValueDrift(column="prediction", method=monitor["num_method"], threshold=monitor["num_threshold"])])
+                     ValueDrift(column="prediction", method=monitor["num_method"], threshold=monitor["num_threshold"])],
+                    include_tests=True)
     snapshot = report.run(reference_data=reference[columns].assign(prediction=reference_scores),
                           current_data=current[columns].assign(prediction=current_scores))
     with atomic_path(html_path) as tmp:
         snapshot.save_html(str(tmp))
     per_feature, prediction, share = {}, None, None
-    for metric in snapshot.dict()["metrics"]:
+    result = snapshot.dict()
+    verdicts = _verdicts(result)
+    for metric in result["metrics"]:
         config = metric["config"]
         if config["type"].endswith("DriftedColumnsCount"):
             share, count = float(metric["value"]["share"]), int(metric["value"]["count"])
         elif config["type"].endswith("ValueDrift"):
             entry = {"score": float(metric["value"]), "method": config["method"], "threshold": float(config["threshold"])}
-            entry["drifted"] = _drifted(entry["score"], entry["method"], entry["threshold"])
+            entry["drifted"] = verdicts[config["column"]]
             if config["column"] == "prediction":
                 prediction = entry
             else:

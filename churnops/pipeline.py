@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 
 # %% auto #0
-__all__ = ['ploomber_stages', 'dvc_stages', 'pipeline_differences', 'stage_order', 'run_stage', 'copy_work_tree',
-           'override_params']
+__all__ = ['ploomber_stages', 'dvc_stages', 'library_modules', 'pipeline_differences', 'stage_products', 'stage_order',
+           'run_stage', 'copy_work_tree', 'override_params']
 
 # %% ../nbs_lib/09_pipeline.ipynb #0230c16c
 def ploomber_stages(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, dict[str, Any]]:
@@ -37,9 +37,38 @@ def dvc_stages(dvc_yaml: str | Path = "dvc.yaml") -> dict[str, dict[str, Any]]:
     stages = {}
     for name, stage in yaml.safe_load(Path(dvc_yaml).read_text())["stages"].items():
         outs = plain(stage.get("outs")) + plain(stage.get("metrics")) + plain(stage.get("plots"))
+        params = stage.get("params") or []  # blocks of params.yaml; `{file: [keys]}` entries are other files
         stages[name] = {"cmd": stage["cmd"], "deps": plain(stage.get("deps")), "outs": sorted(outs),
-                        "params": plain(stage.get("params"))}
+                        "params": sorted(p for p in params if isinstance(p, str)),
+                        "param_files": sorted(next(iter(p)) for p in params if isinstance(p, dict))}
     return stages
+
+def library_modules(source: str | Path,         # a stage notebook or a churnops module
+                    package_dir: str | Path,     # the churnops package folder
+                    ) -> set[str]:
+    "Every churnops module `source` imports, directly or through other churnops modules (file paths)."
+    import ast
+
+    package_dir = Path(package_dir)
+    seen: set[str] = set()
+    todo = [Path(source)]
+    while todo:
+        tree = ast.parse(todo.pop().read_text())
+        for node in ast.walk(tree):  # imports inside functions count: they run when the stage calls them
+            names = []
+            if isinstance(node, ast.ImportFrom):
+                if node.level == 1 or node.module == package_dir.name:  # from .x import / from churnops import x
+                    names = [node.module] if node.level == 1 and node.module else [a.name for a in node.names]
+                elif (node.module or "").startswith(f"{package_dir.name}."):
+                    names = [node.module.split(".", 1)[1]]
+            elif isinstance(node, ast.Import):
+                names = [a.name.split(".", 1)[1] for a in node.names if a.name.startswith(f"{package_dir.name}.")]
+            for name in names:
+                path = package_dir / f"{name.split('.')[0]}.py"
+                if path.exists() and str(path) not in seen:
+                    seen.add(str(path))
+                    todo.append(path)
+    return seen
 
 def pipeline_differences(pipeline_yaml: str | Path = "pipeline.yaml",
                          dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
@@ -52,6 +81,13 @@ def pipeline_differences(pipeline_yaml: str | Path = "pipeline.yaml",
         p, d = ploomber[name], dvc[name]
         if p["source"] not in d["deps"]:
             problems.append(f"{name}: dvc.yaml deps lack the notebook {p['source']}")
+        root = Path(dvc_yaml).parent
+        needed = {str(Path(m).relative_to(root)) for m in library_modules(root / p["source"], root / "churnops")}
+        listed = {dep for dep in d["deps"] if dep.startswith("churnops/")}
+        if needed - listed:
+            problems.append(f"{name}: dvc.yaml deps lack the library modules the notebook imports {sorted(needed - listed)}")
+        if listed - needed:
+            problems.append(f"{name}: dvc.yaml deps list library modules the notebook never imports {sorted(listed - needed)}")
         if name not in d["cmd"].split():
             problems.append(f"{name}: dvc.yaml cmd {d['cmd']!r} does not run stage {name!r}")
         if p["products"] != d["outs"]:
@@ -63,6 +99,13 @@ def pipeline_differences(pipeline_yaml: str | Path = "pipeline.yaml",
             problems.append(f"{name}: pipeline.yaml params {p['params']} != dvc.yaml params {d['params']}")
     return problems
 
+def stage_products(name: str, pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, str]:
+    "Product key -> path of one stage, as pipeline.yaml declares them (the one place product paths are written)."
+    tasks = {t["name"]: t for t in yaml.safe_load(Path(pipeline_yaml).read_text())["tasks"]}
+    if name not in tasks:
+        raise KeyError(f"{pipeline_yaml}: no stage {name!r}")
+    return {key: str(path) for key, path in tasks[name]["product"].items()}
+
 def stage_order(dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
     "Stage names in the order dvc.yaml lists them (which is run order)."
     return list(yaml.safe_load(Path(dvc_yaml).read_text())["stages"])
@@ -71,13 +114,17 @@ def stage_order(dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
 def run_stage(name: str,                                   # a task of pipeline.yaml
               pipeline_yaml: str | Path = "pipeline.yaml",
               ) -> None:
-    "Execute one stage notebook now, trusting that its upstream products are current (DVC's job)."
+    "Execute one stage notebook now with the checked parameters, trusting that its upstream products are current (DVC's job)."
     from ploomber.constants import TaskStatus
     from ploomber.spec import DAGSpec
 
+    from churnops.params import load_params
+
+    # params.yaml merged with params.override.yaml and checked: a bad key stops here, before any work
+    params = load_params(Path(pipeline_yaml).parent / "params.yaml")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The following placeholders are declared in the environment")
-        dag = DAGSpec(str(pipeline_yaml)).to_dag()
+        dag = DAGSpec(str(pipeline_yaml), env=params).to_dag()
     if name not in dag:
         raise KeyError(f"{pipeline_yaml}: no stage {name!r}; stages are {list(dag)}")
     dag.render(force=True, show_progress=False)

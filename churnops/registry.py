@@ -6,15 +6,21 @@
 from __future__ import annotations
 
 import json
-import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from .config import atomic_directory
+from .contract import parse_feature
+from .evaluate import classification_metrics
+from .model import Predictor, load_model
+
 # %% auto #0
 __all__ = ['HISTORY_TAG', 'client', 'register_version', 'attach_evaluation', 'alias_version', 'champion_history', 'promote',
-           'rollback', 'load_version', 'list_versions', 'promotion_decision', 'behaviour_failures', 'export_bundle']
+           'rollback', 'load_version', 'list_versions', 'promotion_decision', 'behaviour_failures',
+           'champion_on_holdout', 'export_bundle', 'publish_champion']
 
 # %% ../nbs_lib/05a_registry.ipynb #76b80e0f
 HISTORY_TAG = "champion_history"
@@ -26,6 +32,7 @@ def client(tracking_uri: str):
 
 def register_version(tracking_uri: str, model_name: str, model_uri: str, run_id: str,
                      metrics: dict[str, float],  # holdout metrics, stored as version tags
+                     tags: dict[str, str] | None = None,  # more version tags, e.g. the label definition
                      ) -> str:
     "Register a trained model as a new version (once per run), alias it `challenger`; returns the version."
     registry = client(tracking_uri)
@@ -38,7 +45,7 @@ def register_version(tracking_uri: str, model_name: str, model_uri: str, run_id:
     model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
     version = same_run[0] if same_run else registry.create_model_version(
         model_name, source=model_uri, run_id=run_id, model_id=model_id,
-        tags={f"holdout_{k}": f"{v:.6f}" for k, v in metrics.items()}).version
+        tags={**{f"holdout_{k}": f"{v:.6f}" for k, v in metrics.items()}, **(tags or {})}).version
     registry.set_registered_model_alias(model_name, "challenger", version)
     return str(version)
 
@@ -88,11 +95,12 @@ def rollback(tracking_uri: str, model_name: str) -> str:
     return previous[-1]
 
 def load_version(tracking_uri: str, model_name: str, version: str):
-    "The fitted pipeline of a registered version."
-    import mlflow.sklearn
-    from mlflow.tracking import set_tracking_uri
-    set_tracking_uri(tracking_uri)
-    return mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
+    "The fitted pipeline of a registered version (downloaded, then loaded by `churnops.model.load_model`)."
+    import mlflow.artifacts
+    with tempfile.TemporaryDirectory(prefix="churnops-version-") as folder:
+        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}/{version}", dst_path=folder,
+                                            tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        return load_model(folder)
 
 def list_versions(tracking_uri: str, model_name: str) -> pd.DataFrame:
     "One row per version: aliases, holdout metrics, run id, creation time."
@@ -134,71 +142,113 @@ def _inactive_for(rows: pd.DataFrame, days: int) -> pd.DataFrame:
     "The same customers had they been silent for `days` more days: recency grows, short windows empty."
     changed = rows.copy()
     for column in changed.columns:
-        if column.startswith("days_since_last"):
+        feature = parse_feature(column)
+        if feature.kind == "recency":
             changed[column] = (changed[column] + days).clip(upper=rows[column].max())
-        elif (column.startswith(("n_", "sum_")) and column.endswith("d")
-              and int(column.rsplit("_", 1)[-1][:-1] or 0) <= days):
+        elif feature.kind in ("count", "sum") and feature.window_days <= days:
             changed[column] = 0
     return changed
 
 def _one_more(rows: pd.DataFrame, event_type: str) -> pd.DataFrame:
     "The same customers with one more `event_type` event yesterday (counts, recency, sums and last value)."
     changed = rows.copy()
-    amounts = [c for c in rows.columns if c.startswith("last_") and c.endswith(f"_{event_type}")]
-    typical = {c.removeprefix("last_").removesuffix(f"_{event_type}"): float(rows[c][rows[c] > 0].median())
-               for c in amounts if (rows[c] > 0).any()}
-    for column in changed.columns:
-        if column.startswith(f"n_{event_type}_") and column.endswith("d"):
+    kinds = {column: parse_feature(column) for column in rows.columns}
+    measure = lambda subject: subject.removesuffix(f"_{event_type}")
+    typical = {measure(f.subject): float(rows[c][rows[c] > 0].median())
+               for c, f in kinds.items() if f.kind == "last" and f.about(event_type) and (rows[c] > 0).any()}
+    for column, feature in kinds.items():
+        if not feature.about(event_type):
+            continue
+        if feature.kind == "count":
             changed[column] += 1
-        elif column == f"days_since_last_{event_type}":
+        elif feature.kind == "recency":
             changed[column] = 1
-        elif column.startswith("sum_") and f"_{event_type}_" in column:
-            changed[column] += typical.get(column.removeprefix("sum_").split(f"_{event_type}_")[0], 0.0)
-        elif column in amounts:
-            changed[column] = typical.get(column.removeprefix("last_").removesuffix(f"_{event_type}"), 0.0)
+        elif feature.kind == "sum":
+            changed[column] += typical.get(measure(feature.subject), 0.0)
+        elif feature.kind == "last":
+            changed[column] = typical.get(measure(feature.subject), 0.0)
     return changed
 
-def behaviour_failures(model, rows: pd.DataFrame,   # holdout rows with every model input
+def behaviour_failures(model, rows: pd.DataFrame,   # a fitted pipeline (or its Predictor); holdout rows
                        max_against: float = 0.05,   # share of rows allowed to move against the direction
                        tolerance: float = 0.01,     # a move smaller than this is not "against"
                        risk_events: tuple[str, ...] = ("payment_failed",),  # one more of these must not lower risk
                        ) -> list[str]:
     "The behavioural checks the model fails (an empty list when it passes)."
-    from churnops.train import model_inputs
-    inputs = model_inputs(model)
+    predictor = model if isinstance(model, Predictor) else Predictor(model)
+    inputs = predictor.inputs
     failures = []
     if "customer_id" in inputs:
         failures.append("invariance: customer_id is a model input")
-    base = model.predict_proba(rows[inputs])[:, 1]
+    base = predictor.predict(rows)
     counterfactuals = {"14 days of inactivity": _inactive_for(rows[inputs], 14)}
     counterfactuals.update({f"a recent {t}": _one_more(rows[inputs], t) for t in risk_events
-                            if f"days_since_last_{t}" in inputs})
+                            if any(parse_feature(c).kind == "recency" and parse_feature(c).about(t) for c in inputs)})
     for name, changed in counterfactuals.items():
-        moved = model.predict_proba(changed)[:, 1] - base
+        moved = predictor.predict(changed) - base
         against = float((moved < -tolerance).mean())
         if against > max_against or moved.mean() < 0:
             failures.append(f"direction: {name} lowers risk for {against:.1%} of rows (mean change {moved.mean():+.4f})")
     return failures
 
+# %% ../nbs_lib/05a_registry.ipynb #1a04036c
+def champion_on_holdout(tracking_uri: str, model_name: str, version: str,
+                        holdout: pd.DataFrame,        # the challenger's test rows with labels
+                        label_definition: str,        # how this run defines the label, e.g. "churn within 30 days"
+                        ) -> tuple[dict[str, float] | None, str | None]:
+    "(metrics, None) for a comparable champion, or (None, why it is not comparable)."
+    mv = client(tracking_uri).get_model_version(model_name, version)
+    theirs = mv.tags.get("label_definition")
+    if theirs is not None and theirs != label_definition:
+        return None, f"champion v{version} predicts another label ({theirs!r}, this run: {label_definition!r})"
+    try:
+        champion = Predictor(load_version(tracking_uri, model_name, version))
+    except Exception as error:
+        return None, f"champion v{version} cannot be loaded ({type(error).__name__}: {error})"
+    missing = [c for c in champion.inputs if c not in holdout.columns]
+    if missing:
+        return None, f"champion v{version} reads features this run does not build: {missing[:5]}"
+    try:
+        probability = champion.predict(holdout)
+    except Exception as error:  # e.g. a column that changed type since the champion was trained
+        return None, f"champion v{version} cannot score this holdout ({type(error).__name__}: {error})"
+    return classification_metrics(holdout.churned, probability), None
+
 # %% ../nbs_lib/05a_registry.ipynb #3ba9fa07
 def export_bundle(tracking_uri: str, model_name: str, out_dir: str | Path, alias: str = "champion") -> Path:
-    "Copy the model behind `alias` to `out_dir/model` with `out_dir/bundle.json`; replaces an older bundle."
+    "Copy the model behind `alias` to `out_dir/model` with `out_dir/bundle.json`; replaces an older bundle in one step."
     import mlflow.artifacts
 
     version = alias_version(tracking_uri, model_name, alias)
     if version is None:
         raise ValueError(f"{model_name}: no version has the alias {alias!r}")
-    out_dir = Path(out_dir)
-    staging = out_dir.with_name(f".{out_dir.name}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}/{version}", dst_path=str(staging / "model"),
-                                        tracking_uri=tracking_uri, registry_uri=tracking_uri)
     mv = client(tracking_uri).get_model_version(model_name, version)
     holdout = {k.removeprefix("holdout_"): float(v) for k, v in mv.tags.items() if k.startswith("holdout_")}
     meta = {"model_name": model_name, "version": version, "alias": alias, "run_id": mv.run_id,
             "holdout": holdout, "profit_threshold": holdout.get("profit_threshold", 0.5)}
-    (staging / "bundle.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    shutil.rmtree(out_dir, ignore_errors=True)
-    staging.rename(out_dir)
-    return out_dir
+    with atomic_directory(out_dir) as staging:
+        staging.mkdir()
+        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}/{version}",
+                                            dst_path=str(staging / "model"), tracking_uri=tracking_uri,
+                                            registry_uri=tracking_uri)
+        load_model(staging / "model")  # refuse to export what no consumer may load
+        (staging / "bundle.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return Path(out_dir)
+
+# %% ../nbs_lib/05a_registry.ipynb #bcce2237
+def publish_champion(tracking_uri: str, model_name: str,
+                     bundle_dir: str | Path,     # the register stage's champion bundle (models/champion)
+                     decision_path: str | Path,  # the register stage's decision record
+                     action: str,                # "promoted by hand" | "rolled back"
+                     reason: str,
+                     ) -> dict[str, Any]:
+    "Export the current champion to `bundle_dir` and record the manual change in the decision record."
+    from churnops.config import write_json
+
+    champion = alias_version(tracking_uri, model_name, "champion")
+    previous = json.loads(Path(decision_path).read_text()) if Path(decision_path).exists() else {}
+    export_bundle(tracking_uri, model_name, bundle_dir)
+    record = {**previous, "action": action, "reason": f"{action}: {reason}", "champion_before": previous.get("champion"),
+              "champion": champion, "version": champion, "promoted": True, "manual": True}
+    write_json(record, decision_path)
+    return record

@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import file_sha256, load_params, write_json
-from .pipeline import override_params, stage_order
+from .config import file_sha256, write_json
+from .params import load_params, write_override
+from .pipeline import stage_order
 
 # %% auto #0
 __all__ = ['DECISION', 'HISTORY', 'TRAINING_STAGES', 'refresh_stages', 'retrain_if_drift']
@@ -53,10 +54,11 @@ def retrain_if_drift(params_path: str | Path = "params.yaml",  # the project's p
                                                 f"{drift['drift_share_threshold']}: the champion stays")
     else:
         window = load_params(params_path)["monitor"]["retrain_window_days"]
-        override_params(params_path, {"train.window_days": window})
+        override = write_override(params_path, {"train.window_days": window})
         _repro()
         decision = json.loads(Path("reports/registry/decision.json").read_text())
         record.update(retrained=True, promoted=bool(decision["promoted"]), window_days=window,
+                      parameter_override={"file": str(override), "train.window_days": window},
                       challenger_version=decision["version"], champion_after=decision["champion"],
                       action="retrained_and_promoted" if decision["promoted"] else "retrained_and_rejected",
                       reason=f"drift share {drift['drift_share']:.3f} > {drift['drift_share_threshold']}; "

@@ -5,25 +5,30 @@
 # %% ../nbs_lib/06_score.ipynb #3ad01106
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
-from .train import model_inputs
+from .model import Bundle, Predictor
 
 # %% auto #0
-__all__ = ['score_snapshot']
+__all__ = ['score_snapshot', 'score_with_bundle']
 
 # %% ../nbs_lib/06_score.ipynb #33946c67
-def score_snapshot(model: Pipeline,          # fitted preprocessing + estimator pipeline
-                   snapshot: pd.DataFrame,   # features of the customers to score
-                   model_version: str,       # recorded with every prediction (e.g. the MLflow run id)
+def score_snapshot(predictor: Predictor,    # the model's one predict door (`churnops.model`)
+                   snapshot: pd.DataFrame,  # features of the customers to score
+                   model_version: str,      # recorded with every prediction, e.g. churnops-churn/3
+                   threshold: float = 0.5,  # contact customers at or above this probability
+                   band_labels: list[str] | None = None,  # equal-sized risk bands, lowest first
                    ) -> pd.DataFrame:
-    "Churn probability per (customer_id, as_of_date), highest risk first."
-    missing = [c for c in model_inputs(model) if c not in snapshot.columns]
-    if missing:
-        raise ValueError(f"the scoring snapshot lacks model input column(s) {missing}: "
-                         "features and model come from different feature definitions; re-run features and train")
-    probability = model.predict_proba(snapshot[model_inputs(model)])[:, 1]
+    "Churn probability, contact decision and risk band per (customer_id, as_of_date), highest risk first."
+    probability = predictor.predict(snapshot)
     scores = pd.DataFrame({"customer_id": snapshot.customer_id.to_numpy(), "as_of_date": snapshot.as_of_date.to_numpy(),
                            "churn_probability": probability, "model_version": model_version})
+    scores["contact"] = scores.churn_probability >= threshold
+    if band_labels:
+        scores["risk_band"] = pd.qcut(scores.churn_probability.rank(method="first"), len(band_labels), labels=band_labels)
     return scores.sort_values(["churn_probability", "customer_id"], ascending=[False, True]).reset_index(drop=True)
+
+def score_with_bundle(bundle: Bundle, snapshot: pd.DataFrame, band_labels: list[str] | None = None) -> pd.DataFrame:
+    "`score_snapshot` with a bundle's Predictor, version and contact threshold (what the score stage runs)."
+    return score_snapshot(bundle.predictor, snapshot, bundle.label, bundle.threshold, band_labels)

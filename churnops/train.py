@@ -5,8 +5,6 @@
 # %% ../nbs_lib/04_train.ipynb #1fab700c
 from __future__ import annotations
 
-import importlib.metadata
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,18 +12,18 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .features import feature_columns
-from .ingest import LABEL_COLUMN
+from .contract import LABEL_COLUMN, feature_columns
+from .evaluate import ranking_metrics
+from .model import log_model, model_inputs, predict
 
 # %% auto #0
-__all__ = ['CANDIDATES', 'SKOPS_TRUSTED_TYPES', 'time_split', 'split_columns', 'recent_window', 'make_model',
-           'best_single_feature', 'ranking_metrics', 'fit_candidates', 'model_inputs', 'pinned_requirements', 'flatten',
-           'log_training_run', 'save_model', 'load_model']
+__all__ = ['CANDIDATES', 'time_split', 'split_columns', 'recent_window', 'make_model', 'best_single_feature', 'fit_candidates',
+           'flatten', 'run_name', 'log_training_run']
 
 # %% ../nbs_lib/04_train.ipynb #7703b75c
 def time_split(labelled: pd.DataFrame,  # labelled snapshots (customer_id, as_of_date, features, churned)
@@ -98,15 +96,11 @@ def best_single_feature(train: pd.DataFrame, numeric: list[str]) -> tuple[str, i
     _, column, sign = max(scored)
     return column, sign
 
-def ranking_metrics(y: pd.Series, score: np.ndarray) -> dict[str, float]:
-    "ROC AUC and PR AUC of a score against 0/1 labels."
-    return {"roc_auc": float(roc_auc_score(y, score)), "pr_auc": float(average_precision_score(y, score))}
-
 # %% ../nbs_lib/04_train.ipynb #1b5f15db
 def fit_candidates(train: pd.DataFrame,       # training snapshots
                    params: dict[str, Any],    # the `train` block of params.yaml
                    ) -> tuple[Pipeline, pd.DataFrame]:
-    "Fit every configured candidate, pick the best by validation PR AUC, refit it on all of `train`."
+    "Fit every configured candidate, pick the best by validation PR AUC, refit it on all of `train`; the leaderboard marks it `selected`."
     numeric, categorical = split_columns(train)
     try:
         fit_part, valid_part = time_split(train, params["validation_snapshots"], params["gap_days"], params["seed"])
@@ -125,29 +119,17 @@ def fit_candidates(train: pd.DataFrame,       # training snapshots
     for kind, hyperparameters in params["candidates"].items():
         model = make_model(kind, numeric, categorical, hyperparameters or {}, params["seed"])
         model.fit(fit_part[numeric + categorical], fit_part[LABEL_COLUMN])
-        score = model.predict_proba(valid_part[numeric + categorical])[:, 1]
-        rows.append({"candidate": kind, **ranking_metrics(valid_part[LABEL_COLUMN], score)})
+        rows.append({"candidate": kind, **ranking_metrics(valid_part[LABEL_COLUMN], predict(model, valid_part))})
     column, sign = best_single_feature(fit_part, numeric)
     rows.append({"candidate": f"baseline: {column}", **ranking_metrics(valid_part[LABEL_COLUMN], sign * valid_part[column])})
     leaderboard = pd.DataFrame(rows).sort_values("pr_auc", ascending=False).reset_index(drop=True)
     best = next(c for c in leaderboard.candidate if c in params["candidates"])
+    leaderboard["selected"] = leaderboard.candidate == best
     model = make_model(best, numeric, categorical, params["candidates"][best] or {}, params["seed"])
     model.fit(train[numeric + categorical], train[LABEL_COLUMN])
     return model, leaderboard
 
-def model_inputs(model: Pipeline) -> list[str]:
-    "The columns a fitted pipeline reads, in order."
-    return list(model.feature_names_in_)
-
 # %% ../nbs_lib/04_train.ipynb #cd08f814
-# Models are stored with skops (no pickle). The gradient-boosting tree nodes are a type skops does not
-# trust by default; we trust it for models this pipeline trained itself.
-SKOPS_TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
-
-def pinned_requirements(packages: tuple[str, ...] = ("scikit-learn", "pandas", "numpy", "scipy")) -> list[str]:
-    "`name==version` of the packages a scikit-learn model needs at load time."
-    return [f"{p}=={importlib.metadata.version(p)}" for p in packages]
-
 def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     "Nested parameter blocks as dotted keys, as MLflow stores them."
     flat = {}
@@ -159,49 +141,39 @@ def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
             flat[name] = value
     return flat
 
+def run_name(leaderboard: pd.DataFrame, train: pd.DataFrame) -> str:
+    "A readable name: the selected candidate, the newest training as-of date and the row count."
+    selected = leaderboard.loc[leaderboard.selected, "candidate"].iloc[0]
+    newest = f" to {train.as_of_date.max():%Y-%m-%d}" if "as_of_date" in train.columns else ""
+    return f"{selected}{newest} ({len(train):,} rows)"
+
 def log_training_run(model: Pipeline,
-                     train: pd.DataFrame,            # what the model was fitted on (input example source)
-                     params: dict[str, Any],         # logged as run parameters
-                     metrics: dict[str, float],
+                     train: pd.DataFrame,            # what the model was fitted on (dataset input, input example)
+                     params: dict[str, Any],         # the parameter blocks that shaped the model, by block name
+                     leaderboard: pd.DataFrame,      # `fit_candidates`' validation results
                      tags: dict[str, str],           # data fingerprint, git commit, ...
                      tracking_uri: str, experiment: str,
-                     artifacts: list[str | Path] = (),
                      ) -> dict[str, str]:
-    "Log one training run with its model; returns the run id and model URI."
+    "Log one training run (child runs per candidate) with its model; returns the run id, name and model URI."
     import mlflow
-    from mlflow.models import infer_signature
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(experiment)
-    inputs = train[model_inputs(model)]
-    with mlflow.start_run() as run:
+    metric_names = [c for c in leaderboard.columns if c not in ("candidate", "selected")]
+    selected = leaderboard[leaderboard.selected].iloc[0]
+    name = run_name(leaderboard, train)
+    with mlflow.start_run(run_name=name) as run:
         mlflow.log_params(flatten(params))
-        mlflow.log_metrics(metrics)
-        mlflow.set_tags(tags)
-        info = mlflow.sklearn.log_model(
-            model, name="model", signature=infer_signature(inputs, model.predict_proba(inputs.head(100))[:, 1]),
-            input_example=inputs.head(5), pip_requirements=pinned_requirements(), pyfunc_predict_fn="predict_proba",
-            skops_trusted_types=SKOPS_TRUSTED_TYPES)
-        for path in artifacts:
-            mlflow.log_artifact(str(path))
-    return {"run_id": run.info.run_id, "model_uri": info.model_uri}
-
-def save_model(model: Pipeline, path: str | Path) -> Path:
-    "Save the fitted pipeline as an MLflow model folder (replacing an older one only once complete)."
-    import shutil
-
-    import mlflow.sklearn
-
-    path = Path(path)
-    staging = path.with_name(f".{path.name}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    mlflow.sklearn.save_model(model, staging, pip_requirements=pinned_requirements(),
-                              pyfunc_predict_fn="predict_proba", skops_trusted_types=SKOPS_TRUSTED_TYPES)
-    shutil.rmtree(path, ignore_errors=True)
-    staging.rename(path)
-    return path
-
-def load_model(path: str | Path) -> Pipeline:
-    "Load a pipeline saved by `save_model`."
-    import mlflow.sklearn
-    return mlflow.sklearn.load_model(str(path))
+        mlflow.log_input(mlflow.data.from_pandas(train, name="training snapshots", targets=LABEL_COLUMN,
+                                                 digest=tags.get("data_fingerprint", "")[:36] or None),
+                         context="training")
+        mlflow.log_metrics({f"validation_{k}": float(selected[k]) for k in metric_names})
+        mlflow.set_tags({**tags, "selected_candidate": selected.candidate})
+        for row in leaderboard.itertuples(index=False):
+            with mlflow.start_run(run_name=row.candidate, nested=True):
+                mlflow.log_params(flatten(params.get("train", {}).get("candidates", {}).get(row.candidate) or {}))
+                mlflow.log_metrics({f"validation_{k}": float(getattr(row, k)) for k in metric_names})
+                mlflow.set_tags({"selected": str(bool(row.selected)).lower(),
+                                 "role": "baseline" if row.candidate.startswith("baseline") else "candidate"})
+        info = log_model(model, train)
+    return {"run_id": run.info.run_id, "run_name": name, "model_uri": info.model_uri}

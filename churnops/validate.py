@@ -5,15 +5,14 @@
 # %% ../nbs_lib/02a_validate.ipynb #7dd521cc
 from __future__ import annotations
 
-import fnmatch
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .ingest import EVENT_COLUMNS, LABEL_COLUMN
+from .config import atomic_directory
+from .contract import EVENT_COLUMNS, KEY_COLUMNS, LABEL_COLUMN, feature_range
 
 # %% auto #0
 __all__ = ['ValidationFailed', 'raw_data_suites', 'feature_suites', 'apply_levels', 'run_suites', 'gate', 'summary',
@@ -122,14 +121,11 @@ def feature_suites(labelled: pd.DataFrame,   # labelled snapshots (training data
     def per_column(table: str, df: pd.DataFrame) -> list[dict[str, Any]]:
         rules = [_rule(f"{table}.table.not_empty", "ExpectTableRowCountToBeBetween", min_value=1),
                  _rule(f"{table}.table.unique_keys", "ExpectCompoundColumnsToBeUnique",
-                       column_list=["customer_id", "as_of_date"])]
-        for column in df.columns.drop(["customer_id", "as_of_date", LABEL_COLUMN], errors="ignore"):
+                       column_list=list(KEY_COLUMNS))]
+        for column in df.columns.drop([*KEY_COLUMNS, LABEL_COLUMN], errors="ignore"):
             rules.append(_rule(f"{table}.{column}.not_null", "ExpectColumnValuesToNotBeNull", column=column))
             if pd.api.types.is_numeric_dtype(df[column]):
-                pattern = next((p for p in validate["feature_ranges"] if fnmatch.fnmatch(column, p)), None)
-                if pattern is None:
-                    raise ValueError(f"params.yaml validate.feature_ranges: no pattern matches feature {column!r}")
-                low, high = validate["feature_ranges"][pattern]
+                low, high = feature_range(column, validate["feature_ranges"])
                 rules.append(_rule(f"{table}.{column}.range", "ExpectColumnValuesToBeBetween",
                                    column=column, min_value=low, max_value=high))
         return rules
@@ -195,39 +191,35 @@ def run_suites(suites: dict[str, tuple[pd.DataFrame, list[dict[str, Any]]]],  # 
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    docs_dir = Path(docs_dir)
-    staging = docs_dir.with_name(f".{docs_dir.name}.building")
-    shutil.rmtree(staging, ignore_errors=True)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    site = "churnops_data_docs"  # GX's own `local_site` name is taken in an ephemeral context
-    context.add_data_docs_site(site_name=site, site_config={
-        "class_name": "SiteBuilder", "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(staging.resolve())}})
-    source = context.data_sources.add_pandas("churnops")
     records = []
-    for suite_name, (df, rules) in suites.items():
-        suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
-        for rule in rules:
-            kwargs = dict(rule["kwargs"])
-            description = kwargs.pop("description", None)
-            suite.add_expectation(getattr(gxe, rule["expectation"])(
-                **kwargs, meta={"name": rule["name"], "level": rule["level"]},
-                **({"description": description} if description else {})))
-        batch = source.add_dataframe_asset(suite_name).add_batch_definition_whole_dataframe("whole table")
-        definition = context.validation_definitions.add(gx.ValidationDefinition(data=batch, suite=suite,
-                                                                                 name=suite_name))
-        id_columns = ["customer_id"] if "customer_id" in df.columns else []
-        checkpoint = context.checkpoints.add(gx.Checkpoint(
-            name=suite_name, validation_definitions=[definition],
-            actions=[UpdateDataDocsAction(name="data_docs", site_names=[site])],
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5,
-                           "unexpected_index_column_names": id_columns}))
-        result = next(iter(checkpoint.run(batch_parameters={"dataframe": df}).run_results.values()))
-        by_name = {r.expectation_config.meta["name"]: r for r in result.results}
-        records += [_record(suite_name, rule, by_name[rule["name"]]) for rule in rules]
-    shutil.rmtree(docs_dir, ignore_errors=True)
-    staging.rename(docs_dir)
+    with atomic_directory(docs_dir) as staging:  # the old site stays whole until the new one is complete
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        site = "churnops_data_docs"  # GX's own `local_site` name is taken in an ephemeral context
+        context.add_data_docs_site(site_name=site, site_config={
+            "class_name": "SiteBuilder", "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(staging.resolve())}})
+        source = context.data_sources.add_pandas("churnops")
+        for suite_name, (df, rules) in suites.items():
+            suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
+            for rule in rules:
+                kwargs = dict(rule["kwargs"])
+                description = kwargs.pop("description", None)
+                suite.add_expectation(getattr(gxe, rule["expectation"])(
+                    **kwargs, meta={"name": rule["name"], "level": rule["level"]},
+                    **({"description": description} if description else {})))
+            batch = source.add_dataframe_asset(suite_name).add_batch_definition_whole_dataframe("whole table")
+            definition = context.validation_definitions.add(gx.ValidationDefinition(data=batch, suite=suite,
+                                                                                     name=suite_name))
+            id_columns = ["customer_id"] if "customer_id" in df.columns else []
+            checkpoint = context.checkpoints.add(gx.Checkpoint(
+                name=suite_name, validation_definitions=[definition],
+                actions=[UpdateDataDocsAction(name="data_docs", site_names=[site])],
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5,
+                               "unexpected_index_column_names": id_columns}))
+            result = next(iter(checkpoint.run(batch_parameters={"dataframe": df}).run_results.values()))
+            by_name = {r.expectation_config.meta["name"]: r for r in result.results}
+            records += [_record(suite_name, rule, by_name[rule["name"]]) for rule in rules]
     return records
 
 # %% ../nbs_lib/02a_validate.ipynb #ab41a276

@@ -13,24 +13,27 @@ from pathlib import Path
 
 import pandas as pd
 
-from churnops.config import write_json
+from churnops.config import atomic_path, write_json
 from churnops.evaluate import (
     at_threshold,
     best_threshold,
     calibration_table,
     classification_metrics,
+    curve_tables,
     lift_table,
     plot_calibration,
     plot_gain,
     profit_curve,
+    ranking_metrics,
 )
-from churnops.train import best_single_feature, load_model, model_inputs, ranking_metrics, split_columns
+from churnops.model import load_model, predict
+from churnops.train import best_single_feature, split_columns
 
 # %%
 model = load_model(upstream["train"]["model"])
 train_set = pd.read_parquet(upstream["train"]["train_set"])
 test_set = pd.read_parquet(upstream["train"]["test_set"])
-probability = model.predict_proba(test_set[model_inputs(model)])[:, 1]
+probability = predict(model, test_set)
 metrics = classification_metrics(test_set.churned, probability)
 column, sign = best_single_feature(train_set, split_columns(train_set)[0])
 baseline = ranking_metrics(test_set.churned, sign * test_set[column])
@@ -47,6 +50,14 @@ gains = lift_table(test_set.churned, probability)
 plot_calibration(calibration).savefig(product["calibration_plot"], dpi=100)
 plot_gain(gains).savefig(product["gain_plot"], dpi=100)
 gains
+
+# %% [markdown]
+# The same curves as data for `dvc plots diff` (x/y fields declared in dvc.yaml):
+
+# %%
+for stem, curve in curve_tables(test_set.churned, probability, evaluate["campaign"], evaluate["calibration_bins"]).items():
+    with atomic_path(product[f"{stem}_curve"]) as tmp:
+        curve.to_csv(tmp, index=False)
 
 # %% [markdown]
 # The decision threshold that maximises the expected profit of a retention campaign (params.yaml `evaluate.campaign`):

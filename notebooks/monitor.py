@@ -11,33 +11,31 @@ product = None
 monitor = None  # block from params.yaml
 
 # %%
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from churnops.config import write_json
+from churnops.model import load_bundle
 from churnops.monitor import evidently_drift, quality_on_labelled, write_drift_metrics
-from churnops.train import load_model, model_inputs
 
 # %%
 # Reference and current scores come from the same model: the champion that scored the current snapshot.
-champion = Path(upstream["register"]["champion"])
-model, bundle = load_model(champion / "model"), json.loads((champion / "bundle.json").read_text())
-columns = model_inputs(model)
+champion = load_bundle(upstream["register"]["champion"])
+columns = champion.predictor.inputs
 train_set = pd.read_parquet(upstream["train"]["train_set"])
 reference = train_set[train_set.as_of_date == train_set.as_of_date.max()]
 current = pd.read_parquet(upstream["features"]["scoring"])
 scores = pd.read_parquet(upstream["score"]["predictions"])
 summary = evidently_drift(reference, current, columns, monitor,
-                          reference_scores=model.predict_proba(reference[columns])[:, 1],
+                          reference_scores=champion.predictor.predict(reference),
                           current_scores=scores.churn_probability.to_numpy(),
                           html_path=Path(product["report"], "index.html"))
 labelled = pd.read_parquet(upstream["features"]["labelled"])
 newest = labelled[labelled.as_of_date == labelled.as_of_date.max()]
-summary["quality"] = quality_on_labelled(newest, model.predict_proba(newest[columns])[:, 1], bundle["holdout"])
+summary["quality"] = quality_on_labelled(newest, champion.predictor.predict(newest), champion.holdout)
 summary.update(reference_as_of=str(reference.as_of_date.max().date()), current_as_of=str(current.as_of_date.max().date()),
-               champion=f"{bundle['model_name']}/{bundle['version']}")
+               champion=champion.label)
 write_json(summary, product["drift"])
 write_drift_metrics(summary, product["prometheus"])
 print(f"{summary['reference_as_of']} -> {summary['current_as_of']}: drift share {summary['drift_share']:.2f} "

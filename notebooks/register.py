@@ -9,6 +9,8 @@ upstream = ["train", "evaluate"]
 product = None
 register = None  # block from params.yaml
 mlflow = None  # block from params.yaml
+features = None  # block from params.yaml (the label definition: churn horizon)
+ingest = None  # block from params.yaml (the label definition: source)
 
 # %%
 import json
@@ -17,57 +19,62 @@ from pathlib import Path
 import pandas as pd
 
 from churnops.config import mlflow_tracking_uri, write_json
-from churnops.evaluate import classification_metrics
+from churnops.contract import label_definition
+from churnops.model import Predictor, load_model
 from churnops.registry import (
     alias_version,
     attach_evaluation,
     behaviour_failures,
+    champion_on_holdout,
     export_bundle,
     list_versions,
-    load_version,
     promote,
     promotion_decision,
     register_version,
 )
-from churnops.train import load_model, model_inputs
 
 # %%
 uri, name = mlflow_tracking_uri(mlflow["tracking_uri"]), mlflow["model_name"]
 summary = json.loads(Path(upstream["train"]["summary"]).read_text())
 evaluation = json.loads(Path(upstream["evaluate"]["metrics"]).read_text())
 test_set = pd.read_parquet(upstream["train"]["test_set"])
-challenger = load_model(upstream["train"]["model"])
+challenger = Predictor(load_model(upstream["train"]["model"]), probe=test_set)
+label = label_definition(ingest, features)
 metrics = {k: evaluation[k] for k in ["roc_auc", "pr_auc", "brier", "profit_threshold"]}
-version = register_version(uri, name, summary["model_uri"], summary["run_id"], metrics)
+version = register_version(uri, name, summary["model_uri"], summary["run_id"], metrics, tags={"label_definition": label})
 reports = [*(Path(p) for p in upstream["evaluate"].values() if not str(p).endswith(".ipynb")),
            Path(upstream["train"]["nb_ipynb"]), Path(upstream["evaluate"]["nb_ipynb"])]
 attach_evaluation(uri, summary["run_id"], {k: v for k, v in evaluation.items() if isinstance(v, int | float)}, reports)
 
 # %% [markdown]
-# The current champion is scored on the same holdout as the challenger:
+# The current champion is scored on the same holdout as the challenger, if it is comparable (it reads
+# these features, can score these rows, and predicts the same label):
 
 # %%
 champion_version = alias_version(uri, name, "champion")
-champion_metrics = None
+champion_metrics, not_comparable = None, None
 if champion_version not in (None, version):
-    champion = load_version(uri, name, champion_version)
-    if set(model_inputs(champion)) <= set(test_set.columns):
-        champion_metrics = classification_metrics(test_set.churned, champion.predict_proba(test_set[model_inputs(champion)])[:, 1])
-    else:
-        print(f"champion v{champion_version} reads features this run does not build: it is judged against the baseline only")
+    champion_metrics, not_comparable = champion_on_holdout(uri, name, champion_version, test_set, label)
+    if not_comparable:
+        print(f"not comparable: {not_comparable}; the challenger is judged against the single-feature baseline")
 baseline = {"roc_auc": evaluation["baseline_roc_auc"], "pr_auc": evaluation["baseline_pr_auc"]}
 failures = behaviour_failures(challenger, test_set, **register["behaviour"])
 promoted, reason = promotion_decision(metrics, champion_metrics, baseline, failures, register["gate"])
+if not_comparable:
+    reason = f"{reason} (the champion v{champion_version} is not comparable: {not_comparable})"
 if promoted:
     promote(uri, name, version, reason)
 print(f"version {version}: {reason}")
 
 # %%
 champion_now = alias_version(uri, name, "champion")
-if champion_now is None:
-    raise RuntimeError(f"{name}: no champion yet ({reason}); nothing can be scored. Improve the model and re-run.")
-export_bundle(uri, name, product["champion"])
-write_json({"version": version, "promoted": promoted, "reason": reason, "behaviour_failures": failures,
+decision = {"version": version, "promoted": promoted, "reason": reason, "behaviour_failures": failures,
             "challenger": metrics, "champion_before": champion_version, "champion_before_metrics": champion_metrics,
-            "champion": champion_now}, product["decision"])
+            "champion_not_comparable": not_comparable, "label_definition": label, "champion": champion_now}
+if champion_now is None:
+    write_json(decision, product["decision"])  # the evidence stays readable; nothing can be scored
+    raise RuntimeError(f"{name}: no champion yet ({reason}); nothing can be scored. "
+                       f"The decision is in {product['decision']}.")
+export_bundle(uri, name, product["champion"])
+write_json(decision, product["decision"])
 list_versions(uri, name)

@@ -8,12 +8,15 @@ upstream = ["features"]
 product = None
 train = None  # block from params.yaml
 mlflow = None  # block from params.yaml
+features = None  # block from params.yaml (logged with the run: it shapes the model)
+ingest = None  # block from params.yaml (logged with the run)
 
 # %%
 import pandas as pd
 
 from churnops.config import file_sha256, git_commit, mlflow_tracking_uri, write_json, write_parquet
-from churnops.train import fit_candidates, log_training_run, recent_window, save_model, time_split
+from churnops.model import save_model
+from churnops.train import fit_candidates, log_training_run, recent_window, time_split
 
 # %%
 labelled = recent_window(pd.read_parquet(upstream["features"]["labelled"]), train["window_days"])
@@ -30,9 +33,8 @@ write_parquet(train_set, product["train_set"])
 write_parquet(test_set, product["test_set"])
 save_model(model, product["model"])
 run = log_training_run(
-    model, train_set, params=train, metrics={f"validation_{k}": v for k, v in leaderboard.iloc[0].items() if k != "candidate"},
-    tags={"data_fingerprint": file_sha256(product["train_set"]), "git_commit": git_commit() or "unknown",
-          "selected_candidate": type(model[-1]).__name__},
+    model, train_set, params={"train": train, "features": features, "ingest": ingest}, leaderboard=leaderboard,
+    tags={"data_fingerprint": file_sha256(product["train_set"]), "git_commit": git_commit() or "unknown"},
     tracking_uri=mlflow_tracking_uri(mlflow["tracking_uri"]), experiment=mlflow["experiment"])
 write_json({**run, "leaderboard": leaderboard.to_dict(orient="records")}, product["summary"])
 run

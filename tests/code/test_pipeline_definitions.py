@@ -25,13 +25,16 @@ def test_a_planted_disagreement_is_reported(repo, tmp_path):
     for name in ["pipeline.yaml", "dvc.yaml", "params.yaml", "env.yaml"]:
         shutil.copy(repo / name, tmp_path / name)
     shutil.copytree(repo / "notebooks", tmp_path / "notebooks")
+    shutil.copytree(repo / "churnops", tmp_path / "churnops")
     dvc = yaml.safe_load((tmp_path / "dvc.yaml").read_text())
     dvc["stages"]["score"]["outs"] = [o for o in dvc["stages"]["score"]["outs"] if "predictions" not in str(o)]
     dvc["stages"]["train"]["params"] = []
+    dvc["stages"]["register"]["deps"].remove("churnops/evaluate.py")  # imported through churnops.registry
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(dvc))
     problems = pipeline_differences(tmp_path / "pipeline.yaml", tmp_path / "dvc.yaml")
     assert any(p.startswith("score: products") for p in problems), problems
-    assert "train: pipeline.yaml params ['mlflow', 'train'] != dvc.yaml params []" in problems, problems
+    assert "train: pipeline.yaml params ['features', 'ingest', 'mlflow', 'train'] != dvc.yaml params []" in problems, problems
+    assert "register: dvc.yaml deps lack the library modules the notebook imports ['churnops/evaluate.py']" in problems
     assert any(p.startswith("monitor: upstream") for p in problems), "monitor lost its dependency on score"
 
 

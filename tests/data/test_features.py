@@ -3,9 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnops.config import load_params
 from churnops.features import build_features, feature_columns, split_labelled
 from churnops.generate import generate_churn_data
+from churnops.params import load_params
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 import pandas as pd
 import pytest
 
-from churnops.config import load_params
 from churnops.ingest import empty_event_log, ingest_snapshot_table
+from churnops.params import load_params
 from churnops.validate import ValidationFailed, apply_levels, gate, raw_data_suites, run_suites
 
 

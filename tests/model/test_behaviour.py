@@ -2,11 +2,12 @@
 invariance, direction, and minimum functionality on hand-built customers."""
 import pytest
 
-from churnops.config import load_params
 from churnops.features import build_features, split_labelled
 from churnops.generate import generate_churn_data
+from churnops.model import model_inputs, predict
+from churnops.params import load_params
 from churnops.registry import behaviour_failures
-from churnops.train import fit_candidates, model_inputs, time_split
+from churnops.train import fit_candidates, time_split
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,7 @@ def trained(repo):
 
 
 def risk(model, rows):
-    return model.predict_proba(rows[model_inputs(model)])[:, 1]
+    return predict(model, rows)
 
 
 def test_invariance_customer_id_does_not_change_the_score(trained):

@@ -5,7 +5,8 @@ import pytest
 
 from churnops import registry
 from churnops.evaluate import classification_metrics
-from churnops.train import load_model, log_training_run, make_model
+from churnops.model import load_model, predict
+from churnops.train import log_training_run, make_model
 
 
 @pytest.fixture
@@ -26,11 +27,17 @@ def toy_data(seed):
     return frame
 
 
-def train_and_register(store, data, hyperparameters):
+def one_candidate(name="logistic_regression"):
+    "A leaderboard as `fit_candidates` returns it, with one selected candidate."
+    return pd.DataFrame([{"candidate": name, "roc_auc": 0.7, "pr_auc": 0.4, "selected": True}])
+
+
+def train_and_register(store, data, hyperparameters, tags=None):
     model = make_model("logistic_regression", ["a", "b"], [], hyperparameters).fit(data[["a", "b"]], data.churned)
-    run = log_training_run(model, data, {"C": hyperparameters["C"]}, {}, {}, store, "test")
-    metrics = classification_metrics(data.churned, model.predict_proba(data[["a", "b"]])[:, 1])
-    version = registry.register_version(store, "m", run["model_uri"], run["run_id"], metrics)
+    run = log_training_run(model, data, {"train": {"candidates": {"logistic_regression": hyperparameters}}},
+                           one_candidate(), {}, store, "test")
+    metrics = classification_metrics(data.churned, predict(model, data))
+    version = registry.register_version(store, "m", run["model_uri"], run["run_id"], metrics, tags=tags)
     return model, metrics, version
 
 
@@ -49,7 +56,7 @@ def test_gate_aliases_rollback_and_export(store, tmp_path):
     shuffled = data.assign(churned=data.churned.sample(frac=1.0, random_state=1).to_numpy())
     _, bad_metrics, v2 = train_and_register(store, shuffled, {"C": 1e-4})
     champion_model = registry.load_version(store, "m", v1)
-    champion_metrics = classification_metrics(data.churned, champion_model.predict_proba(data[["a", "b"]])[:, 1])
+    champion_metrics = classification_metrics(data.churned, predict(champion_model, data))
     promoted, reason = registry.promotion_decision(bad_metrics, champion_metrics, baseline, [], gate)
     assert not promoted and "the champion stays" in reason
     assert registry.alias_version(store, "m", "champion") == v1
@@ -83,3 +90,40 @@ def test_behaviour_checks_catch_a_model_that_rewards_inactivity():
     model = Pipeline([("model", LogisticRegression())]).fit(rows, y)
     failures = registry.behaviour_failures(model, rows)
     assert failures and failures[0].startswith("direction: 14 days of inactivity lowers risk")
+
+
+def test_a_champion_that_cannot_score_the_holdout_or_predicts_another_label_is_not_comparable(store):
+    data = toy_data(0)
+    _, _, version = train_and_register(store, data, {"C": 1.0}, tags={"label_definition": "churn within 30 days"})
+    metrics, why = registry.champion_on_holdout(store, "m", version, data, "churn within 30 days")
+    assert why is None and metrics["roc_auc"] > 0.8
+    # the column changed type since the champion was trained (blank cells made it text): no crash, a reason
+    as_text = data.assign(a=data.a.astype(str).where(data.index % 50 != 0, " "))
+    metrics, why = registry.champion_on_holdout(store, "m", version, as_text, "churn within 30 days")
+    assert metrics is None and f"champion v{version} cannot score this holdout" in why
+    metrics, why = registry.champion_on_holdout(store, "m", version, data.drop(columns="b"), "churn within 30 days")
+    assert metrics is None and "reads features this run does not build: ['b']" in why
+    metrics, why = registry.champion_on_holdout(store, "m", version, data, "churn within 60 days")
+    assert metrics is None and "predicts another label ('churn within 30 days'" in why
+
+
+def test_training_run_logs_blocks_dataset_children_and_the_selected_metrics(store):
+    import mlflow
+
+    data = toy_data(1)
+    model = make_model("logistic_regression", ["a", "b"], [], {"C": 1.0}).fit(data[["a", "b"]], data.churned)
+    leaderboard = pd.DataFrame([{"candidate": "baseline: a", "roc_auc": 0.9, "pr_auc": 0.8, "selected": False},
+                                {"candidate": "logistic_regression", "roc_auc": 0.7, "pr_auc": 0.4, "selected": True}])
+    params = {"train": {"seed": 1, "candidates": {"logistic_regression": {"C": 1.0}}}, "features": {"windows_days": [7]},
+              "ingest": {"source": "synthetic"}}
+    run = log_training_run(model, data, params, leaderboard, {"data_fingerprint": "abc"}, store, "test")
+    client = mlflow.MlflowClient(store)
+    parent = client.get_run(run["run_id"])
+    assert parent.data.metrics["validation_pr_auc"] == 0.4, "the selected model's metrics, not the best row's"
+    assert {"train.seed", "features.windows_days", "ingest.source"} <= set(parent.data.params)
+    assert parent.info.run_name == run["run_name"] == "logistic_regression (600 rows)"
+    assert [d.dataset.name for d in parent.inputs.dataset_inputs] == ["training snapshots"]
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run['run_id']}'")
+    assert sorted(c.info.run_name for c in children) == ["baseline: a", "logistic_regression"]
+    assert {c.info.run_name: c.data.tags["selected"] for c in children} == {"baseline: a": "false",
+                                                                            "logistic_regression": "true"}

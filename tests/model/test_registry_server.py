@@ -15,10 +15,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from churnops import registry
-from churnops.train import load_model, log_training_run, make_model
+from churnops.model import load_model
+from churnops.train import log_training_run, make_model
 from tests.model.test_registry import toy_data
 
 pytestmark = pytest.mark.skipif(shutil.which("initdb") is None or shutil.which("pg_ctl") is None,
@@ -91,8 +93,9 @@ def test_train_register_promote_and_export_through_the_server(tracking_server, t
     monkeypatch.chdir(tmp_path)
     data = toy_data(0)
     model = make_model("logistic_regression", ["a", "b"], [], {"C": 1.0}).fit(data[["a", "b"]], data.churned)
-    run = log_training_run(model, data, {"C": 1.0}, {"train_rows": len(data)}, {"data_fingerprint": "test"},
-                           tracking_server, "server-test")
+    leaderboard = pd.DataFrame([{"candidate": "logistic_regression", "roc_auc": 0.7, "pr_auc": 0.4, "selected": True}])
+    run = log_training_run(model, data, {"train": {"candidates": {"logistic_regression": {"C": 1.0}}}}, leaderboard,
+                           {"data_fingerprint": "test"}, tracking_server, "server-test")
     version = registry.register_version(tracking_server, "churn", run["model_uri"], run["run_id"], {"pr_auc": 0.5})
     registry.promote(tracking_server, "churn", version, "first")
     assert registry.alias_version(tracking_server, "churn", "champion") == version

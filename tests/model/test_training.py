@@ -2,9 +2,11 @@
 import numpy as np
 import pandas as pd
 
+from churnops.evaluate import ranking_metrics
 from churnops.features import build_feature_table, split_labelled
 from churnops.ingest import ingest_snapshot_table
-from churnops.train import fit_candidates, model_inputs, ranking_metrics, time_split
+from churnops.model import model_inputs, predict
+from churnops.train import fit_candidates, time_split
 
 PARAMS = {"seed": 0, "gap_days": 30, "validation_snapshots": 1, "test_snapshots": 1,
           "candidates": {"logistic_regression": {"C": 1.0}, "hist_gradient_boosting": {"max_iter": 50}}}
@@ -29,5 +31,5 @@ def test_snapshot_table_path_trains_without_identifier_columns(tmp_path):
     assert abs(train.churned.mean() - test.churned.mean()) < 0.02, "stratified split"
     model, leaderboard = fit_candidates(train, {**PARAMS, "validation_snapshots": 1})
     assert set(model_inputs(model)) == {"Age", "NumOfProducts", "Geography"}
-    auc = ranking_metrics(test.churned, model.predict_proba(test[model_inputs(model)])[:, 1])["roc_auc"]
+    auc = ranking_metrics(test.churned, predict(model, test))["roc_auc"]
     assert auc > 0.7

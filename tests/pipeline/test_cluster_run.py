@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import urllib.request
 
@@ -131,3 +132,33 @@ def test_no_drift_file_pushes_nothing_and_an_unreachable_gateway_is_named(tmp_pa
                         tmp_path / "reports/monitoring/drift.prom")
     with pytest.raises(RuntimeError, match="Pushgateway at http://127.0.0.1:9"):
         push_drift_metrics(tmp_path, "http://127.0.0.1:9")
+
+
+RECORD_A_DECISION = """
+import pathlib, sys, time
+history = pathlib.Path("reports/monitoring/retrain_history.jsonl")
+history.parent.mkdir(parents=True, exist_ok=True)
+before = history.read_text() if history.exists() else ""
+time.sleep(1.0)  # a run takes a while: without the lock the others would read the same old state meanwhile
+history.write_text(before + sys.argv[1] + "\\n")
+pathlib.Path("params.override.yaml").write_text(f"train:\\n  window_days: {len(before.splitlines()) + 1}\\n")
+"""
+
+
+def test_concurrent_cluster_runs_lose_no_history_line_and_leave_a_whole_state(repo, tmp_path):
+    "Three pods that each add an audit line at the same time: every line survives, in some order, once."
+    project = image_project(tmp_path / "project")
+    runner = ("import sys; from pathlib import Path; from churnops.cluster import ArtifactStore, cluster_run; "
+              f"store = ArtifactStore.from_env(); "
+              f"sys.exit(cluster_run([sys.executable, '-c', {RECORD_A_DECISION!r}, sys.argv[1]], store, "
+              f"project=Path({str(project)!r}), workspace=Path(sys.argv[2])))")
+    env = {**os.environ, "CHURNOPS_DVC_REMOTE": str(tmp_path / "remote"), "CHURNOPS_STATE_URL": str(tmp_path / "state")}
+    pods = [subprocess.Popen([sys.executable, "-c", runner, f"pod-{i}", str(tmp_path / f"workspace-{i}")], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(3)]
+    outputs = [pod.communicate(timeout=300)[0] for pod in pods]
+    assert all(pod.returncode == 0 for pod in pods), outputs
+    lines = (tmp_path / "state" / "reports" / "monitoring" / "retrain_history.jsonl").read_text().splitlines()
+    assert sorted(lines) == ["pod-0", "pod-1", "pod-2"], (lines, outputs)
+    assert yaml.safe_load((tmp_path / "state" / "params.override.yaml").read_text()) == {"train": {"window_days": 3}}
+    assert sum("waiting for the pipeline state lock" in out for out in outputs) >= 1, outputs
+    assert json.loads((tmp_path / "state" / "lock.json").read_text())["held"] is False

@@ -70,6 +70,49 @@ def test_a_crippled_challenger_is_registered_but_not_promoted(clone):
     assert len(listed.strip().splitlines()) == 3, listed  # header + two versions
 
 
+def test_promote_and_rollback_reach_the_bundle_the_scores_and_the_record(clone):
+    "A champion change by hand is not done when the alias moves: the bundle, the scores and the record follow."
+    def churnops(*args):
+        result = subprocess.run(["churnops", *args], cwd=clone, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    assert "dvc.lock updated" in churnops("registry", "promote", "2", "--reason", "reviewed by hand")
+    assert json.loads((clone / "models" / "champion" / "bundle.json").read_text())["version"] == "2"
+    decision = json.loads((clone / "reports" / "registry" / "decision.json").read_text())
+    assert decision["champion"] == "2" and decision["manual"] and "reviewed by hand" in decision["reason"]
+    code, output = dvc_repro(clone)
+    assert code == 0 and ran(output) == ["score", "monitor", "publish"], output[-3000:]  # not register: no re-gating
+    assert set(pd.read_parquet(clone / "data" / "predictions" / "scores.parquet").model_version) == {"churnops-churn/2"}
+
+    churnops("registry", "rollback")
+    assert json.loads((clone / "models" / "champion" / "bundle.json").read_text())["version"] == "1"
+    code, output = dvc_repro(clone)
+    assert code == 0 and ran(output) == ["score", "monitor", "publish"], output[-3000:]
+    assert set(pd.read_parquet(clone / "data" / "predictions" / "scores.parquet").model_version) == {"churnops-churn/1"}
+
+
+@pytest.mark.parametrize("stage, products", [
+    ("evaluate", ["reports/evaluation/metrics.json", "reports/evaluation/calibration.csv", "reports/evaluation/gain.png"]),
+    ("register", ["reports/registry/decision.json", "models/champion/bundle.json", "models/champion/model/model.skops"]),
+    ("monitor", ["reports/monitoring/drift.json", "reports/monitoring/drift.prom",
+                 "reports/monitoring/evidently/index.html"]),
+])
+def test_a_failed_stage_keeps_every_report_its_readers_use(clone, stage, products):
+    "DVC deletes a stage's outputs before running it unless they persist: none a person or the API reads may go."
+    notebook = clone / "notebooks" / f"{stage}.py"
+    original = notebook.read_text()
+    before = {p: (clone / p).read_bytes() for p in products}
+    parameters_end = original.index("\n# %%", original.index('tags=["parameters"]'))
+    notebook.write_text(original[:parameters_end] + '\n# %%\nraise RuntimeError("planted failure")\n' + original[parameters_end:])
+    try:
+        code, output = dvc_repro(clone, stage)
+    finally:
+        notebook.write_text(original)
+    assert code != 0 and "planted failure" in output, output[-3000:]
+    assert {p: (clone / p).read_bytes() for p in products} == before
+
+
 def test_bad_input_stops_the_pipeline_and_keeps_good_outputs(clone):
     products = [clone / p for p in ["data/raw/events.parquet", "data/features/labelled.parquet",
                                     "data/predictions/scores.parquet", "models/train_summary.json"]]

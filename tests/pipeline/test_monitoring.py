@@ -11,7 +11,7 @@ import pytest
 from nbconvert.preprocessors import ExecutePreprocessor
 from prometheus_client.parser import text_string_to_metric_families
 
-from churnops.config import load_params
+from churnops.params import load_params
 from churnops.pipeline import override_params
 from tests.conftest import free_port
 
