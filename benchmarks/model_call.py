@@ -53,16 +53,28 @@ def treelite_engine(pipeline, workdir: Path):
 
 
 def onnx_engine(pipeline, frame: pd.DataFrame):
-    "The whole pipeline converted by skl2onnx (float64 inputs where it allows), run by ONNX Runtime."
+    "The whole pipeline converted by skl2onnx, run by ONNX Runtime (its tree operator computes in float32)."
+    import onnx.helper
     import onnxruntime as ort
     from skl2onnx import to_onnx
-    from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
+
+    # skl2onnx 1.20 emits scikit-learn 1.9's boolean missing-value flags as booleans, which onnx 1.23 refuses
+    # ("AttributeProto.ints: Expected an int, got a boolean"): hand them over as the 0/1 integers ONNX defines.
+    make_attribute = onnx.helper.make_attribute
+    def integer_flags(key, value, *args, **kwargs):
+        if isinstance(value, np.ndarray) and value.dtype == bool:
+            value = value.astype(np.int64)
+        elif isinstance(value, list | tuple) and any(isinstance(v, bool | np.bool_) for v in value):
+            value = [int(v) if isinstance(v, bool | np.bool_) else v for v in value]
+        return make_attribute(key, value, *args, **kwargs)
+    onnx.helper.make_attribute = integer_flags
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
     inputs = list(pipeline.feature_names_in_)
     types = [(c, StringTensorType([None, 1]) if frame[c].dtype == object or str(frame[c].dtype) == "category"
-              else DoubleTensorType([None, 1])) for c in inputs]
+              else FloatTensorType([None, 1])) for c in inputs]
     onx = to_onnx(pipeline, initial_types=types, options={id(pipeline[-1]): {"zipmap": False}},
-                  target_opset=18)
+                  target_opset={"": 18, "ai.onnx.ml": 3})
     options = ort.SessionOptions()
     options.intra_op_num_threads = os.cpu_count()
     session = ort.InferenceSession(onx.SerializeToString(), options, providers=["CPUExecutionProvider"])
@@ -70,9 +82,9 @@ def onnx_engine(pipeline, frame: pd.DataFrame):
 
     def predict(frame: pd.DataFrame) -> np.ndarray:
         feed = {c: (frame[c].astype(str).to_numpy(object) if t.__class__.__name__ == "StringTensorType"
-                    else frame[c].to_numpy(np.float64)).reshape(-1, 1) for c, t in types}
+                    else frame[c].to_numpy(np.float32)).reshape(-1, 1) for c, t in types}
         return np.asarray(session.run([output], feed)[0])[:, 1]
-    return predict, "float64 inputs; trees run in float32 inside ONNX's TreeEnsemble operator"
+    return predict, "float32: ONNX's TreeEnsemble operator takes no float64 here"
 
 
 def main() -> None:
@@ -109,7 +121,7 @@ def main() -> None:
             except ImportError as missing:
                 print(f"{name}: not installed ({missing}); `make benchmark` installs the benchmark group")
             except Exception as error:  # report and go on: one engine failing must not hide the others
-                print(f"{name}: failed ({type(error).__name__}: {error})")
+                print(f"{name}: failed ({type(error).__name__}: {str(error)[:300]})")
 
         base = None
         print(f"\n{'engine':40s} {'rows/s':>12s} {'x sklearn':>10s} {'max |diff|':>12s}  note")
