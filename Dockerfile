@@ -34,9 +34,9 @@ COPY --from=build /opt/venv /opt/venv
 # The project files a stage run needs (dvc.yaml hashes the notebooks and the library modules it names);
 # data, models and reports come from the artifact store at run time.
 WORKDIR /opt/churnops/project
-COPY --chown=root:root dvc.yaml dvc.lock pipeline.yaml params.yaml .dvcignore ./
-# Ploomber reads the parameters through env.yaml, a link to params.yaml (COPY would copy the file it points to,
-# and a retrain that edits params.yaml would not reach the notebooks).
+COPY --chown=root:root dvc.yaml dvc.lock pipeline.yaml params.yaml params.override.yaml .dvcignore ./
+# Ploomber's interactive tools read the parameters through env.yaml, a link to params.yaml (COPY would copy the
+# file it points to); `churnops stage` hands the stages params.yaml merged with params.override.yaml.
 RUN ln -s params.yaml env.yaml
 COPY --chown=root:root .dvc/config .dvc/
 COPY --chown=root:root notebooks/ notebooks/

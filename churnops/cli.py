@@ -20,12 +20,20 @@ TELEMETRY_OFF = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "DV
                  "GX_ANALYTICS_ENABLED": "false", "PLOOMBER_STATS_ENABLED": "false"}
 
 def _run(args: argparse.Namespace) -> int:
-    "Run the whole pipeline with DVC (only the stages whose inputs changed), then print where the reports are."
+    "Check the parameters, run the whole pipeline with DVC (only the stages whose inputs changed), say where the results are."
+    from churnops.config import mlflow_tracking_uri
+    from churnops.params import load_params
+    params = load_params(args.params)  # a bad key stops here, before any stage starts
+    tracking_uri = mlflow_tracking_uri(params["mlflow"]["tracking_uri"])
+    source = "MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "params.yaml mlflow.tracking_uri"
+    print(f"MLflow tracking and registry: {tracking_uri} (from {source})", flush=True)
     command = ["dvc", "repro", *(["--force"] if args.force else []), *args.stages]
     code = subprocess.call(command)
     index = Path("reports/index.html").resolve()
     if code == 0:
-        print(f"\nPipeline finished. Reports: {index}\nExperiments: mlflow ui --backend-store-uri sqlite:///mlflow.db")
+        ui = (f"mlflow ui --backend-store-uri {tracking_uri}" if tracking_uri.startswith(("sqlite:", "file:", "postgresql"))
+              else tracking_uri)
+        print(f"\nPipeline finished. Reports: {index}\nExperiments and models ({tracking_uri}): {ui}")
     return code
 
 def _stage(args: argparse.Namespace) -> int:
@@ -166,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the pipeline (dvc repro) and print where the reports are")
     run.add_argument("stages", nargs="*", help="stages to bring up to date (default: all)")
     run.add_argument("--force", action="store_true", help="re-run even if nothing changed")
+    run.add_argument("--params", default="params.yaml", help="checked before anything runs")
     run.set_defaults(handler=_run)
 
     stage = sub.add_parser("stage", help="run one stage notebook now (dvc.yaml calls this; prefer `dvc repro NAME`)")

@@ -14,8 +14,8 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['EVENT_COLUMNS', 'KEY_COLUMNS', 'LABEL_COLUMN', 'ALL_EVENTS', 'TENURE_FEATURE', 'feature_columns', 'label_definition',
-           'feature_name', 'count_feature', 'sum_feature', 'recency_feature', 'last_value_feature', 'trend_feature',
-           'FeatureKind', 'parse_feature', 'feature_range']
+           'split_columns', 'feature_name', 'count_feature', 'sum_feature', 'recency_feature', 'last_value_feature',
+           'trend_feature', 'FeatureKind', 'parse_feature', 'feature_range']
 
 # %% ../nbs_lib/00a_contract.ipynb #dbe72307
 EVENT_COLUMNS = ("customer_id", "ts", "event_type")
@@ -36,6 +36,14 @@ def label_definition(ingest: dict[str, Any],    # the `ingest` block of params.y
     if ingest.get("source") == "snapshot_table":
         return f"snapshot table column {ingest['snapshot_table']['mapping']['label']!r}"
     return f"churn within {features['churn_horizon_days']} days after the as-of date"
+
+
+def split_columns(table: pd.DataFrame,  # a feature table
+                  ) -> tuple[list[str], list[str]]:
+    "Numeric and categorical model inputs of a feature table."
+    columns = feature_columns(table)
+    numeric = [c for c in columns if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])]
+    return numeric, [c for c in columns if c not in numeric]
 
 # %% ../nbs_lib/00a_contract.ipynb #725643d1
 def feature_name(*parts: Any) -> str:

@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
+from .contract import LABEL_COLUMN
+
 # %% auto #0
 __all__ = ['ranking_metrics', 'classification_metrics', 'calibration_table', 'lift_table', 'profit_curve', 'at_threshold',
-           'best_threshold', 'gain_curve', 'curve_tables', 'plot_calibration', 'plot_gain']
+           'best_threshold', 'best_single_feature', 'gain_curve', 'curve_tables', 'plot_calibration', 'plot_gain']
 
 # %% ../nbs_lib/03c_evaluate.ipynb #c2059742
 def ranking_metrics(y: pd.Series | np.ndarray,  # 0/1 labels
@@ -77,6 +79,21 @@ def best_threshold(curve: pd.DataFrame) -> dict[str, float]:
         return {"profit_threshold": 1.0, "expected_profit": 0.0, "contacted": 0}
     return {"profit_threshold": float(best.threshold), "expected_profit": float(best.expected_profit),
             "contacted": int(best.contacted)}
+
+# %% ../nbs_lib/03c_evaluate.ipynb #db05cd14
+def best_single_feature(train: pd.DataFrame, numeric: list[str]) -> tuple[str, int]:
+    "The numeric feature with the highest training ROC AUC, and the sign (+1/-1) that orients it."
+    y = train[LABEL_COLUMN]
+    scored = []
+    for column in numeric:
+        if train[column].nunique() < 2:
+            continue
+        auc = roc_auc_score(y, train[column])
+        scored.append((max(auc, 1 - auc), column, 1 if auc >= 0.5 else -1))
+    if not scored:
+        raise ValueError("no numeric feature varies in the training set")
+    _, column, sign = max(scored)
+    return column, sign
 
 # %% ../nbs_lib/03c_evaluate.ipynb #c41723ce
 def gain_curve(y: pd.Series | np.ndarray, probability: np.ndarray, points: int = 100) -> pd.DataFrame:

@@ -187,7 +187,7 @@ class Params(_Block):
     features: Features
     train: Train
     evaluate: Evaluate
-    register: Register
+    register_: Register = Field(alias="register")  # `register` is taken by pydantic's BaseModel
     mlflow: Mlflow
     monitor: Monitor
     score: Score

@@ -122,15 +122,18 @@ def promotion_decision(challenger: dict[str, float],          # holdout metrics 
                        baseline: dict[str, float],            # the single-feature baseline on that holdout
                        behaviour_failures: list[str],         # failed behavioural checks of the challenger
                        gate: dict[str, Any],                  # {metric: pr_auc, min_improvement: 0.005}
+                       not_comparable: str | None = None,     # why the current champion could not be compared
                        ) -> tuple[bool, str]:
     "Whether the challenger should become champion, and the reason in one sentence."
     metric, margin = gate["metric"], gate["min_improvement"]
     if behaviour_failures:
         return False, "rejected: behavioural checks failed (" + "; ".join(behaviour_failures) + ")"
     if champion is None:
+        first = f"replaces a champion that is not comparable ({not_comparable})" if not_comparable else "first champion"
         if challenger[metric] > baseline[metric]:
-            return True, f"first champion: {metric} {challenger[metric]:.4f} beats the single-feature baseline {baseline[metric]:.4f}"
-        return False, f"rejected: {metric} {challenger[metric]:.4f} does not beat the single-feature baseline {baseline[metric]:.4f}"
+            return True, f"{first}: {metric} {challenger[metric]:.4f} beats the single-feature baseline {baseline[metric]:.4f}"
+        return False, (f"rejected: {metric} {challenger[metric]:.4f} does not beat the single-feature baseline "
+                       f"{baseline[metric]:.4f}" + (f"; the champion is not comparable ({not_comparable})" if not_comparable else ""))
     gain = challenger[metric] - champion[metric]
     if gain >= margin:
         return True, f"promoted: {metric} {challenger[metric]:.4f} vs champion {champion[metric]:.4f} (+{gain:.4f} >= {margin})"

@@ -16,7 +16,7 @@ from .params import load_params, write_override
 from .pipeline import stage_order
 
 # %% auto #0
-__all__ = ['DECISION', 'HISTORY', 'TRAINING_STAGES', 'refresh_stages', 'retrain_if_drift']
+__all__ = ['DECISION', 'HISTORY', 'TRAINING_STAGES', 'refresh_stages', 'drift_record', 'retrained_record', 'retrain_if_drift']
 
 # %% ../nbs_lib/13_retrain.ipynb #87ca664e
 DECISION = Path("reports/monitoring/retrain_decision.json")
@@ -33,6 +33,31 @@ def refresh_stages(dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
     names = stage_order(dvc_yaml)
     return [name for name in names[: names.index("monitor") + 1] if name not in TRAINING_STAGES]
 
+def drift_record(drift: dict[str, Any],  # reports/monitoring/drift.json
+                 data: dict[str, Any],   # what the decision is keyed by (as-of date, scoring snapshot hash)
+                 ) -> dict[str, Any]:
+    "The decision record before any retraining: drift numbers, and `no_drift` when the share stays under the threshold."
+    record: dict[str, Any] = {
+        "data": data, "drift_share": drift["drift_share"], "drift_share_threshold": drift["drift_share_threshold"],
+        "drifted_features": drift["drifted_features"], "champion_before": drift["champion"],
+        "decided_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "retrained": False, "promoted": False}
+    if not drift["retrain"]:
+        record.update(action="no_drift", reason=f"drift share {drift['drift_share']:.3f} <= threshold "
+                                                f"{drift['drift_share_threshold']}: the champion stays")
+    return record
+
+def retrained_record(record: dict[str, Any],    # from `drift_record`
+                     decision: dict[str, Any],  # reports/registry/decision.json after the retraining run
+                     window: int, override: str | Path,
+                     ) -> dict[str, Any]:
+    "The decision record after retraining on the recent window: what the gate decided, and why."
+    return {**record, "retrained": True, "promoted": bool(decision["promoted"]), "window_days": window,
+            "parameter_override": {"file": str(override), "train.window_days": window},
+            "challenger_version": decision["version"], "champion_after": decision["champion"],
+            "action": "retrained_and_promoted" if decision["promoted"] else "retrained_and_rejected",
+            "reason": f"drift share {record['drift_share']:.3f} > {record['drift_share_threshold']}; "
+                      f"retrained on the last {window} days; gate: {decision.get('reason', '')}"}
+
 def retrain_if_drift(params_path: str | Path = "params.yaml",  # the project's params.yaml
                      ) -> dict[str, Any]:
     "Monitor, retrain on the recent window if the drift share passes the threshold, and record the decision."
@@ -45,24 +70,12 @@ def retrain_if_drift(params_path: str | Path = "params.yaml",  # the project's p
     previous = json.loads(DECISION.read_text()) if DECISION.exists() else {}
     if previous.get("data") == data:
         return {**previous, "repeated": True}
-    record: dict[str, Any] = {
-        "data": data, "drift_share": drift["drift_share"], "drift_share_threshold": drift["drift_share_threshold"],
-        "drifted_features": drift["drifted_features"], "champion_before": drift["champion"],
-        "decided_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "retrained": False, "promoted": False}
-    if not drift["retrain"]:
-        record.update(action="no_drift", reason=f"drift share {drift['drift_share']:.3f} <= threshold "
-                                                f"{drift['drift_share_threshold']}: the champion stays")
-    else:
+    record = drift_record(drift, data)
+    if drift["retrain"]:
         window = load_params(params_path)["monitor"]["retrain_window_days"]
         override = write_override(params_path, {"train.window_days": window})
         _repro()
-        decision = json.loads(Path("reports/registry/decision.json").read_text())
-        record.update(retrained=True, promoted=bool(decision["promoted"]), window_days=window,
-                      parameter_override={"file": str(override), "train.window_days": window},
-                      challenger_version=decision["version"], champion_after=decision["champion"],
-                      action="retrained_and_promoted" if decision["promoted"] else "retrained_and_rejected",
-                      reason=f"drift share {drift['drift_share']:.3f} > {drift['drift_share_threshold']}; "
-                             f"retrained on the last {window} days; gate: {decision.get('reason', '')}")
+        record = retrained_record(record, json.loads(Path("reports/registry/decision.json").read_text()), window, override)
     write_json(record, DECISION)
     with HISTORY.open("a") as history:
         history.write(json.dumps(record, sort_keys=True) + "\n")

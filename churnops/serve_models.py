@@ -67,7 +67,7 @@ def load_model_source(source: str,                           # bundle folder or 
         bundle = load_bundle(path, feature_ranges)
         bundle.predictor.predict_rows([_example_row(bundle.predictor.features)])
     except Exception as e:
-        raise ModelLoadError(f"{path}: cannot load the model ({type(e).__name__}: {e})") from e
+        raise ModelLoadError(f"{path / 'model'}: cannot load the model ({type(e).__name__}: {e})") from e
     return LoadedModel(bundle, source, time.perf_counter() - started)
 
 # %% ../nbs_lib/12a_serve_models.ipynb #c0da00fe

@@ -12,18 +12,16 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .contract import LABEL_COLUMN, feature_columns
-from .evaluate import ranking_metrics
+from .contract import LABEL_COLUMN, split_columns
+from .evaluate import best_single_feature, ranking_metrics
 from .model import log_model, model_inputs, predict
 
 # %% auto #0
-__all__ = ['CANDIDATES', 'time_split', 'split_columns', 'recent_window', 'make_model', 'best_single_feature', 'fit_candidates',
-           'flatten', 'run_name', 'log_training_run']
+__all__ = ['CANDIDATES', 'time_split', 'recent_window', 'make_model', 'fit_candidates', 'flatten', 'run_name', 'log_training_run']
 
 # %% ../nbs_lib/04_train.ipynb #7703b75c
 def time_split(labelled: pd.DataFrame,  # labelled snapshots (customer_id, as_of_date, features, churned)
@@ -51,12 +49,6 @@ def time_split(labelled: pd.DataFrame,  # labelled snapshots (customer_id, as_of
 # %% ../nbs_lib/04_train.ipynb #ba818b0f
 CANDIDATES = ("logistic_regression", "hist_gradient_boosting")
 
-def split_columns(table: pd.DataFrame) -> tuple[list[str], list[str]]:
-    "Numeric and categorical model inputs of a feature table."
-    columns = feature_columns(table)
-    numeric = [c for c in columns if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])]
-    return numeric, [c for c in columns if c not in numeric]
-
 def recent_window(labelled: pd.DataFrame,   # labelled snapshots
                   days: int | None,          # keep as-of dates within this many days of the newest (None: all)
                   ) -> pd.DataFrame:
@@ -80,21 +72,6 @@ def make_model(kind: str,                    # one of CANDIDATES
     prep = ColumnTransformer([("numeric", StandardScaler(), numeric),
                               ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical)])
     return Pipeline([("prep", prep), ("model", estimator)])
-
-# %% ../nbs_lib/04_train.ipynb #e2b00f5a
-def best_single_feature(train: pd.DataFrame, numeric: list[str]) -> tuple[str, int]:
-    "The numeric feature with the highest training ROC AUC, and the sign (+1/-1) that orients it."
-    y = train[LABEL_COLUMN]
-    scored = []
-    for column in numeric:
-        if train[column].nunique() < 2:
-            continue
-        auc = roc_auc_score(y, train[column])
-        scored.append((max(auc, 1 - auc), column, 1 if auc >= 0.5 else -1))
-    if not scored:
-        raise ValueError("no numeric feature varies in the training set")
-    _, column, sign = max(scored)
-    return column, sign
 
 # %% ../nbs_lib/04_train.ipynb #1b5f15db
 def fit_candidates(train: pd.DataFrame,       # training snapshots

@@ -14,8 +14,10 @@ from pathlib import Path
 import pandas as pd
 
 from churnops.config import atomic_path, write_json
+from churnops.contract import split_columns
 from churnops.evaluate import (
     at_threshold,
+    best_single_feature,
     best_threshold,
     calibration_table,
     classification_metrics,
@@ -27,7 +29,6 @@ from churnops.evaluate import (
     ranking_metrics,
 )
 from churnops.model import load_model, predict
-from churnops.train import best_single_feature, split_columns
 
 # %%
 model = load_model(upstream["train"]["model"])

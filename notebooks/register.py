@@ -59,9 +59,7 @@ if champion_version not in (None, version):
         print(f"not comparable: {not_comparable}; the challenger is judged against the single-feature baseline")
 baseline = {"roc_auc": evaluation["baseline_roc_auc"], "pr_auc": evaluation["baseline_pr_auc"]}
 failures = behaviour_failures(challenger, test_set, **register["behaviour"])
-promoted, reason = promotion_decision(metrics, champion_metrics, baseline, failures, register["gate"])
-if not_comparable:
-    reason = f"{reason} (the champion v{champion_version} is not comparable: {not_comparable})"
+promoted, reason = promotion_decision(metrics, champion_metrics, baseline, failures, register["gate"], not_comparable)
 if promoted:
     promote(uri, name, version, reason)
 print(f"version {version}: {reason}")

@@ -25,5 +25,5 @@ scores.head(10)
 # %%
 print(f"champion {bundle.label}: contact {scores.contact.sum():,} of {len(scores):,} customers "
       f"(threshold {bundle.threshold:.3f}); "
-      + ("compiled scorer (proven equal to predict_proba)" if bundle.predictor.fast else bundle.predictor.fallback_reason))
+      + ("compiled scorer (proven equal to the model on load)" if bundle.predictor.fast else bundle.predictor.fallback_reason))
 scores.churn_probability.describe()

@@ -81,7 +81,7 @@ def metric_names(expr: str) -> set[str]:
 
 
 def exported_metrics() -> set[str]:
-    source = (REPO / "churnops" / "serve.py").read_text() + (REPO / "churnops" / "monitor.py").read_text()
+    source = "".join((REPO / "churnops" / f"{module}.py").read_text() for module in ("serve_metrics", "monitor"))
     names = set(re.findall(r'"(churnops_[a-z_]+)"', source))
     histograms = {"churnops_http_request_duration_seconds", "churnops_prediction_score",
                   "churnops_inference_duration_seconds"}

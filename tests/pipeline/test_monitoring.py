@@ -8,6 +8,7 @@ import subprocess
 
 import nbformat
 import pytest
+import yaml
 from nbconvert.preprocessors import ExecutePreprocessor
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -51,7 +52,11 @@ def test_no_drift_keeps_the_champion_and_a_second_call_changes_nothing(run_copy)
 def test_an_outage_drifts_retrains_on_the_recent_window_and_the_gate_decides(run_copy):
     override_params(run_copy / "params.yaml", {"ingest.synthetic.drift.scenario": "outage",
                                                "ingest.synthetic.drift.start_day": 150})
+    params_before = (run_copy / "params.yaml").read_bytes()
     record, output = retrain_if_drift(run_copy)
+    assert (run_copy / "params.yaml").read_bytes() == params_before, "params.yaml stays as its author wrote it"
+    override = yaml.safe_load((run_copy / "params.override.yaml").read_text())
+    assert override == {"train": {"window_days": 90}} and record["parameter_override"]["train.window_days"] == 90
     assert record["retrained"] and record["drift_share"] > record["drift_share_threshold"], record
     # The new data is monitored with the current champion first; training runs once, for the retrain.
     assert output.count("Running stage 'train'") == 1, output[-4000:]

@@ -228,8 +228,13 @@ def test_missing_or_corrupted_model_gives_a_clear_error_not_a_crash(serve, train
     broken = tmp_path / "broken"
     shutil.copytree(root / "1", broken)
     (broken / "model" / "model.skops").write_bytes(b"not a model")
-    for source, reason in [(tmp_path / "absent", "absent/bundle.json: missing or unreadable"),
-                           (broken, "broken/model: cannot load the model")]:
+    pickled = tmp_path / "pickled"  # a pickle would run code on load: refused by what it claims to be
+    shutil.copytree(root / "1", pickled)
+    mlmodel = pickled / "model" / "MLmodel"
+    mlmodel.write_text(mlmodel.read_text().replace("serialization_format: skops", "serialization_format: cloudpickle"))
+    for source, reason in [(tmp_path / "absent", "absent/bundle.json: missing"),
+                           (broken, "broken/model: cannot load the model"),
+                           (pickled, "serialization_format is 'cloudpickle'; only skops models are loaded")]:
         server = serve(source)
         time.sleep(1)
         assert server.process.poll() is None, "the process stays up (no crash loop)"
@@ -281,3 +286,26 @@ def _json_objects(text):
             depth -= 1
             if depth == 0:
                 yield text[start:i + 1]
+
+
+def test_the_api_and_the_score_stage_give_the_same_probabilities(pipeline_run, serve):
+    "One door: the champion served by the API and the batch score stage agree row for row."
+    import pandas as pd
+    scoring = pd.read_parquet(pipeline_run / "data" / "features" / "scoring.parquet")
+    stage = pd.read_parquet(pipeline_run / "data" / "predictions" / "scores.parquet").set_index("customer_id")
+    server = serve(pipeline_run / "models" / "champion")
+    rows = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+            for r in scoring.drop(columns="as_of_date").to_dict("records")]
+    answers = []
+    for start in range(0, len(rows), 1000):  # serve.max_batch_rows
+        reply = httpx.post(server.url + "/predict/batch", json={"rows": rows[start:start + 1000]}, timeout=60)
+        assert reply.status_code == 200, reply.text[:1000]
+        answers += reply.json()["predictions"]
+    single = httpx.post(server.url + "/predict", json=rows[0]).json()
+    api = pd.DataFrame(answers).set_index("customer_id")
+    assert len(api) == len(stage) == len(scoring) > 100
+    difference = (api.churn_probability - stage.churn_probability.reindex(api.index)).abs().max()
+    assert difference <= 1e-12, difference
+    assert (api.contact == stage.contact.reindex(api.index)).all()
+    assert abs(single["churn_probability"] - stage.churn_probability[rows[0]["customer_id"]]) <= 1e-12
+    assert {a["model"]["version"] for a in answers} == {stage.model_version.iloc[0].split("/")[-1]}
