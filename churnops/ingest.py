@@ -15,7 +15,8 @@ from .generate import generate_churn_data
 
 # %% auto #0
 __all__ = ['SOURCES', 'IngestError', 'read_table', 'require_columns', 'parse_timestamps', 'parse_numbers', 'require_ids',
-           'ingest_event_log', 'ingest_snapshot_table', 'empty_event_log', 'load_source']
+           'ingest_event_log', 'snapshot_label', 'numbers_with_blanks', 'ingest_snapshot_table', 'empty_event_log',
+           'load_source']
 
 # %% ../nbs_lib/02_ingest.ipynb #622cc364
 class IngestError(ValueError):
@@ -25,15 +26,19 @@ def _examples(values: pd.Series, n: int = 3) -> str:
     shown = ", ".join(f"row {i}: {v!r}" for i, v in values.head(n).items())
     return shown + (f" (+{len(values) - n} more)" if len(values) > n else "")
 
-def read_table(path: str | Path,  # CSV or Parquet file
+def read_table(path: str | Path,           # CSV (or other delimited text) or Parquet file
+               delimiter: str | None = ",",  # a character, "whitespace" (runs of spaces/tabs), or None to sniff
+               encoding: str = "utf-8",      # of a text file
                ) -> pd.DataFrame:
-    "Read a CSV or Parquet file; a missing, unreadable or empty file raises `IngestError`."
+    "Read a delimited text or Parquet file; a missing, unreadable or empty file raises `IngestError`."
     path = Path(path)
     if not path.exists():
         raise IngestError(f"{path}: file not found")
-    readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
+    sep = r"\s+" if delimiter == "whitespace" else delimiter
+    text = lambda p: pd.read_csv(p, sep=sep, encoding=encoding, engine="python" if sep is None else "c")
+    readers = {".csv": text, ".tsv": text, ".txt": text, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
     if path.suffix.lower() not in readers:
-        raise IngestError(f"{path}: unsupported file type {path.suffix!r}; use .csv or .parquet")
+        raise IngestError(f"{path}: unsupported file type {path.suffix!r}; use .csv, .tsv, .txt or .parquet")
     try:
         df = readers[path.suffix.lower()](path)
     except pd.errors.EmptyDataError:
@@ -52,9 +57,21 @@ def require_columns(df: pd.DataFrame, columns: list[str], path: str | Path, role
                           f"the file has {list(df.columns)} (fix the mapping in params.yaml)")
 
 # %% ../nbs_lib/02_ingest.ipynb #fd3de0c7
-def parse_timestamps(values: pd.Series, path: str | Path, column: str) -> pd.Series:
+def parse_timestamps(values: pd.Series, path: str | Path, column: str,
+                     date_format: str | None = None,  # strftime format ("%Y%m%d"), "unix_seconds", or None to infer
+                     ) -> pd.Series:
     "Parse timestamps (timezone-aware ones are converted to naive UTC); unparseable values raise with examples."
-    parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+    if date_format is None and pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        raise IngestError(f"{path}: column {column!r} holds numbers, not dates (e.g. {_examples(values, 2)}): "
+                          "say how to read them with date_format in params.yaml, e.g. '%Y%m%d' for 20250131 or "
+                          "'unix_seconds'")
+    if date_format == "unix_seconds":
+        parsed = pd.to_datetime(pd.to_numeric(values, errors="coerce"), unit="s", utc=True, errors="coerce")
+    elif date_format:
+        text = values.astype("string").str.strip().str.replace(r"\.0$", "", regex=True)  # 20250131.0 from a float column
+        parsed = pd.to_datetime(text, format=date_format, errors="coerce", utc=True)
+    else:
+        parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
     bad = parsed.isna() & values.notna()
     if values.isna().any() or bad.any():
         offenders = values[bad | values.isna()]
@@ -82,17 +99,25 @@ def require_ids(values: pd.Series, path: str | Path, column: str) -> pd.Series:
 def ingest_event_log(events_path: str | Path,        # CSV/Parquet event log
                      mapping: dict[str, Any],         # contract name -> the file's column (see params.yaml)
                      customers_path: str | Path | None = None,  # optional customer attribute table
+                     read: dict[str, Any] | None = None,  # delimiter, encoding, date_format of the files
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Map a user's event log (and optional customer table) to the contract `(customers, events)`."
-    raw = read_table(events_path)
+    read = read or {}
+    options = {k: read[k] for k in ("delimiter", "encoding") if k in read}
+    raw = read_table(events_path, **options)
     measures: dict[str, str] = mapping.get("measures", {}) or {}
-    source_cols = {"customer_id": mapping["customer_id"], "ts": mapping["ts"], "event_type": mapping["event_type"]}
-    require_columns(raw, [*source_cols.values(), *measures.values()], events_path, "the event log")
+    event_type = mapping["event_type"]  # a column, or {"constant": "purchase"} for a log of one kind of event
+    constant = event_type.get("constant") if isinstance(event_type, dict) else None
+    source_cols = {"customer_id": mapping["customer_id"], "ts": mapping["ts"]}
+    require_columns(raw, [*source_cols.values(), *([] if constant else [event_type]), *measures.values()], events_path,
+                    "the event log")
     events = pd.DataFrame({
         "customer_id": require_ids(raw[source_cols["customer_id"]], events_path, source_cols["customer_id"]),
-        "ts": parse_timestamps(raw[source_cols["ts"]], events_path, source_cols["ts"]),
-        "event_type": raw[source_cols["event_type"]].astype("string"),
+        "ts": parse_timestamps(raw[source_cols["ts"]], events_path, source_cols["ts"], read.get("date_format")),
+        "event_type": pd.Series(constant, index=raw.index, dtype="string") if constant
+                      else raw[event_type].astype("string"),
     })
+    source_cols["event_type"] = constant or event_type
     if events.event_type.isna().any():
         raise IngestError(f"{events_path}: column {source_cols['event_type']!r}: event types are missing, "
                           f"e.g. {_examples(raw.loc[events.event_type.isna(), source_cols['event_type']])}")
@@ -103,7 +128,7 @@ def ingest_event_log(events_path: str | Path,        # CSV/Parquet event log
     if customers_path is None:
         first_seen = events.groupby("customer_id", sort=True).ts.min().dt.normalize()
         return pd.DataFrame({"customer_id": first_seen.index, "signup_date": first_seen.to_numpy()}), events
-    table = read_table(customers_path)
+    table = read_table(customers_path, **options)
     attributes: list[str] = mapping.get("customer_attributes", []) or []
     signup = mapping.get("signup_date")
     require_columns(table, [mapping["customer_id"], *attributes, *([signup] if signup else [])],
@@ -111,31 +136,67 @@ def ingest_event_log(events_path: str | Path,        # CSV/Parquet event log
     customers = pd.DataFrame({"customer_id": require_ids(table[mapping["customer_id"]], customers_path,
                                                          mapping["customer_id"])})
     if signup:
-        customers["signup_date"] = parse_timestamps(table[signup], customers_path, signup)
+        customers["signup_date"] = parse_timestamps(table[signup], customers_path, signup, read.get("date_format"))
     for attribute in attributes:
         customers[attribute] = table[attribute].astype("string")
     return customers, events
 
 # %% ../nbs_lib/02_ingest.ipynb #67ef8ace
+def snapshot_label(values: pd.Series, path: str | Path, column: str,
+                   positive: Any = None,  # the value(s) meaning "churned", e.g. "Yes" (None: the column is 0/1)
+                   ) -> pd.Series:
+    "The label as 0/1: a 0/1 column, or churned = one of the `positive` values and exactly one other value."
+    if positive is None:
+        label = pd.to_numeric(values, errors="coerce")
+        bad = ~label.isin([0, 1])
+        if bad.any():
+            hint = f" (it holds {sorted(map(str, values.dropna().unique()))[:4]}: set mapping.positive, e.g. " \
+                   f"positive: {str(values.dropna().iloc[0])!r})" if values.dtype == object else ""
+            raise IngestError(f"{path}: column {column!r}: the label must be 0 or 1; {bad.sum():,} rows are not, "
+                              f"e.g. {_examples(values[bad])}{hint}")
+        return label.astype("int8")
+    positives = {str(v).strip() for v in (positive if isinstance(positive, list) else [positive])}
+    text = values.astype("string").str.strip()
+    others = sorted(set(text.dropna()) - positives)
+    if text.isna().any() or len(others) > 1 or not (text.isin(positives)).any():
+        raise IngestError(f"{path}: column {column!r}: with positive {sorted(positives)} the label needs those and one "
+                          f"other value; found others {others[:5]}" + (f" and {text.isna().sum():,} empty rows"
+                                                                        if text.isna().any() else ""))
+    return text.isin(positives).astype("int8")
+
+def numbers_with_blanks(table: pd.DataFrame, path: str | Path) -> tuple[pd.DataFrame, list[str]]:
+    "Text columns that hold only numbers and blank cells become numeric (blanks missing); returns what changed."
+    notes = []
+    table = table.copy()
+    for column in table.select_dtypes(include="object").columns:
+        text = table[column].astype("string").str.strip()
+        blank = text.isna() | (text == "")
+        numbers = pd.to_numeric(text[~blank], errors="coerce")
+        if (~blank).any() and numbers.notna().all() and blank.any():
+            table[column] = pd.to_numeric(text.where(~blank), errors="coerce").astype("float64")
+            notes.append(f"{path}: column {column!r}: {blank.sum():,} blank cell(s) of {len(text):,} read as missing "
+                         "(the rest are numbers)")
+    return table, notes
+
 def ingest_snapshot_table(path: str | Path,            # one row per customer, with a label column
-                          mapping: dict[str, Any],     # customer_id, label, exclude (identifier columns)
+                          mapping: dict[str, Any],     # customer_id, label, exclude (identifier columns), positive
                           as_of_date: str,             # the date the snapshot describes
+                          read: dict[str, Any] | None = None,  # delimiter, encoding of the file
                           ) -> pd.DataFrame:
-    "Load a labelled snapshot table: ids mapped, identifier columns dropped, the label checked to be 0/1."
-    table = read_table(path)
+    "Load a labelled snapshot table: ids mapped, identifier columns dropped, numbers with blanks made numeric, the label 0/1."
+    import warnings
+    read = read or {}
+    table = read_table(path, **{k: read[k] for k in ("delimiter", "encoding") if k in read})
     id_col, label_col = mapping["customer_id"], mapping["label"]
     excluded = mapping.get("exclude", []) or []
     require_columns(table, [id_col, label_col, *excluded], path, "the snapshot table")
-    label = pd.to_numeric(table[label_col], errors="coerce")
-    bad = ~label.isin([0, 1])
-    if bad.any():
-        raise IngestError(f"{path}: column {label_col!r}: the label must be 0 or 1; {bad.sum():,} rows are not, "
-                          f"e.g. {_examples(table.loc[bad, label_col])}")
-    features = table.drop(columns=[id_col, label_col, *excluded])
+    label = snapshot_label(table[label_col], path, label_col, mapping.get("positive"))
+    features, notes = numbers_with_blanks(table.drop(columns=[id_col, label_col, *excluded]), path)
+    for note in notes:  # shown in the ingest report; a silent text column would become thousands of categories
+        warnings.warn(note, stacklevel=2)
     keys = pd.DataFrame({"customer_id": require_ids(table[id_col], path, id_col),
                          "as_of_date": pd.Timestamp(as_of_date)})
-    return pd.concat([keys, features,
-                      pd.DataFrame({LABEL_COLUMN: label.astype("int8")})], axis=1)
+    return pd.concat([keys, features, pd.DataFrame({LABEL_COLUMN: label})], axis=1)
 
 # %% ../nbs_lib/02_ingest.ipynb #02472b84
 SOURCES = ("synthetic", "event_log", "snapshot_table")
@@ -153,8 +214,8 @@ def load_source(ingest: dict[str, Any],  # the `ingest` block of params.yaml
         return generate_churn_data(**ingest["synthetic"])
     if source == "event_log":
         cfg = ingest["event_log"]
-        return ingest_event_log(cfg["events_path"], cfg["mapping"], cfg.get("customers_path"))
+        return ingest_event_log(cfg["events_path"], cfg["mapping"], cfg.get("customers_path"), cfg.get("read"))
     if source == "snapshot_table":
         cfg = ingest["snapshot_table"]
-        return ingest_snapshot_table(cfg["path"], cfg["mapping"], cfg["as_of_date"]), empty_event_log()
+        return ingest_snapshot_table(cfg["path"], cfg["mapping"], cfg["as_of_date"], cfg.get("read")), empty_event_log()
     raise ValueError(f"params.yaml ingest.source must be one of {SOURCES}, got {source!r}")

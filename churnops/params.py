@@ -12,10 +12,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # %% auto #0
-__all__ = ['OVERRIDE_FILE', 'Share', 'DriftTest', 'merge_overrides', 'Drift', 'Synthetic', 'EventLogMapping', 'EventLog',
-           'SnapshotMapping', 'SnapshotTable', 'Ingest', 'Schema', 'ColumnRule', 'Validate', 'Features', 'Train',
-           'Campaign', 'Evaluate', 'Gate', 'Behaviour', 'Register', 'Mlflow', 'Monitor', 'Score', 'Serve', 'Params',
-           'ParamsError', 'check_params', 'load_params', 'write_override']
+__all__ = ['OVERRIDE_FILE', 'Share', 'DriftTest', 'merge_overrides', 'Drift', 'Synthetic', 'ReadOptions', 'ConstantEventType',
+           'EventLogMapping', 'EventLog', 'SnapshotMapping', 'SnapshotTable', 'Ingest', 'Schema', 'ColumnRule',
+           'Validate', 'Features', 'Train', 'Campaign', 'Evaluate', 'Gate', 'Behaviour', 'Register', 'Mlflow',
+           'Monitor', 'Score', 'Serve', 'Params', 'ParamsError', 'check_params', 'load_params', 'write_override']
 
 # %% ../nbs_lib/00b_params.ipynb #fbbd4746
 OVERRIDE_FILE = "params.override.yaml"
@@ -53,10 +53,19 @@ class Synthetic(_Block):
     seed: int
     drift: Drift = Drift()
 
+class ReadOptions(_Block):
+    "How to read a text file (and its dates)."
+    delimiter: str | None = ","     # a character, "whitespace", or null to sniff
+    encoding: str = "utf-8"
+    date_format: str | None = None  # e.g. "%Y%m%d" for 20250131, "unix_seconds"; null: ISO-like text
+
+class ConstantEventType(_Block):
+    constant: str                   # every row is this event type (a log of one kind of event)
+
 class EventLogMapping(_Block):
     customer_id: str
     ts: str
-    event_type: str
+    event_type: str | ConstantEventType
     measures: dict[str, str] = {}
     signup_date: str | None = None
     customer_attributes: list[str] = []
@@ -64,16 +73,19 @@ class EventLogMapping(_Block):
 class EventLog(_Block):
     events_path: str
     customers_path: str | None = None
+    read: ReadOptions = ReadOptions()
     mapping: EventLogMapping
 
 class SnapshotMapping(_Block):
     customer_id: str
     label: str
+    positive: str | int | list[str | int] | None = None  # the label value(s) meaning churned, e.g. "Yes"
     exclude: list[str] = []
 
 class SnapshotTable(_Block):
     path: str
     as_of_date: str
+    read: ReadOptions = ReadOptions()
     mapping: SnapshotMapping
 
 class Ingest(_Block):

@@ -53,3 +53,38 @@ def test_snapshot_table_missing_identifier_column_is_named(tmp_path):
     pd.DataFrame({"CustomerId": [1], "Exited": [0]}).to_csv(path, index=False)
     with pytest.raises(IngestError, match=r"bank.csv: missing column\(s\) \['Surname'\]"):
         ingest_snapshot_table(path, {"customer_id": "CustomerId", "label": "Exited", "exclude": ["Surname"]}, "2025-01-01")
+
+
+def test_a_customer_table_with_yes_no_labels_and_blank_numeric_cells(tmp_path):
+    "Issue 20 (1, 4): blanks in a numeric column stay numeric (missing), a Yes/No label maps with `positive`."
+    path = tmp_path / "telco.csv"
+    path.write_text("customerID,tenure,TotalCharges,Contract,Churn\n"
+                    "a-1,1,29.85,Month-to-month,No\n"
+                    "a-2,0, ,Two year,No\n"
+                    "a-3,34,1889.5,One year,Yes\n")
+    mapping = {"customer_id": "customerID", "label": "Churn", "positive": "Yes"}
+    with pytest.warns(UserWarning, match=r"telco.csv: column 'TotalCharges': 1 blank cell\(s\) of 3 read as missing"):
+        table = ingest_snapshot_table(path, mapping, "2025-01-01")
+    assert table.TotalCharges.dtype == "float64" and table.TotalCharges.isna().tolist() == [False, True, False]
+    assert table.Contract.dtype == object, "real text stays a category"
+    assert table.churned.tolist() == [0, 0, 1]
+    with pytest.raises(IngestError, match=r"the label must be 0 or 1.*set mapping.positive"):
+        ingest_snapshot_table(path, {**mapping, "positive": None}, "2025-01-01")
+    path.write_text(path.read_text() + "a-4,3,12.0,Two year,Maybe\n")
+    with pytest.raises(IngestError, match=r"with positive \['Yes'\] the label needs those and one other value"):
+        ingest_snapshot_table(path, mapping, "2025-01-01")
+
+
+def test_a_whitespace_log_with_integer_dates_and_no_event_type_column(tmp_path):
+    "Issue 20 (4): a delimiter option, a date format, a constant event type; integer dates never read as 1970."
+    path = tmp_path / "purchases.txt"
+    path.write_text("user   day        spend\n7  20250131   12.5\n8\t20250201 3\n")
+    mapping = {"customer_id": "user", "ts": "day", "event_type": {"constant": "purchase"}, "measures": {"amount": "spend"}}
+    with pytest.raises(IngestError, match=r"column 'day' holds numbers, not dates .* date_format .*'%Y%m%d'"):
+        ingest_event_log(path, mapping, read={"delimiter": "whitespace"})
+    customers, events = ingest_event_log(path, mapping, read={"delimiter": "whitespace", "date_format": "%Y%m%d"})
+    assert events.ts.tolist() == [pd.Timestamp("2025-01-31"), pd.Timestamp("2025-02-01")]
+    assert events.event_type.tolist() == ["purchase", "purchase"] and events.amount.tolist() == [12.5, 3.0]
+    path.write_text("user;day;spend\n7;20251399;1\n")
+    with pytest.raises(IngestError, match=r"column 'day': 1 of 1 rows are missing or not parseable timestamps"):
+        ingest_event_log(path, mapping, read={"delimiter": ";", "date_format": "%Y%m%d"})
