@@ -13,7 +13,7 @@ import yaml
 
 # %% auto #0
 __all__ = ['ploomber_stages', 'dvc_stages', 'library_modules', 'pipeline_differences', 'stage_products', 'stage_order',
-           'run_stage', 'copy_work_tree', 'override_params']
+           'StageFailed', 'run_stage', 'copy_work_tree', 'override_params']
 
 # %% ../nbs_lib/09_pipeline.ipynb #0230c16c
 def ploomber_stages(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, dict[str, Any]]:
@@ -111,6 +111,25 @@ def stage_order(dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
     return list(yaml.safe_load(Path(dvc_yaml).read_text())["stages"])
 
 # %% ../nbs_lib/09_pipeline.ipynb #5044bb0a
+class StageFailed(RuntimeError):
+    "A stage notebook raised: the message is the notebook's own error; the whole traceback is in a log file."
+
+    @classmethod
+    def from_build_error(cls, stage: str, error: BaseException, log_dir: Path) -> StageFailed:
+        import traceback
+
+        from papermill.exceptions import PapermillExecutionError
+
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = log_dir / f"{stage}.log"
+        log.write_text("".join(traceback.format_exception(error)))
+        cause = error
+        while cause is not None and not isinstance(cause, PapermillExecutionError):
+            cause = cause.__cause__ or cause.__context__
+        message = f"{cause.ename}: {cause.evalue}" if cause is not None else f"{type(error).__name__}: {error}"
+        return cls(f"stage {stage!r} failed: {message}\n(executed notebook: reports/notebooks/{stage}.ipynb; "
+                   f"full traceback: {log})")
+
 def run_stage(name: str,                                   # a task of pipeline.yaml
               pipeline_yaml: str | Path = "pipeline.yaml",
               ) -> None:
@@ -134,7 +153,10 @@ def run_stage(name: str,                                   # a task of pipeline.
         raise FileNotFoundError(f"stage {name!r} needs the products of {missing}: run `dvc repro {name}`")
     for upstream in task.upstream.values():
         upstream.exec_status = TaskStatus.Skipped
-    task.build(force=True)
+    try:
+        task.build(force=True)
+    except Exception as error:
+        raise StageFailed.from_build_error(name, error, Path(pipeline_yaml).parent / "reports" / "logs") from None
 
 # %% ../nbs_lib/09_pipeline.ipynb #08b16519
 def copy_work_tree(src: str | Path,   # a git work tree

@@ -109,7 +109,9 @@ def test_a_failed_stage_keeps_every_report_its_readers_use(clone, stage, product
         code, output = dvc_repro(clone, stage)
     finally:
         notebook.write_text(original)
-    assert code != 0 and "planted failure" in output, output[-3000:]
+    assert code != 0 and f"stage {stage!r} failed: RuntimeError: planted failure" in output, output[-3000:]
+    assert "Traceback (most recent call last)" not in output, "the message first; the traceback goes to the log"
+    assert "planted failure" in (clone / "reports" / "logs" / f"{stage}.log").read_text()
     assert {p: (clone / p).read_bytes() for p in products} == before
 
 
