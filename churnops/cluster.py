@@ -20,6 +20,8 @@ from pathlib import Path
 
 import fsspec
 
+from .config import write_json
+
 # %% auto #0
 __all__ = ['STATE_FILES', 'NOT_COPIED', 'LOCK_FILE', 'DRIFT_METRICS', 'ArtifactStore', 'prepare_workspace', 'fetch_state',
            'save_state', 'publish_reports', 'StateLock', 'push_drift_metrics', 'cluster_run']
@@ -139,9 +141,7 @@ class _FolderLease:
             current = json.loads(self.path.read_text()) if self.path.exists() else None
             new = decide(current)
             if new is not None:
-                tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-                tmp.write_text(json.dumps(new))
-                os.replace(tmp, self.path)
+                write_json(new, self.path)
             return new
 
 class _S3Lease:

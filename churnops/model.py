@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,7 +200,6 @@ class Bundle:
 
 def integer_inputs(model_dir: str | Path) -> set[str]:
     "Input columns the MLflow signature declares as integers."
-    import json
     meta = yaml.safe_load((Path(model_dir) / "MLmodel").read_text())
     inputs = json.loads((meta.get("signature") or {}).get("inputs") or "[]")
     return {c["name"] for c in inputs if c.get("type") in ("integer", "long")}
@@ -209,7 +209,6 @@ def load_bundle(path: str | Path,                                    # a folder 
                 probe: pd.DataFrame | None = None,                   # real rows for the fast path's proof
                 ) -> Bundle:
     "The bundle's model as a Predictor, with its version and contact threshold."
-    import json
     path = Path(path)
     try:
         meta = json.loads((path / "bundle.json").read_text())
