@@ -23,9 +23,9 @@ from .scorer import Scorer
 log = logging.getLogger("churnops.model")
 
 # %% auto #0
-__all__ = ['log', 'PROBE_TOLERANCE', 'PROBE_ROWS', 'SKOPS_TRUSTED_TYPES', 'model_inputs', 'probe_frame', 'Predictor', 'predict',
-           'UntrustedModelError', 'pinned_requirements', 'save_model', 'log_model', 'load_model', 'Bundle',
-           'integer_inputs', 'load_bundle']
+__all__ = ['log', 'PROBE_TOLERANCE', 'PROBE_ROWS', 'SKOPS_TRUSTED_TYPES', 'model_inputs', 'probe_frame', 'Predictor',
+           'as_predictor', 'predict', 'UntrustedModelError', 'pinned_requirements', 'save_model', 'log_model',
+           'load_model', 'Bundle', 'integer_inputs', 'load_bundle']
 
 # %% ../nbs_lib/03b_model.ipynb #01285560
 PROBE_TOLERANCE = 1e-9  # largest |fast - predict_proba| accepted on the probe batch
@@ -104,11 +104,15 @@ class Predictor:
             return self.scorer.score_rows(rows)
         return self._slow(pd.DataFrame(rows, columns=self.inputs))
 
+def as_predictor(model: Pipeline | Predictor) -> Predictor:
+    "`model` itself when it is a Predictor already, else a new Predictor of the fitted pipeline."
+    return model if isinstance(model, Predictor) else Predictor(model)
+
 def predict(model: Pipeline | Predictor,  # a fitted pipeline, or a Predictor built once for many calls
             frame: pd.DataFrame,          # rows with every input column
             ) -> np.ndarray:
     "Churn probability of each row of `frame` (through `Predictor`)."
-    return (model if isinstance(model, Predictor) else Predictor(model)).predict(frame)
+    return as_predictor(model).predict(frame)
 
 # %% ../nbs_lib/03b_model.ipynb #223c8009
 # Beyond skops' own safe list: the gradient-boosting tree nodes (checked by `_check_trees` after loading).

@@ -15,7 +15,7 @@ import pandas as pd
 from .config import atomic_directory
 from .contract import parse_feature
 from .evaluate import classification_metrics
-from .model import Predictor, load_model
+from .model import Predictor, as_predictor, load_model
 
 # %% auto #0
 __all__ = ['HISTORY_TAG', 'client', 'register_version', 'attach_evaluation', 'alias_version', 'champion_history', 'promote',
@@ -178,7 +178,7 @@ def behaviour_failures(model, rows: pd.DataFrame,   # a fitted pipeline (or its 
                        risk_events: tuple[str, ...] = ("payment_failed",),  # one more of these must not lower risk
                        ) -> list[str]:
     "The behavioural checks the model fails (an empty list when it passes)."
-    predictor = model if isinstance(model, Predictor) else Predictor(model)
+    predictor = as_predictor(model)
     inputs = predictor.inputs
     failures = []
     if "customer_id" in inputs:

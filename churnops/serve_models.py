@@ -61,11 +61,11 @@ def load_model_source(source: str,                           # bundle folder or 
             raise ModelLoadError(f"{source}: cannot export from the registry at {tracking_uri} ({e})") from e
     else:
         path = Path(source)
-    if not (path / "bundle.json").is_file():
-        raise ModelLoadError(f"{path / 'bundle.json'}: missing or unreadable; export a model with `churnops registry export`")
     try:
         bundle = load_bundle(path, feature_ranges)
         bundle.predictor.predict_rows([_example_row(bundle.predictor.features)])
+    except FileNotFoundError as e:  # no bundle.json: the message says which and how to make one
+        raise ModelLoadError(str(e)) from e
     except Exception as e:
         raise ModelLoadError(f"{path / 'model'}: cannot load the model ({type(e).__name__}: {e})") from e
     return LoadedModel(bundle, source, time.perf_counter() - started)
