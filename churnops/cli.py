@@ -165,6 +165,15 @@ def _dashboards(args: argparse.Namespace) -> int:
     print(f"churnops dashboards: http://{args.host}:{args.port}/ (model overview, data quality, drift)", flush=True)
     os.execvp(command[0], command)  # voila replaces this process: a stop signal reaches it and its kernels
 
+
+def _sources(args: argparse.Namespace) -> int:
+    "Record the content hashes of the source's input files, so replacing one re-runs ingest under DVC."
+    from churnops.ingest import fingerprint_sources
+    from churnops.params import load_params
+    record = fingerprint_sources(load_params(args.params)["ingest"], args.out)
+    print(f"{record['source']}: {len(record['files'])} input file(s) fingerprinted in {args.out}")
+    return 0
+
 # %% ../nbs_lib/15_cli.ipynb #11570c4e
 def build_parser() -> argparse.ArgumentParser:
     "The `churnops` argument parser (one subcommand per task)."
@@ -176,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="re-run even if nothing changed")
     run.add_argument("--params", default="params.yaml", help="checked before anything runs")
     run.set_defaults(handler=_run)
+
+    sources = sub.add_parser("sources", help="hash the input files params.yaml names (dvc.yaml's `sources` stage)")
+    sources.add_argument("--params", default="params.yaml")
+    sources.add_argument("--out", default="data/ingested/sources.json")
+    sources.set_defaults(handler=_sources)
 
     stage = sub.add_parser("stage", help="run one stage notebook now (dvc.yaml calls this; prefer `dvc repro NAME`)")
     stage.add_argument("name")

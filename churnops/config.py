@@ -18,7 +18,8 @@ from typing import Any
 import pandas as pd
 
 # %% auto #0
-__all__ = ['atomic_path', 'write_parquet', 'write_json', 'atomic_directory', 'file_sha256', 'git_commit', 'mlflow_tracking_uri']
+__all__ = ['atomic_path', 'write_parquet', 'write_json', 'publish_file', 'atomic_directory', 'file_sha256', 'git_commit',
+           'mlflow_tracking_uri']
 
 # %% ../nbs_lib/00_config.ipynb #6bf978f2
 @contextlib.contextmanager
@@ -46,6 +47,17 @@ def write_json(obj: Any, path: str | Path) -> Path:
     "Write `obj` as indented, key-sorted JSON atomically."
     with atomic_path(path) as tmp_path:
         tmp_path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    return Path(path)
+
+def publish_file(source: str | Path, path: str | Path) -> Path:
+    "Place the file `source` at `path` atomically (a hard link where possible, else a copy); `source` stays."
+    import shutil
+    with atomic_path(path) as tmp_path:
+        tmp_path.unlink()
+        try:
+            os.link(source, tmp_path)
+        except OSError:  # another file system, or links not allowed
+            shutil.copyfile(source, tmp_path)
     return Path(path)
 
 # %% ../nbs_lib/00_config.ipynb #2d7250e2

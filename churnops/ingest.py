@@ -15,8 +15,8 @@ from .generate import generate_churn_data
 
 # %% auto #0
 __all__ = ['SOURCES', 'IngestError', 'read_table', 'require_columns', 'parse_timestamps', 'parse_numbers', 'require_ids',
-           'ingest_event_log', 'snapshot_label', 'numbers_with_blanks', 'ingest_snapshot_table', 'empty_event_log',
-           'load_source']
+           'drop_repeated_events', 'ingest_event_log', 'snapshot_label', 'numbers_with_blanks', 'ingest_snapshot_table',
+           'empty_event_log', 'load_source', 'source_files', 'fingerprint_sources']
 
 # %% ../nbs_lib/02_ingest.ipynb #622cc364
 class IngestError(ValueError):
@@ -96,12 +96,42 @@ def require_ids(values: pd.Series, path: str | Path, column: str) -> pd.Series:
     return values
 
 # %% ../nbs_lib/02_ingest.ipynb #623ee48c
+def drop_repeated_events(events: pd.DataFrame,  # the mapped log (with `event_id` when the mapping names one)
+                         path: str | Path,
+                         event_id: str | None = None,   # the file's event-id column, when mapped
+                         identical_rows: str = "drop",  # without an event id: drop | fail
+                         ) -> tuple[pd.DataFrame, str | None]:
+    "Remove repeated deliveries of one event; returns the log and what was removed (None: nothing)."
+    share = lambda n: f"{n:,} of {len(events):,} rows ({n / len(events):.2%})"
+    if event_id:
+        repeated = events.duplicated("event_id")
+        conflicting = events.duplicated("event_id", keep=False) & ~events.duplicated(keep=False)
+        if conflicting.any():
+            ids = events.loc[conflicting, "event_id"].unique()
+            raise IngestError(f"{path}: column {event_id!r}: {len(ids):,} event ids are used by rows with different "
+                              f"contents, e.g. {list(ids[:3])}: an event id must name one event")
+        what = f"{path}: dropped {share(repeated.sum())} repeating an event id of column {event_id!r}"
+    else:
+        repeated = events.duplicated()
+        if not repeated.any():
+            return events, None
+        what = (f"{path}: {share(repeated.sum())} are identical to an earlier row in every mapped column, e.g. "
+                f"{events[repeated].head(1).astype('string').iloc[0].to_dict()}")
+        if identical_rows == "fail":
+            raise IngestError(f"{what}; map an event-id column (mapping.event_id) or set identical_rows: drop")
+        what += "; dropped as repeated deliveries (identical_rows: drop; map an event id to tell events apart)"
+    if not repeated.any():
+        return events, None
+    return events[~repeated].reset_index(drop=True), what
+
 def ingest_event_log(events_path: str | Path,        # CSV/Parquet event log
                      mapping: dict[str, Any],         # contract name -> the file's column (see params.yaml)
                      customers_path: str | Path | None = None,  # optional customer attribute table
                      read: dict[str, Any] | None = None,  # delimiter, encoding, date_format of the files
+                     identical_rows: str = "drop",    # rows identical in every mapped column, without an event id
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Map a user's event log (and optional customer table) to the contract `(customers, events)`."
+    import warnings
     read = read or {}
     options = {k: read[k] for k in ("delimiter", "encoding") if k in read}
     raw = read_table(events_path, **options)
@@ -109,8 +139,8 @@ def ingest_event_log(events_path: str | Path,        # CSV/Parquet event log
     event_type = mapping["event_type"]  # a column, or {"constant": "purchase"} for a log of one kind of event
     constant = event_type.get("constant") if isinstance(event_type, dict) else None
     source_cols = {"customer_id": mapping["customer_id"], "ts": mapping["ts"]}
-    require_columns(raw, [*source_cols.values(), *([] if constant else [event_type]), *measures.values()], events_path,
-                    "the event log")
+    require_columns(raw, [*source_cols.values(), *([] if constant else [event_type]), *measures.values(),
+                          *filter(None, [mapping.get("event_id")])], events_path, "the event log")
     events = pd.DataFrame({
         "customer_id": require_ids(raw[source_cols["customer_id"]], events_path, source_cols["customer_id"]),
         "ts": parse_timestamps(raw[source_cols["ts"]], events_path, source_cols["ts"], read.get("date_format")),
@@ -123,6 +153,11 @@ def ingest_event_log(events_path: str | Path,        # CSV/Parquet event log
                           f"e.g. {_examples(raw.loc[events.event_type.isna(), source_cols['event_type']])}")
     for name, column in measures.items():
         events[name] = parse_numbers(raw[column], events_path, column)
+    if mapping.get("event_id"):  # the idempotency key: one event, however often it was delivered
+        events.insert(0, "event_id", require_ids(raw[mapping["event_id"]], events_path, mapping["event_id"]).astype("string"))
+    events, dropped = drop_repeated_events(events, events_path, mapping.get("event_id"), identical_rows)
+    if dropped:
+        warnings.warn(dropped, stacklevel=2)
     events = events.sort_values(["ts", "customer_id"], kind="stable").reset_index(drop=True)
 
     if customers_path is None:
@@ -182,21 +217,36 @@ def ingest_snapshot_table(path: str | Path,            # one row per customer, w
                           mapping: dict[str, Any],     # customer_id, label, exclude (identifier columns), positive
                           as_of_date: str,             # the date the snapshot describes
                           read: dict[str, Any] | None = None,  # delimiter, encoding of the file
+                          scoring_path: str | Path | None = None,  # a newer table of the same shape, to be scored
+                          scoring_as_of_date: str | None = None,   # the date that table describes
                           ) -> pd.DataFrame:
-    "Load a labelled snapshot table: ids mapped, identifier columns dropped, numbers with blanks made numeric, the label 0/1."
+    "Load a labelled snapshot table (and a newer one to score): ids mapped, identifiers dropped, numbers with blanks made numeric, the label 0/1."
     import warnings
     read = read or {}
-    table = read_table(path, **{k: read[k] for k in ("delimiter", "encoding") if k in read})
+    options = {k: read[k] for k in ("delimiter", "encoding") if k in read}
+    table = read_table(path, **options)
     id_col, label_col = mapping["customer_id"], mapping["label"]
     excluded = mapping.get("exclude", []) or []
     require_columns(table, [id_col, label_col, *excluded], path, "the snapshot table")
     label = snapshot_label(table[label_col], path, label_col, mapping.get("positive"))
-    features, notes = numbers_with_blanks(table.drop(columns=[id_col, label_col, *excluded]), path)
+    features = table.drop(columns=[id_col, label_col, *excluded])
+    keys = pd.DataFrame({"customer_id": require_ids(table[id_col], path, id_col), "as_of_date": pd.Timestamp(as_of_date)})
+    parts = [pd.concat([keys, pd.DataFrame({LABEL_COLUMN: label.astype("Int8")})], axis=1)]
+    if scoring_path is not None:  # same columns; its label, if it has one, is not read (it is not known yet)
+        if scoring_as_of_date is None or pd.Timestamp(scoring_as_of_date) <= pd.Timestamp(as_of_date):
+            raise IngestError(f"{scoring_path}: snapshot_table.scoring_as_of_date ({scoring_as_of_date}) must be "
+                              f"later than as_of_date ({as_of_date})")
+        newer = read_table(scoring_path, **options)
+        require_columns(newer, [id_col, *features.columns], scoring_path, "the table to score")
+        parts.append(pd.DataFrame({"customer_id": require_ids(newer[id_col], scoring_path, id_col),
+                                   "as_of_date": pd.Timestamp(scoring_as_of_date),
+                                   LABEL_COLUMN: pd.array([pd.NA] * len(newer), dtype="Int8")}))
+        features = pd.concat([features, newer[features.columns]], ignore_index=True)
+    features, notes = numbers_with_blanks(features, path)  # both tables at once: one type per column
     for note in notes:  # shown in the ingest report; a silent text column would become thousands of categories
         warnings.warn(note, stacklevel=2)
-    keys = pd.DataFrame({"customer_id": require_ids(table[id_col], path, id_col),
-                         "as_of_date": pd.Timestamp(as_of_date)})
-    return pd.concat([keys, features, pd.DataFrame({LABEL_COLUMN: label})], axis=1)
+    keys = pd.concat(parts, ignore_index=True)
+    return pd.concat([keys[["customer_id", "as_of_date"]], features, keys[[LABEL_COLUMN]]], axis=1)
 
 # %% ../nbs_lib/02_ingest.ipynb #02472b84
 SOURCES = ("synthetic", "event_log", "snapshot_table")
@@ -214,8 +264,47 @@ def load_source(ingest: dict[str, Any],  # the `ingest` block of params.yaml
         return generate_churn_data(**ingest["synthetic"])
     if source == "event_log":
         cfg = ingest["event_log"]
-        return ingest_event_log(cfg["events_path"], cfg["mapping"], cfg.get("customers_path"), cfg.get("read"))
+        return ingest_event_log(cfg["events_path"], cfg["mapping"], cfg.get("customers_path"), cfg.get("read"),
+                                cfg.get("identical_rows", "drop"))
     if source == "snapshot_table":
         cfg = ingest["snapshot_table"]
-        return ingest_snapshot_table(cfg["path"], cfg["mapping"], cfg["as_of_date"], cfg.get("read")), empty_event_log()
+        return ingest_snapshot_table(cfg["path"], cfg["mapping"], cfg["as_of_date"], cfg.get("read"),
+                                     cfg.get("scoring_path"), cfg.get("scoring_as_of_date")), empty_event_log()
     raise ValueError(f"params.yaml ingest.source must be one of {SOURCES}, got {source!r}")
+
+# %% ../nbs_lib/02_ingest.ipynb #b20b0fc9
+def source_files(ingest: dict[str, Any]) -> list[Path]:
+    "The files the configured source reads (none for synthetic data)."
+    source = ingest.get("source")
+    if source == "event_log":
+        cfg = ingest["event_log"]
+        return [Path(p) for p in (cfg["events_path"], cfg.get("customers_path")) if p]
+    if source == "snapshot_table":
+        cfg = ingest["snapshot_table"]
+        return [Path(p) for p in (cfg["path"], cfg.get("scoring_path")) if p]
+    return []
+
+def fingerprint_sources(ingest: dict[str, Any],  # the `ingest` block of params.yaml
+                        out: str | Path,          # the fingerprint file (data/ingested/sources.json)
+                        ) -> dict[str, Any]:
+    "Write the content hash of every input file the source reads to `out` (same files: same bytes); returns it."
+    import json
+
+    from churnops.config import file_sha256, write_json
+    seen_path = Path(out).with_name(f".{Path(out).name}.stat")  # size, mtime and hash of each file last time
+    try:
+        seen = json.loads(seen_path.read_text())
+    except (OSError, ValueError):
+        seen = {}
+    files, stats = {}, {}
+    for path in source_files(ingest):
+        if not path.is_file():
+            raise IngestError(f"{path}: file not found (ingest.source: {ingest['source']}, see params.yaml)")
+        stat = [path.stat().st_size, path.stat().st_mtime_ns]
+        known = seen.get(str(path), {})
+        files[str(path)] = known["sha256"] if known.get("stat") == stat else file_sha256(path)
+        stats[str(path)] = {"stat": stat, "sha256": files[str(path)]}
+    record = {"source": ingest.get("source"), "files": files}
+    write_json(record, out)
+    write_json(stats, seen_path)
+    return record

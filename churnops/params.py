@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 # %% auto #0
 __all__ = ['OVERRIDE_FILE', 'Share', 'DriftTest', 'merge_overrides', 'Drift', 'Synthetic', 'ReadOptions', 'ConstantEventType',
            'EventLogMapping', 'EventLog', 'SnapshotMapping', 'SnapshotTable', 'Ingest', 'Schema', 'ColumnRule',
-           'Validate', 'Features', 'Train', 'Campaign', 'Evaluate', 'Gate', 'Behaviour', 'Register', 'Mlflow',
-           'Monitor', 'Score', 'Serve', 'Params', 'ParamsError', 'check_params', 'load_params', 'write_override']
+           'Validate', 'Features', 'Train', 'Campaign', 'Evaluate', 'Gate', 'DirectionOff', 'Expectations', 'Register',
+           'Mlflow', 'Monitor', 'Score', 'Serve', 'Params', 'ParamsError', 'check_params', 'load_params',
+           'write_override']
 
 # %% ../nbs_lib/00b_params.ipynb #fbbd4746
 OVERRIDE_FILE = "params.override.yaml"
@@ -69,11 +70,13 @@ class EventLogMapping(_Block):
     measures: dict[str, str] = {}
     signup_date: str | None = None
     customer_attributes: list[str] = []
+    event_id: str | None = None     # a column naming each event: repeated deliveries are dropped by it
 
 class EventLog(_Block):
     events_path: str
     customers_path: str | None = None
     read: ReadOptions = ReadOptions()
+    identical_rows: Literal["drop", "fail"] = "drop"  # without an event id: rows equal in every mapped column
     mapping: EventLogMapping
 
 class SnapshotMapping(_Block):
@@ -85,6 +88,8 @@ class SnapshotMapping(_Block):
 class SnapshotTable(_Block):
     path: str
     as_of_date: str
+    scoring_path: str | None = None        # a newer table of the same shape, scored instead of the training table
+    scoring_as_of_date: str | None = None  # the date that table describes (after as_of_date)
     read: ReadOptions = ReadOptions()
     mapping: SnapshotMapping
 
@@ -148,14 +153,18 @@ class Evaluate(_Block):
 class Gate(_Block):
     metric: Literal["pr_auc", "roc_auc"]
     min_improvement: float = Field(ge=0)
+    baseline_margin: Share = 0.02
 
-class Behaviour(_Block):
-    max_against: Share
-    tolerance: float = Field(ge=0)
+class DirectionOff(_Block):
+    off: str                        # why this expectation does not hold for this data (recorded with decisions)
+
+class Expectations(_Block):
+    directions: dict[str, Literal["up", "down"] | DirectionOff] = {}
+    max_against: Share = 0.05
+    tolerance: float = Field(0.01, ge=0)
 
 class Register(_Block):
     gate: Gate
-    behaviour: Behaviour
 
 class Mlflow(_Block):
     tracking_uri: str
@@ -199,6 +208,7 @@ class Params(_Block):
     features: Features
     train: Train
     evaluate: Evaluate
+    expectations: Expectations
     register_: Register = Field(alias="register")  # `register` is taken by pydantic's BaseModel
     mlflow: Mlflow
     monitor: Monitor

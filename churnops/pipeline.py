@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 
 # %% auto #0
-__all__ = ['ploomber_stages', 'dvc_stages', 'library_modules', 'pipeline_differences', 'stage_products', 'stage_order',
-           'StageFailed', 'run_stage', 'copy_work_tree', 'override_params']
+__all__ = ['DVC_ONLY_STAGES', 'ploomber_stages', 'dvc_stages', 'library_modules', 'pipeline_differences', 'stage_products',
+           'stage_order', 'StageFailed', 'run_stage', 'notebook_warnings', 'copy_work_tree', 'override_params']
 
 # %% ../nbs_lib/09_pipeline.ipynb #0230c16c
 def ploomber_stages(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, dict[str, Any]]:
@@ -70,13 +70,19 @@ def library_modules(source: str | Path,         # a stage notebook or a churnops
                     todo.append(path)
     return seen
 
+# DVC stages that are not notebooks: `sources` fingerprints the input files params.yaml names (churnops.ingest)
+DVC_ONLY_STAGES = {"sources": "churnops sources"}
+
 def pipeline_differences(pipeline_yaml: str | Path = "pipeline.yaml",
                          dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
     "Every way in which the two pipeline definitions disagree (empty when they agree)."
     ploomber, dvc = ploomber_stages(pipeline_yaml), dvc_stages(dvc_yaml)
     problems = [f"stage {s!r} is in {pipeline_yaml} but not in {dvc_yaml}" for s in sorted(set(ploomber) - set(dvc))]
-    problems += [f"stage {s!r} is in {dvc_yaml} but not in {pipeline_yaml}" for s in sorted(set(dvc) - set(ploomber))]
-    producer = {out: name for name, stage in dvc.items() for out in stage["outs"]}
+    problems += [f"stage {s!r} is in {dvc_yaml} but not in {pipeline_yaml}"
+                 for s in sorted(set(dvc) - set(ploomber) - set(DVC_ONLY_STAGES))]
+    problems += [f"{s}: dvc.yaml cmd {dvc[s]['cmd']!r} is not {cmd!r}" for s, cmd in DVC_ONLY_STAGES.items()
+                 if s in dvc and dvc[s]["cmd"] != cmd]
+    producer = {out: name for name, stage in dvc.items() for out in stage["outs"] if name not in DVC_ONLY_STAGES}
     for name in sorted(set(ploomber) & set(dvc)):
         p, d = ploomber[name], dvc[name]
         if p["source"] not in d["deps"]:
@@ -157,6 +163,20 @@ def run_stage(name: str,                                   # a task of pipeline.
         task.build(force=True)
     except Exception as error:
         raise StageFailed.from_build_error(name, error, Path(pipeline_yaml).parent / "reports" / "logs") from None
+    for line in notebook_warnings(task.product["nb_ipynb"]):  # e.g. ingest's dropped rows: said where they are read
+        print(f"stage {name!r} warns: {line}")
+
+def notebook_warnings(path: str | Path) -> list[str]:
+    "The `UserWarning` messages an executed notebook printed (the library's warnings to its user), in order."
+    import re
+
+    import nbformat
+    found = []
+    for cell in nbformat.read(str(path), as_version=4).cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                found += re.findall(r"UserWarning: (.*)", output.get("text", ""))
+    return found
 
 # %% ../nbs_lib/09_pipeline.ipynb #08b16519
 def copy_work_tree(src: str | Path,   # a git work tree

@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from .expectations import check_expectations, describe_failures
 
 from .config import atomic_directory
-from .contract import parse_feature
 from .evaluate import classification_metrics
 from .model import Predictor, as_predictor, load_model
 
 # %% auto #0
 __all__ = ['HISTORY_TAG', 'client', 'register_version', 'attach_evaluation', 'alias_version', 'champion_history', 'promote',
-           'rollback', 'load_version', 'list_versions', 'promotion_decision', 'behaviour_failures',
+           'rollback', 'load_version', 'list_versions', 'headroom_gain', 'promotion_decision', 'behaviour_checks',
            'champion_on_holdout', 'export_bundle', 'publish_champion']
 
 # %% ../nbs_lib/05a_registry.ipynb #76b80e0f
@@ -117,12 +117,18 @@ def list_versions(tracking_uri: str, model_name: str) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("version").reset_index(drop=True) if rows else pd.DataFrame()
 
 # %% ../nbs_lib/05a_registry.ipynb #79158f69
-def promotion_decision(challenger: dict[str, float],          # holdout metrics of the new model
+def headroom_gain(challenger: float, baseline: float, metric: str, base_rate: float) -> float:
+    "The challenger's gain over the baseline as a share of what a perfect ranking would add above chance."
+    chance = base_rate if metric == "pr_auc" else 0.5
+    return (challenger - baseline) / max(1 - chance, 1e-9)
+
+def promotion_decision(challenger: dict[str, float],          # holdout metrics of the new model (with base_rate)
                        champion: dict[str, float] | None,     # the champion's metrics on the same holdout
                        baseline: dict[str, float],            # the single-feature baseline on that holdout
                        behaviour_failures: list[str],         # failed behavioural checks of the challenger
-                       gate: dict[str, Any],                  # {metric: pr_auc, min_improvement: 0.005}
+                       gate: dict[str, Any],                  # {metric, min_improvement, baseline_margin}
                        not_comparable: str | None = None,     # why the current champion could not be compared
+                       single_feature: str | None = None,     # the feature, when the challenger is the single-feature model
                        ) -> tuple[bool, str]:
     "Whether the challenger should become champion, and the reason in one sentence."
     metric, margin = gate["metric"], gate["min_improvement"]
@@ -130,10 +136,16 @@ def promotion_decision(challenger: dict[str, float],          # holdout metrics 
         return False, "rejected: behavioural checks failed (" + "; ".join(behaviour_failures) + ")"
     if champion is None:
         first = f"replaces a champion that is not comparable ({not_comparable})" if not_comparable else "first champion"
-        if challenger[metric] > baseline[metric]:
-            return True, f"{first}: {metric} {challenger[metric]:.4f} beats the single-feature baseline {baseline[metric]:.4f}"
-        return False, (f"rejected: {metric} {challenger[metric]:.4f} does not beat the single-feature baseline "
-                       f"{baseline[metric]:.4f}" + (f"; the champion is not comparable ({not_comparable})" if not_comparable else ""))
+        if single_feature:
+            return True, (f"{first}: no model beat the single feature {single_feature} on validation, so the champion "
+                          f"is that feature alone (holdout {metric} {challenger[metric]:.4f})")
+        gain = headroom_gain(challenger[metric], baseline[metric], metric, challenger["base_rate"])
+        versus = (f"{metric} {challenger[metric]:.4f} vs the single-feature baseline {baseline[metric]:.4f}: "
+                  f"{gain:+.1%} of the headroom above chance (base rate {challenger['base_rate']:.1%})")
+        if gain >= gate["baseline_margin"]:
+            return True, f"{first}: {versus} >= {gate['baseline_margin']:.1%}"
+        return False, (f"rejected: {versus} < the required {gate['baseline_margin']:.1%}; the baseline wins"
+                       + (f"; the champion is not comparable ({not_comparable})" if not_comparable else ""))
     gain = challenger[metric] - champion[metric]
     if gain >= margin:
         return True, f"promoted: {metric} {challenger[metric]:.4f} vs champion {champion[metric]:.4f} (+{gain:.4f} >= {margin})"
@@ -141,58 +153,15 @@ def promotion_decision(challenger: dict[str, float],          # holdout metrics 
                    f"({gain:+.4f} < required +{margin}); the champion stays")
 
 # %% ../nbs_lib/05a_registry.ipynb #c27883ef
-def _inactive_for(rows: pd.DataFrame, days: int) -> pd.DataFrame:
-    "The same customers had they been silent for `days` more days: recency grows, short windows empty."
-    changed = rows.copy()
-    for column in changed.columns:
-        feature = parse_feature(column)
-        if feature.kind == "recency":
-            changed[column] = (changed[column] + days).clip(upper=rows[column].max())
-        elif feature.kind in ("count", "sum") and feature.window_days <= days:
-            changed[column] = 0
-    return changed
-
-def _one_more(rows: pd.DataFrame, event_type: str) -> pd.DataFrame:
-    "The same customers with one more `event_type` event yesterday (counts, recency, sums and last value)."
-    changed = rows.copy()
-    kinds = {column: parse_feature(column) for column in rows.columns}
-    measure = lambda subject: subject.removesuffix(f"_{event_type}")
-    typical = {measure(f.subject): float(rows[c][rows[c] > 0].median())
-               for c, f in kinds.items() if f.kind == "last" and f.about(event_type) and (rows[c] > 0).any()}
-    for column, feature in kinds.items():
-        if not feature.about(event_type):
-            continue
-        if feature.kind == "count":
-            changed[column] += 1
-        elif feature.kind == "recency":
-            changed[column] = 1
-        elif feature.kind == "sum":
-            changed[column] += typical.get(measure(feature.subject), 0.0)
-        elif feature.kind == "last":
-            changed[column] = typical.get(measure(feature.subject), 0.0)
-    return changed
-
-def behaviour_failures(model, rows: pd.DataFrame,   # a fitted pipeline (or its Predictor); holdout rows
-                       max_against: float = 0.05,   # share of rows allowed to move against the direction
-                       tolerance: float = 0.01,     # a move smaller than this is not "against"
-                       risk_events: tuple[str, ...] = ("payment_failed",),  # one more of these must not lower risk
-                       ) -> list[str]:
-    "The behavioural checks the model fails (an empty list when it passes)."
+def behaviour_checks(model, rows: pd.DataFrame,     # a fitted pipeline (or its Predictor); holdout rows
+                     expectations: dict[str, Any],  # the `expectations` block: directions, max_against, tolerance
+                     ) -> tuple[list[str], list[dict[str, Any]]]:
+    "(the failed checks as sentences, every expectation's record with its evidence)."
     predictor = as_predictor(model)
-    inputs = predictor.inputs
-    failures = []
-    if "customer_id" in inputs:
-        failures.append("invariance: customer_id is a model input")
-    base = predictor.predict(rows)
-    counterfactuals = {"14 days of inactivity": _inactive_for(rows[inputs], 14)}
-    counterfactuals.update({f"a recent {t}": _one_more(rows[inputs], t) for t in risk_events
-                            if any(parse_feature(c).kind == "recency" and parse_feature(c).about(t) for c in inputs)})
-    for name, changed in counterfactuals.items():
-        moved = predictor.predict(changed) - base
-        against = float((moved < -tolerance).mean())
-        if against > max_against or moved.mean() < 0:
-            failures.append(f"direction: {name} lowers risk for {against:.1%} of rows (mean change {moved.mean():+.4f})")
-    return failures
+    failures = ["invariance: customer_id is a model input"] if "customer_id" in predictor.inputs else []
+    records = check_expectations(predictor, rows, expectations["directions"], expectations["max_against"],
+                                 expectations["tolerance"])
+    return failures + [f"direction: {line}" for line in describe_failures(records)], records
 
 # %% ../nbs_lib/05a_registry.ipynb #1a04036c
 def champion_on_holdout(tracking_uri: str, model_name: str, version: str,

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from .expectations import check_expectations, describe_failures, monotonic_constraints
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -21,7 +22,8 @@ from .evaluate import best_single_feature, ranking_metrics
 from .model import log_model, model_inputs, predict
 
 # %% auto #0
-__all__ = ['CANDIDATES', 'time_split', 'recent_window', 'make_model', 'fit_candidates', 'flatten', 'run_name', 'log_training_run']
+__all__ = ['CANDIDATES', 'SINGLE_FEATURE', 'NO_EXPECTATIONS', 'time_split', 'recent_window', 'make_model', 'fit_candidates',
+           'flatten', 'run_name', 'log_training_run']
 
 # %% ../nbs_lib/04_train.ipynb #7703b75c
 def time_split(labelled: pd.DataFrame,  # labelled snapshots (customer_id, as_of_date, features, churned)
@@ -48,6 +50,7 @@ def time_split(labelled: pd.DataFrame,  # labelled snapshots (customer_id, as_of
 
 # %% ../nbs_lib/04_train.ipynb #ba818b0f
 CANDIDATES = ("logistic_regression", "hist_gradient_boosting")
+SINGLE_FEATURE = "single_feature"
 
 def recent_window(labelled: pd.DataFrame,   # labelled snapshots
                   days: int | None,          # keep as-of dates within this many days of the newest (None: all)
@@ -57,53 +60,72 @@ def recent_window(labelled: pd.DataFrame,   # labelled snapshots
         return labelled
     return labelled[labelled.as_of_date >= labelled.as_of_date.max() - pd.Timedelta(days=days)]
 
-def make_model(kind: str,                    # one of CANDIDATES
+def make_model(kind: str,                    # one of CANDIDATES, or SINGLE_FEATURE (one numeric column)
                numeric: list[str], categorical: list[str],
                hyperparameters: dict[str, Any],  # passed to the estimator
                seed: int = 0,
+               monotonic: dict[str, int] | None = None,  # numeric feature -> +1/-1 (gradient boosting only)
                ) -> Pipeline:
     "A preprocessing + estimator pipeline for one candidate."
-    if kind == "logistic_regression":
-        estimator = LogisticRegression(max_iter=2_000, **hyperparameters)
-    elif kind == "hist_gradient_boosting":
-        estimator = HistGradientBoostingClassifier(random_state=seed, **hyperparameters)
-    else:
-        raise ValueError(f"unknown candidate {kind!r}; choose from {CANDIDATES}")
     prep = ColumnTransformer([("numeric", StandardScaler(), numeric),
                               ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical)])
+    if kind in ("logistic_regression", SINGLE_FEATURE):
+        estimator = LogisticRegression(max_iter=2_000, **hyperparameters)
+    elif kind == "hist_gradient_boosting":
+        # the scaler keeps each feature's order, so a constraint on the input holds for the scaled column
+        constraints = {f"numeric__{c}": d for c, d in (monotonic or {}).items() if c in numeric}
+        if constraints:
+            prep.set_output(transform="pandas")  # constraints are given by column name
+        estimator = HistGradientBoostingClassifier(random_state=seed, **hyperparameters,
+                                                   **({"monotonic_cst": constraints} if constraints else {}))
+    else:
+        raise ValueError(f"unknown candidate {kind!r}; choose from {CANDIDATES}")
     return Pipeline([("prep", prep), ("model", estimator)])
 
 # %% ../nbs_lib/04_train.ipynb #1b5f15db
-def fit_candidates(train: pd.DataFrame,       # training snapshots
-                   params: dict[str, Any],    # the `train` block of params.yaml
-                   ) -> tuple[Pipeline, pd.DataFrame]:
-    "Fit every configured candidate, pick the best by validation PR AUC, refit it on all of `train`; the leaderboard marks it `selected`."
-    numeric, categorical = split_columns(train)
+def _validation_split(train: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "The gapped time split at the end of the training window, or a customer-grouped random split when it is too short."
     try:
-        fit_part, valid_part = time_split(train, params["validation_snapshots"], params["gap_days"], params["seed"])
+        return time_split(train, params["validation_snapshots"], params["gap_days"], params["seed"])
     except ValueError as too_short:
-        # A short training window has no room for a gapped validation slice: choose on a random quarter
-        # of the customers instead (no customer on both sides). Only the choice of candidate is affected;
-        # the test set stays a gapped time split.
+        # Only the choice of candidate is affected; the test set stays a gapped time split.
         import warnings
 
         from sklearn.model_selection import GroupShuffleSplit
-        warnings.warn(f"candidate selection falls back to a customer-grouped random split: {too_short}", stacklevel=2)
+        warnings.warn(f"candidate selection falls back to a customer-grouped random split: {too_short}", stacklevel=3)
         fit_idx, valid_idx = next(GroupShuffleSplit(n_splits=1, test_size=0.25, random_state=params["seed"])
                                   .split(train, groups=train.customer_id))
-        fit_part, valid_part = train.iloc[fit_idx], train.iloc[valid_idx]
+        return train.iloc[fit_idx], train.iloc[valid_idx]
+
+NO_EXPECTATIONS = {"directions": {}, "max_against": 0.05, "tolerance": 0.01}
+
+def fit_candidates(train: pd.DataFrame,       # training snapshots
+                   params: dict[str, Any],    # the `train` block of params.yaml
+                   expectations: dict[str, Any] | None = None,  # the `expectations` block (directions, max_against, tolerance)
+                   ) -> tuple[Pipeline, pd.DataFrame]:
+    "Fit every candidate, pick the best by validation PR AUC among those that keep the expectations, refit it on all of `train`."
+    expectations = expectations or NO_EXPECTATIONS
+    numeric, categorical = split_columns(train)
+    fit_part, valid_part = _validation_split(train, params)
+    column, _ = best_single_feature(fit_part, numeric)
+    specs = {kind: (kind, numeric, categorical, hyperparameters or {}) for kind, hyperparameters in params["candidates"].items()}
+    specs[f"{SINGLE_FEATURE}: {column}"] = (SINGLE_FEATURE, [column], [], {})
+    monotonic = monotonic_constraints(numeric, expectations["directions"])
     rows = []
-    for kind, hyperparameters in params["candidates"].items():
-        model = make_model(kind, numeric, categorical, hyperparameters or {}, params["seed"])
-        model.fit(fit_part[numeric + categorical], fit_part[LABEL_COLUMN])
-        rows.append({"candidate": kind, **ranking_metrics(valid_part[LABEL_COLUMN], predict(model, valid_part))})
-    column, sign = best_single_feature(fit_part, numeric)
-    rows.append({"candidate": f"baseline: {column}", **ranking_metrics(valid_part[LABEL_COLUMN], sign * valid_part[column])})
-    leaderboard = pd.DataFrame(rows).sort_values("pr_auc", ascending=False).reset_index(drop=True)
-    best = next(c for c in leaderboard.candidate if c in params["candidates"])
+    for name, (kind, num, cat, hyperparameters) in specs.items():
+        model = make_model(kind, num, cat, hyperparameters, params["seed"], monotonic)
+        model.fit(fit_part[num + cat], fit_part[LABEL_COLUMN])
+        broken = describe_failures(check_expectations(model, valid_part, expectations["directions"],
+                                                      expectations["max_against"], expectations["tolerance"]))
+        rows.append({"candidate": name, **ranking_metrics(valid_part[LABEL_COLUMN], predict(model, valid_part)),
+                     "expectations_failed": "; ".join(broken)})
+    leaderboard = pd.DataFrame(rows).sort_values("pr_auc", ascending=False, kind="stable").reset_index(drop=True)
+    keeping = leaderboard[leaderboard.expectations_failed == ""]
+    best = (keeping if len(keeping) else leaderboard).candidate.iloc[0]  # none keeps them: the gate will say so
     leaderboard["selected"] = leaderboard.candidate == best
-    model = make_model(best, numeric, categorical, params["candidates"][best] or {}, params["seed"])
-    model.fit(train[numeric + categorical], train[LABEL_COLUMN])
+    kind, num, cat, hyperparameters = specs[best]
+    model = make_model(kind, num, cat, hyperparameters, params["seed"], monotonic)
+    model.fit(train[num + cat], train[LABEL_COLUMN])
     return model, leaderboard
 
 # %% ../nbs_lib/04_train.ipynb #cd08f814
@@ -136,7 +158,7 @@ def log_training_run(model: Pipeline,
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(experiment)
-    metric_names = [c for c in leaderboard.columns if c not in ("candidate", "selected")]
+    metric_names = [c for c in leaderboard.columns if c not in ("candidate", "selected", "expectations_failed")]
     selected = leaderboard[leaderboard.selected].iloc[0]
     name = run_name(leaderboard, train)
     with mlflow.start_run(run_name=name) as run:
@@ -151,6 +173,7 @@ def log_training_run(model: Pipeline,
                 mlflow.log_params(flatten(params.get("train", {}).get("candidates", {}).get(row.candidate) or {}))
                 mlflow.log_metrics({f"validation_{k}": float(getattr(row, k)) for k in metric_names})
                 mlflow.set_tags({"selected": str(bool(row.selected)).lower(),
-                                 "role": "baseline" if row.candidate.startswith("baseline") else "candidate"})
+                                 "expectations_failed": row.expectations_failed or "none",
+                                 "role": "single_feature" if row.candidate.startswith(SINGLE_FEATURE) else "candidate"})
         info = log_model(model, train)
     return {"run_id": run.info.run_id, "run_name": name, "model_uri": info.model_uri}

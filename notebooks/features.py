@@ -5,7 +5,7 @@
 # pass before anything is written; their Data Docs are under `reports/data_docs/features/`.
 
 # %% tags=["parameters"]
-upstream = ["ingest", "validate"]
+upstream = ["validate"]
 product = None
 features = None  # block from params.yaml
 schema = None  # block from params.yaml
@@ -19,8 +19,8 @@ from churnops.features import build_feature_table, split_labelled
 from churnops.validate import apply_levels, feature_suites, gate, run_suites, summary
 
 # %%
-customers = pd.read_parquet(upstream["ingest"]["customers"])
-table = build_feature_table(customers, upstream["ingest"]["events"], features, schema)
+customers = pd.read_parquet(upstream["validate"]["customers"])  # the tables that passed the raw data gate
+table = build_feature_table(customers, upstream["validate"]["events"], features, schema)
 labelled, scoring = split_labelled(table)
 print(f"{len(labelled):,} labelled rows over {labelled.as_of_date.nunique()} as-of dates; "
       f"{len(scoring):,} customers to score at {scoring.as_of_date.max():%Y-%m-%d}")

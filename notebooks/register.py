@@ -8,6 +8,7 @@
 upstream = ["train", "evaluate"]
 product = None
 register = None  # block from params.yaml
+expectations = None  # block from params.yaml (the behavioural checks)
 mlflow = None  # block from params.yaml
 features = None  # block from params.yaml (the label definition: churn horizon)
 ingest = None  # block from params.yaml (the label definition: source)
@@ -24,7 +25,7 @@ from churnops.model import Predictor, load_model
 from churnops.registry import (
     alias_version,
     attach_evaluation,
-    behaviour_failures,
+    behaviour_checks,
     champion_on_holdout,
     export_bundle,
     list_versions,
@@ -58,21 +59,26 @@ if champion_version not in (None, version):
     if not_comparable:
         print(f"not comparable: {not_comparable}; the challenger is judged against the single-feature baseline")
 baseline = {"roc_auc": evaluation["baseline_roc_auc"], "pr_auc": evaluation["baseline_pr_auc"]}
-failures = behaviour_failures(challenger, test_set, **register["behaviour"])
-promoted, reason = promotion_decision(metrics, champion_metrics, baseline, failures, register["gate"], not_comparable)
+failures, checks = behaviour_checks(challenger, test_set, expectations)
+promoted, reason = promotion_decision({**metrics, "base_rate": evaluation["base_rate"]}, champion_metrics, baseline,
+                                      failures, register["gate"], not_comparable, summary["single_feature"])
 if promoted:
     promote(uri, name, version, reason)
 print(f"version {version}: {reason}")
+pd.DataFrame(checks)
 
 # %%
 champion_now = alias_version(uri, name, "champion")
+switched_off = {pattern: d["off"] for pattern, d in expectations["directions"].items() if isinstance(d, dict)}
 decision = {"version": version, "promoted": promoted, "reason": reason, "behaviour_failures": failures,
+            "expectations": checks, "expectations_off": switched_off, "selected_candidate": summary["selected_candidate"],
             "challenger": metrics, "champion_before": champion_version, "champion_before_metrics": champion_metrics,
             "champion_not_comparable": not_comparable, "label_definition": label, "champion": champion_now}
 if champion_now is None:
     write_json(decision, product["decision"])  # the evidence stays readable; nothing can be scored
-    raise RuntimeError(f"{name}: no champion yet ({reason}); nothing can be scored. "
-                       f"The decision is in {product['decision']}.")
+    raise RuntimeError(f"{name}: nothing could be promoted, so there is no champion to score with: {reason}. "
+                       f"The evidence is in {product['decision']}; if the data contradicts an expectation, switch it "
+                       "off in params.yaml with the reason (expectations.directions.<pattern>: {off: why}).")
 export_bundle(uri, name, product["champion"])
 write_json(decision, product["decision"])
 list_versions(uri, name)

@@ -1,12 +1,14 @@
 # %% [markdown]
 # # Train
-# Candidates on a time-based split with a gap, the best single-feature baseline beside them, and an
-# MLflow run with the model, its signature, the data fingerprint and the git commit.
+# Candidates on a time-based split with a gap (gradient boosting constrained by the declared
+# `expectations`; the single strongest feature is a candidate too), and an MLflow run with the model, its
+# signature, the data fingerprint and the git commit.
 
 # %% tags=["parameters"]
 upstream = ["features"]
 product = None
 train = None  # block from params.yaml
+expectations = None  # block from params.yaml (monotonic constraints; candidates that break one are passed over)
 mlflow = None  # block from params.yaml
 features = None  # block from params.yaml (logged with the run: it shapes the model)
 ingest = None  # block from params.yaml (logged with the run)
@@ -16,7 +18,7 @@ import pandas as pd
 
 from churnops.config import file_sha256, git_commit, mlflow_tracking_uri, write_json, write_parquet
 from churnops.model import save_model
-from churnops.train import fit_candidates, log_training_run, recent_window, time_split
+from churnops.train import SINGLE_FEATURE, fit_candidates, log_training_run, recent_window, time_split
 
 # %%
 labelled = recent_window(pd.read_parquet(upstream["features"]["labelled"]), train["window_days"])
@@ -25,7 +27,13 @@ print(f"train {len(train_set):,} rows (to {train_set.as_of_date.max():%Y-%m-%d})
       f"test {len(test_set):,} rows (from {test_set.as_of_date.min():%Y-%m-%d})")
 
 # %%
-model, leaderboard = fit_candidates(train_set, train)
+model, leaderboard = fit_candidates(train_set, train, expectations)
+selected = leaderboard[leaderboard.selected].iloc[0]
+single_feature = selected.candidate.split(": ", 1)[1] if selected.candidate.startswith(SINGLE_FEATURE) else None
+if single_feature:
+    print(f"No model beats the single feature {single_feature} on validation: it is the selected model")
+if selected.expectations_failed:
+    print(f"Every candidate breaks a declared expectation; the best breaks: {selected.expectations_failed}")
 leaderboard
 
 # %%
@@ -33,8 +41,9 @@ write_parquet(train_set, product["train_set"])
 write_parquet(test_set, product["test_set"])
 save_model(model, product["model"])
 run = log_training_run(
-    model, train_set, params={"train": train, "features": features, "ingest": ingest}, leaderboard=leaderboard,
+    model, train_set, params={"train": train, "expectations": expectations, "features": features, "ingest": ingest}, leaderboard=leaderboard,
     tags={"data_fingerprint": file_sha256(product["train_set"]), "git_commit": git_commit() or "unknown"},
     tracking_uri=mlflow_tracking_uri(mlflow["tracking_uri"]), experiment=mlflow["experiment"])
-write_json({**run, "leaderboard": leaderboard.to_dict(orient="records")}, product["summary"])
+write_json({**run, "leaderboard": leaderboard.to_dict(orient="records"), "selected_candidate": selected.candidate,
+            "single_feature": single_feature}, product["summary"])
 run

@@ -8,6 +8,7 @@ from churnops.pipeline import copy_work_tree, override_params
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ["ingest", "validate", "features", "train", "evaluate", "register", "score", "monitor", "publish"]
+DVC_STAGES = ["sources", *STAGES]  # `sources` hashes the input files params.yaml names (not a notebook)
 
 
 @pytest.fixture(scope="session")
@@ -38,10 +39,10 @@ def pipeline_run(repo, tmp_path_factory) -> Path:
     "A copy of the work tree (its own git repository) where the whole pipeline ran once on a small data set."
     root = copy_work_tree(repo, tmp_path_factory.mktemp("clone"))
     # 180 days: the reference snapshot needs full 90-day windows before the scoring period, or drift reads high.
-    # 1,000 customers make a noisy first model: the behaviour gate's direction rule gets 10% slack instead of 5%.
+    # 1,000 customers make a noisy first model: the expectations get 10% slack instead of 5%.
     override_params(root / "params.yaml", {"ingest.synthetic.n_customers": 1000, "ingest.synthetic.n_days": 180,
                                            "train.candidates.hist_gradient_boosting.max_iter": 100,
-                                           "register.behaviour.max_against": 0.1})
+                                           "expectations.max_against": 0.1})
     for command in (["git", "init", "-q"], ["git", "add", "-A"],
                     ["git", "-c", "user.name=ci", "-c", "user.email=ci@localhost", "commit", "-qm", "clone"]):
         subprocess.run(command, cwd=root, check=True)

@@ -1,6 +1,7 @@
 """Corrupted inputs through the real pipeline: the contract parser (ingest) or the Great Expectations gate
 (validate) stops each class of corruption with a message that names it, downstream stages do not run, and
-the last good features, models and predictions stay byte-identical.
+the last good raw tables (data/raw), features, models and predictions stay byte-identical; the rejected
+tables stay in data/ingested to inspect.
 
 Each case works on its own copy of the session's finished pipeline run and feeds it an event log and a
 customer table (CSV, through `ingest.source: event_log`) made from that run's clean data, then corrupted.
@@ -15,7 +16,7 @@ from churnops.pipeline import override_params
 from tests.conftest import dvc_repro, ran
 
 pytestmark = pytest.mark.slow
-GOOD_OUTPUTS = ["data/features", "data/predictions", "models"]
+GOOD_OUTPUTS = ["data/raw", "data/features", "data/predictions", "models"]
 
 
 def snapshot(root):
@@ -23,7 +24,7 @@ def snapshot(root):
             if p.is_file()}
 
 
-def feed(root, events, customers, warn=None):
+def feed(root, events, customers, warn=None, event_id=None):
     "Write the two tables as CSV and point the ingest stage at them (with the full column mapping)."
     events_path, customers_path = root / "incoming" / "events.csv", root / "incoming" / "customers.csv"
     events_path.parent.mkdir(exist_ok=True)
@@ -34,7 +35,7 @@ def feed(root, events, customers, warn=None):
     customers.to_csv(customers_path, index=False)
     mapping = {"customer_id": "customer_id", "ts": "ts", "event_type": "event_type", "signup_date": "signup_date",
                "measures": {"amount": "amount", "duration_minutes": "duration_minutes"},
-               "customer_attributes": ["plan", "region", "acquisition_channel"]}
+               "customer_attributes": ["plan", "region", "acquisition_channel"], "event_id": event_id}
     override_params(root / "params.yaml", {"ingest.source": "event_log", "ingest.event_log": {
         "events_path": str(events_path), "customers_path": str(customers_path), "mapping": mapping},
         **({"validate.warn": warn} if warn else {})})
@@ -92,7 +93,28 @@ def test_corrupted_input_is_stopped_and_good_outputs_survive(run_copy, case):
         results = json.loads((root / "reports" / "validation" / "raw_data.json").read_text())
         assert not results["passed"] and results["failed_blocking"] == 1
         assert (root / "reports" / "data_docs" / "raw_data" / "index.html").exists(), "the failed run's Data Docs"
-    assert snapshot(root) == before, "a stopped run must leave the last good features, models and predictions"
+        assert "data/raw keeps the last tables that passed" in output
+        rejected = pd.read_parquet(root / "data" / "ingested" / "events.parquet")
+        assert len(rejected) == len(corruption(events, customers)[0]), "the rejected log stays to be inspected"
+    assert snapshot(root) == before, "a stopped run must leave the last good raw tables, features, models and predictions"
+
+
+def test_repeated_deliveries_are_dropped_with_a_count_or_by_event_id(run_copy):
+    "Identical rows (no event id) are dropped with their count and share; with an event id, repeats of an id are."
+    root, events, customers = run_copy
+    feed(root, pd.concat([events, events.head(7)]), customers)
+    code, output = dvc_repro(root, "validate")
+    assert code == 0, output[-3000:]
+    assert "stage 'ingest' warns: " in output and f"7 of {len(events) + 7:,} rows" in output and "identical to an earlier row" in output, output[-3000:]
+    assert len(pd.read_parquet(root / "data" / "raw" / "events.parquet")) == len(events)
+
+    with_ids = events.assign(event_id=[f"e{i}" for i in range(len(events))])
+    feed(root, pd.concat([with_ids, with_ids.tail(4)]), customers, event_id="event_id")
+    code, output = dvc_repro(root, "validate")
+    assert code == 0, output[-3000:]
+    assert "dropped 4 of" in output and "repeating an event id of column 'event_id'" in output, output[-3000:]
+    published = pd.read_parquet(root / "data" / "raw" / "events.parquet")
+    assert published.event_id.is_unique and len(published) == len(events)
 
 
 def test_a_warning_level_expectation_reports_but_does_not_stop(run_copy):

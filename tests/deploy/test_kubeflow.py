@@ -2,7 +2,7 @@
 in the churnops image and handing its pipeline state to the next step as an artifact."""
 import yaml
 
-from tests.conftest import REPO, STAGES
+from tests.conftest import DVC_STAGES, REPO
 from tests.deploy.conftest import run, tool
 
 PIPELINE = REPO / "k8s" / "kubeflow" / "pipeline.py"
@@ -18,9 +18,9 @@ def test_pipeline_compiles_to_one_step_per_stage_in_order(tmp_path):
     spec, platform = list(yaml.safe_load_all((tmp_path / "pipeline.yaml").read_text()))
     tasks = spec["root"]["dag"]["tasks"]
     stage_of = {name: task["inputs"]["parameters"]["stage"]["runtimeValue"]["constant"] for name, task in tasks.items()}
-    assert sorted(stage_of.values()) == sorted(STAGES)
+    assert sorted(stage_of.values()) == sorted(DVC_STAGES)
     by_stage = {stage: name for name, stage in stage_of.items()}
-    for previous, stage in zip(STAGES, STAGES[1:]):
+    for previous, stage in zip(DVC_STAGES, DVC_STAGES[1:]):
         task = tasks[by_stage[stage]]
         assert task["dependentTasks"] == [by_stage[previous]]
         assert task["inputs"]["artifacts"]["upstream_state"]["taskOutputArtifact"] == {

@@ -6,7 +6,7 @@ from churnops.features import build_features, split_labelled
 from churnops.generate import generate_churn_data
 from churnops.model import model_inputs, predict
 from churnops.params import load_params
-from churnops.registry import behaviour_failures
+from churnops.registry import behaviour_checks
 from churnops.train import fit_candidates, time_split
 
 
@@ -16,8 +16,8 @@ def trained(repo):
     customers, events = generate_churn_data(n_customers=2_000, n_days=150, seed=5)
     labelled, _ = split_labelled(build_features(customers, events, params["features"], params["schema"]))
     train, test = time_split(labelled, params["train"]["test_snapshots"], params["train"]["gap_days"])
-    model, _ = fit_candidates(train, params["train"])
-    return model, test
+    model, _ = fit_candidates(train, params["train"], params["expectations"])
+    return model, test, params["expectations"]
 
 
 def risk(model, rows):
@@ -25,20 +25,24 @@ def risk(model, rows):
 
 
 def test_invariance_customer_id_does_not_change_the_score(trained):
-    model, test = trained
+    model, test, _ = trained
     renamed = test.assign(customer_id=test.customer_id + 10_000_000)
     assert (risk(model, test) == risk(model, renamed)).all()
     assert "customer_id" not in model_inputs(model)
 
 
 def test_direction_inactivity_and_failed_payments_do_not_lower_risk(trained):
-    model, test = trained
-    assert behaviour_failures(model, test) == []
+    "The declared expectations of params.yaml hold on the holdout, for every feature they name."
+    model, test, expectations = trained
+    failures, records = behaviour_checks(model, test, expectations)
+    assert failures == []
+    checked = {r["feature"] for r in records}
+    assert {"days_since_last_events", "days_since_last_payment_failed", "n_payment_failed_30d"} <= checked, checked
 
 
 def test_minimum_functionality_on_hand_picked_customers(trained):
     "Clear cases, picked from real rows so that every feature is consistent with the others."
-    model, test = trained
+    model, test, _ = trained
     engaged = test[(test.days_since_last_session <= 1) & (test.n_session_30d >= test.n_session_30d.quantile(0.75))
                    & (test.n_payment_failed_90d == 0) & (test.n_support_contact_30d == 0)]
     fading = test[(test.days_since_last_session >= 14) & (test.trend_session_7_30d < 0)]

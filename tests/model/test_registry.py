@@ -29,7 +29,7 @@ def toy_data(seed):
 
 def one_candidate(name="logistic_regression"):
     "A leaderboard as `fit_candidates` returns it, with one selected candidate."
-    return pd.DataFrame([{"candidate": name, "roc_auc": 0.7, "pr_auc": 0.4, "selected": True}])
+    return pd.DataFrame([{"candidate": name, "roc_auc": 0.7, "pr_auc": 0.4, "selected": True, "expectations_failed": ""}])
 
 
 def train_and_register(store, data, hyperparameters, tags=None):
@@ -85,11 +85,16 @@ def test_behaviour_checks_catch_a_model_that_rewards_inactivity():
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     rng = np.random.default_rng(0)
-    rows = pd.DataFrame({"days_since_last_event": rng.integers(0, 30, 500).astype(float)})
-    y = (rows.days_since_last_event < 10).astype(int)  # the wrong direction, on purpose
-    model = Pipeline([("model", LogisticRegression())]).fit(rows, y)
-    failures = registry.behaviour_failures(model, rows)
-    assert failures and failures[0].startswith("direction: 14 days of inactivity lowers risk")
+    rows = pd.DataFrame({"days_since_last_events": rng.integers(0, 30, 500).astype(float)})
+    rows["churned"] = (rows.days_since_last_events < 10).astype(int)  # the wrong direction, on purpose
+    model = Pipeline([("model", LogisticRegression())]).fit(rows[["days_since_last_events"]], rows.churned)
+    expectations = {"directions": {"days_since_last_events": "up"}, "max_against": 0.05, "tolerance": 0.01}
+    failures, records = registry.behaviour_checks(model, rows, expectations)
+    assert failures and failures[0].startswith("direction: days_since_last_events should push risk up: one step more "
+                                               "moves 100.0% of rows the other way")
+    assert "the data shows down" in failures[0] and records[0]["data_shows"] == "down"
+    off = {**expectations, "directions": {"days_since_last_events": {"off": "this data says otherwise"}}}
+    assert registry.behaviour_checks(model, rows, off) == ([], [])
 
 
 def test_a_champion_that_cannot_score_the_holdout_or_predicts_another_label_is_not_comparable(store):
@@ -112,8 +117,9 @@ def test_training_run_logs_blocks_dataset_children_and_the_selected_metrics(stor
 
     data = toy_data(1)
     model = make_model("logistic_regression", ["a", "b"], [], {"C": 1.0}).fit(data[["a", "b"]], data.churned)
-    leaderboard = pd.DataFrame([{"candidate": "baseline: a", "roc_auc": 0.9, "pr_auc": 0.8, "selected": False},
-                                {"candidate": "logistic_regression", "roc_auc": 0.7, "pr_auc": 0.4, "selected": True}])
+    leaderboard = pd.DataFrame([
+        {"candidate": "single_feature: a", "roc_auc": 0.9, "pr_auc": 0.8, "selected": False, "expectations_failed": ""},
+        {"candidate": "logistic_regression", "roc_auc": 0.7, "pr_auc": 0.4, "selected": True, "expectations_failed": ""}])
     params = {"train": {"seed": 1, "candidates": {"logistic_regression": {"C": 1.0}}}, "features": {"windows_days": [7]},
               "ingest": {"source": "synthetic"}}
     run = log_training_run(model, data, params, leaderboard, {"data_fingerprint": "abc"}, store, "test")
@@ -124,6 +130,6 @@ def test_training_run_logs_blocks_dataset_children_and_the_selected_metrics(stor
     assert parent.info.run_name == run["run_name"] == "logistic_regression (600 rows)"
     assert [d.dataset.name for d in parent.inputs.dataset_inputs] == ["training snapshots"]
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run['run_id']}'")
-    assert sorted(c.info.run_name for c in children) == ["baseline: a", "logistic_regression"]
-    assert {c.info.run_name: c.data.tags["selected"] for c in children} == {"baseline: a": "false",
+    assert sorted(c.info.run_name for c in children) == ["logistic_regression", "single_feature: a"]
+    assert {c.info.run_name: c.data.tags["selected"] for c in children} == {"single_feature: a": "false",
                                                                             "logistic_regression": "true"}

@@ -93,7 +93,8 @@ def test_train_register_promote_and_export_through_the_server(tracking_server, t
     monkeypatch.chdir(tmp_path)
     data = toy_data(0)
     model = make_model("logistic_regression", ["a", "b"], [], {"C": 1.0}).fit(data[["a", "b"]], data.churned)
-    leaderboard = pd.DataFrame([{"candidate": "logistic_regression", "roc_auc": 0.7, "pr_auc": 0.4, "selected": True}])
+    leaderboard = pd.DataFrame([{"candidate": "logistic_regression", "roc_auc": 0.7, "pr_auc": 0.4, "selected": True,
+                                 "expectations_failed": ""}])
     run = log_training_run(model, data, {"train": {"candidates": {"logistic_regression": {"C": 1.0}}}}, leaderboard,
                            {"data_fingerprint": "test"}, tracking_server, "server-test")
     version = registry.register_version(tracking_server, "churn", run["model_uri"], run["run_id"], {"pr_auc": 0.5})

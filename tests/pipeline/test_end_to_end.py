@@ -127,3 +127,4 @@ def test_bad_input_stops_the_pipeline_and_keeps_good_outputs(clone):
     assert "bad_events.csv: column 'ts': 1 of 2 rows are missing or not parseable timestamps" in output
     assert ran(output) == ["ingest"]
     assert {p: p.read_bytes() for p in products} == before, "a failed stage must leave the last good outputs"
+
