@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from .expectations import check_expectations, describe_failures
 
 from .config import atomic_directory
 from .evaluate import classification_metrics
+from .expectations import check_expectations, describe_failures
 from .model import Predictor, as_predictor, load_model
 
 # %% auto #0

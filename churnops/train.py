@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from .expectations import check_expectations, describe_failures, monotonic_constraints
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -19,6 +18,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from .contract import LABEL_COLUMN, split_columns
 from .evaluate import best_single_feature, ranking_metrics
+from .expectations import check_expectations, describe_failures, monotonic_constraints
 from .model import log_model, model_inputs, predict
 
 # %% auto #0
