@@ -166,6 +166,18 @@ def _dashboards(args: argparse.Namespace) -> int:
     os.execvp(command[0], command)  # voila replaces this process: a stop signal reaches it and its kernels
 
 
+def _example_data(args: argparse.Namespace) -> int:
+    "Write a purchase log or a customer table (and its newer table to score) made from the simulator."
+    from churnops.generate import example_customer_table, example_purchase_log
+    sized = {"n_customers": args.customers} if args.customers else {}
+    if args.shape == "purchase-log":
+        written = [example_purchase_log(args.out, **sized)]
+    else:
+        out = Path(args.out)
+        written = list(example_customer_table(out, out.with_name(f"{out.stem}_scoring{out.suffix}"), **sized))
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
 def _sources(args: argparse.Namespace) -> int:
     "Record the content hashes of the source's input files, so replacing one re-runs ingest under DVC."
     from churnops.ingest import fingerprint_sources
@@ -200,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--pipeline", default="pipeline.yaml")
     check.add_argument("--dvc", default="dvc.yaml")
     check.set_defaults(handler=_check_pipeline)
+
+    example = sub.add_parser("example-data", help="write example files shaped like real data (README: bring your own data)")
+    example.add_argument("shape", choices=["purchase-log", "customer-table"])
+    example.add_argument("out", help="the file to write (customer-table also writes <out stem>_scoring.csv)")
+    example.add_argument("--customers", type=int, default=None, help="customers to simulate")
+    example.set_defaults(handler=_example_data)
 
     gen = sub.add_parser("generate", help="write a synthetic event log (customers.parquet, events.parquet)")
     gen.add_argument("--customers", type=int, default=5_000)

@@ -5,6 +5,7 @@
 # %% ../nbs_lib/01_generate.ipynb #d294b88d
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['PLANS', 'PLAN_PRICES', 'REGIONS', 'CHANNELS', 'EVENT_TYPES', 'DRIFT_SCENARIOS', 'BILLING_PERIOD_DAYS',
-           'generate_churn_data']
+           'generate_churn_data', 'example_purchase_log', 'example_customer_table']
 
 # %% ../nbs_lib/01_generate.ipynb #e18832e4
 PLANS = np.array(["basic", "standard", "premium"])
@@ -142,3 +143,50 @@ def generate_churn_data(n_customers: int = 5_000,       # customers to simulate
         "region": REGIONS[region], "acquisition_channel": CHANNELS[channel],
     })
     return customers, events
+
+# %% ../nbs_lib/01_generate.ipynb #42fe8db5
+def example_purchase_log(path: str | Path, n_customers: int = 1_500, n_days: int = 180, seed: int = 7) -> Path:
+    "Write the simulator's activity as a purchase log: `user_id date items amount`, whitespace-separated."
+    _, events = generate_churn_data(n_customers, n_days, seed=seed)
+    active = events[events.event_type != "cancellation"]
+    log = (active.assign(user_id="u" + active.customer_id.astype(str), date=active.ts.dt.strftime("%Y%m%d").astype(int))
+           .groupby(["date", "user_id"], sort=True).agg(items=("ts", "size"), amount=("amount", "sum")).reset_index())
+    log["amount"] = log.amount.round(2)
+    repeated = log.sample(n=max(1, len(log) // 2_000), random_state=seed)  # a file delivered with a few rows twice
+    log = pd.concat([log, repeated]).sort_values(["date", "user_id"], kind="stable")[["user_id", "date", "items", "amount"]]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    log.to_csv(path, sep=" ", index=False)
+    return Path(path)
+
+def _customer_rows(customers: pd.DataFrame, events: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
+    "One row per live customer at `as_of`: what a CRM export holds, and whether they left within the horizon."
+    before, after = events[events.ts < as_of], events[(events.ts >= as_of) & (events.ts < as_of + pd.Timedelta(days=horizon_days))]
+    cancelled = set(before.loc[before.event_type == "cancellation", "customer_id"])
+    recent = set(before.loc[before.ts >= as_of - pd.Timedelta(days=30), "customer_id"])
+    live = customers[(customers.signup_date < as_of) & customers.customer_id.isin(recent - cancelled)].copy()
+    count = lambda frame, kind, days: (frame[(frame.event_type == kind) & (frame.ts >= as_of - pd.Timedelta(days=days))]
+                                       .groupby("customer_id").size())
+    tenure = ((as_of - live.signup_date).dt.days // 30).to_numpy()
+    paid = before[before.event_type == "payment"].groupby("customer_id").amount.sum()
+    left = set(after.loc[after.event_type == "cancellation", "customer_id"]) | (set(live.customer_id) - set(after.customer_id))
+    return pd.DataFrame({
+        "customerID": "C" + live.customer_id.astype(str).str.zfill(6), "tenure": tenure,
+        "Contract": live.plan.to_numpy(), "Region": live.region.to_numpy(), "MonthlyCharges": live.monthly_price.to_numpy(),
+        # like the public telco table: customers in their first month have a blank total
+        "TotalCharges": np.where(tenure == 0, " ", live.customer_id.map(paid).fillna(0).round(2).astype(str)),
+        "SessionsLast30Days": live.customer_id.map(count(before, "session", 30)).fillna(0).astype(int).to_numpy(),
+        "SupportCallsLast90Days": live.customer_id.map(count(before, "support_contact", 90)).fillna(0).astype(int).to_numpy(),
+        "FailedPaymentsLast90Days": live.customer_id.map(count(before, "payment_failed", 90)).fillna(0).astype(int).to_numpy(),
+        "Churn": np.where(live.customer_id.isin(left), "Yes", "No")})
+
+def example_customer_table(path: str | Path,          # the labelled table
+                           scoring_path: str | Path,  # the same customers' table a quarter later, to score
+                           n_customers: int = 3_000, seed: int = 7, horizon_days: int = 30,
+                           ) -> tuple[Path, Path]:
+    "Write a customer table with a Yes/No `Churn` label (as of day 120) and a newer table to score (day 150)."
+    customers, events = generate_churn_data(n_customers, 181, seed=seed)
+    start = events.ts.min().normalize()
+    for out, day in ((path, 120), (scoring_path, 150)):
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        _customer_rows(customers, events, start + pd.Timedelta(days=day), horizon_days).to_csv(out, index=False)
+    return Path(path), Path(scoring_path)

@@ -37,7 +37,7 @@ def test_direction_inactivity_and_failed_payments_do_not_lower_risk(trained):
     failures, records = behaviour_checks(model, test, expectations)
     assert failures == []
     checked = {r["feature"] for r in records}
-    assert {"days_since_last_events", "days_since_last_payment_failed", "n_payment_failed_30d"} <= checked, checked
+    assert {"days_since_last_event", "days_since_last_payment_failed", "n_payment_failed_30d"} <= checked, checked
 
 
 def test_minimum_functionality_on_hand_picked_customers(trained):

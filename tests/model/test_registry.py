@@ -85,15 +85,15 @@ def test_behaviour_checks_catch_a_model_that_rewards_inactivity():
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     rng = np.random.default_rng(0)
-    rows = pd.DataFrame({"days_since_last_events": rng.integers(0, 30, 500).astype(float)})
-    rows["churned"] = (rows.days_since_last_events < 10).astype(int)  # the wrong direction, on purpose
-    model = Pipeline([("model", LogisticRegression())]).fit(rows[["days_since_last_events"]], rows.churned)
-    expectations = {"directions": {"days_since_last_events": "up"}, "max_against": 0.05, "tolerance": 0.01}
+    rows = pd.DataFrame({"days_since_last_event": rng.integers(0, 30, 500).astype(float)})
+    rows["churned"] = (rows.days_since_last_event < 10).astype(int)  # the wrong direction, on purpose
+    model = Pipeline([("model", LogisticRegression())]).fit(rows[["days_since_last_event"]], rows.churned)
+    expectations = {"directions": {"days_since_last_event": "up"}, "max_against": 0.05, "tolerance": 0.01}
     failures, records = registry.behaviour_checks(model, rows, expectations)
-    assert failures and failures[0].startswith("direction: days_since_last_events should push risk up: one step more "
+    assert failures and failures[0].startswith("direction: days_since_last_event should push risk up: one step more "
                                                "moves 100.0% of rows the other way")
     assert "the data shows down" in failures[0] and records[0]["data_shows"] == "down"
-    off = {**expectations, "directions": {"days_since_last_events": {"off": "this data says otherwise"}}}
+    off = {**expectations, "directions": {"days_since_last_event": {"off": "this data says otherwise"}}}
     assert registry.behaviour_checks(model, rows, off) == ([], [])
 
 
