@@ -1,12 +1,18 @@
-"""Wall and CPU time of every pipeline stage (kernel start included), at the default size and at the
-V2 predecessor's size (2,000 customers x 120 days).
+"""Wall and CPU time of every pipeline stage, split into start-up, imports and work, at the default size, at
+the V2 predecessor's size (2,000 customers x 120 days) and on a customer table of about 7,000 rows.
 
-Each stage runs as the pipeline runs it (`churnops stage <stage>`) in a throwaway copy of the
-work tree. CPU time is user + system time of the stage process and its children (the kernel).
-Usage: python benchmarks/pipeline_stages.py [--sizes 5000x180 2000x120]
+Each stage runs as DVC runs it (its dvc.yaml command, e.g. `churnops stage train`) in a throwaway copy of the
+work tree. CPU time is user + system time of the stage process and its children (the kernel). From the
+executed notebook (papermill's per-cell durations): `imports` is the time of the cells that only import,
+`work` the other cells, and `start-up` the rest of the wall time (Python and Ploomber start, kernel start,
+HTML export).
+Usage: python benchmarks/pipeline_stages.py [--sizes 5000x180 2000x120 table:9000]
 """
 import argparse
+import ast
+import json
 import resource
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -15,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from churnops.generate import example_customer_table
 from churnops.pipeline import copy_work_tree, override_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,31 +32,76 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_pipeline(customers: int, days: int) -> list[tuple[str, float, float]]:
+def only_imports(source: str) -> bool:
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    return bool(body) and all(isinstance(node, ast.Import | ast.ImportFrom) for node in body)
+
+
+def cell_times(notebook: Path) -> tuple[float, float]:
+    "(seconds in import-only cells, seconds in the other cells) of an executed notebook."
+    if not notebook.exists():
+        return 0.0, 0.0
+    imports = work = 0.0
+    for cell in json.loads(notebook.read_text())["cells"]:
+        duration = cell.get("metadata", {}).get("papermill", {}).get("duration") or 0.0
+        if cell["cell_type"] == "code":
+            if only_imports("".join(cell["source"])):
+                imports += duration
+            else:
+                work += duration
+    return imports, work
+
+
+def run_pipeline(label: str, overrides: dict, prepare=None) -> list[tuple]:
     root = copy_work_tree(REPO, tempfile.mkdtemp(prefix="churnops-bench-"))
-    override_params(root / "params.yaml", {"ingest.synthetic.n_customers": customers, "ingest.synthetic.n_days": days})
-    stages = list(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])
+    override_params(root / "params.yaml", overrides)
+    if prepare:
+        prepare(root)
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     timings = []
     try:
-        for stage in stages:
+        for name, stage in stages.items():
             wall, cpu = time.perf_counter(), cpu_seconds()
-            subprocess.run(["churnops", "stage", stage], cwd=root, check=True, capture_output=True)
-            timings.append((stage, time.perf_counter() - wall, cpu_seconds() - cpu))
-        events = subprocess.run(["python", "-c", "import pandas as pd; print(len(pd.read_parquet('data/raw/events.parquet')))"],
-                                cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+            subprocess.run(shlex.split(stage["cmd"]), cwd=root, check=True, capture_output=True)
+            wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+            imports, work = cell_times(root / "reports" / "notebooks" / f"{name}.ipynb")
+            timings.append((name, wall, cpu, wall - imports - work, imports, work))
+        rows = subprocess.run(["python", "-c", "import pandas as pd; print(len(pd.read_parquet('data/features/labelled.parquet')))"],
+                              cwd=root, capture_output=True, text=True, check=True).stdout.strip()
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(f"\n{customers:,} customers x {days} days ({int(events):,} events)")
-    print(f"{'stage':<10} {'wall s':>8} {'CPU s':>8}")
-    for stage, wall, cpu in timings:
-        print(f"{stage:<10} {wall:8.1f} {cpu:8.1f}")
-    print(f"{'total':<10} {sum(t[1] for t in timings):8.1f} {sum(t[2] for t in timings):8.1f}")
+    print(f"\n{label} ({int(rows):,} labelled rows)")
+    print(f"{'stage':<10} {'wall s':>8} {'CPU s':>8} {'start-up':>9} {'imports':>8} {'work':>8}")
+    for name, *numbers in timings:
+        print(f"{name:<10} " + " ".join(f"{n:{w}.1f}" for n, w in zip(numbers, (8, 8, 9, 8, 8))))
+    totals = [sum(t[i] for t in timings) for i in range(1, 6)]
+    print(f"{'total':<10} " + " ".join(f"{n:{w}.1f}" for n, w in zip(totals, (8, 8, 9, 8, 8))))
     return timings
+
+
+def customer_table(customers: int):
+    "Params and data for the snapshot-table path on the example customer table (README)."
+    def prepare(root: Path) -> None:
+        example_customer_table(root / "data/external/customers.csv", root / "data/external/customers_scoring.csv",
+                               n_customers=customers)
+    return {"ingest.source": "snapshot_table", "ingest.snapshot_table": {
+        "path": "data/external/customers.csv", "as_of_date": "2025-05-01",
+        "scoring_path": "data/external/customers_scoring.csv", "scoring_as_of_date": "2025-05-31",
+        "mapping": {"customer_id": "customerID", "label": "Churn", "positive": "Yes", "exclude": []}}}, prepare
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", nargs="+", default=["5000x180", "2000x120"])
+    parser.add_argument("--sizes", nargs="+", default=["5000x180", "2000x120", "table:9000"])
     for size in parser.parse_args().sizes:
-        customers, days = (int(x) for x in size.split("x"))
-        run_pipeline(customers, days)
+        if size.startswith("table:"):
+            customers = int(size.split(":")[1])
+            overrides, prepare = customer_table(customers)
+            run_pipeline(f"customer table from {customers:,} simulated customers", overrides, prepare)
+        else:
+            customers, days = (int(x) for x in size.split("x"))
+            run_pipeline(f"{customers:,} customers x {days} days", {"ingest.synthetic.n_customers": customers,
+                                                                   "ingest.synthetic.n_days": days})

@@ -19,8 +19,8 @@ from .model import Predictor, as_predictor, load_model
 
 # %% auto #0
 __all__ = ['HISTORY_TAG', 'client', 'register_version', 'attach_evaluation', 'alias_version', 'champion_history', 'promote',
-           'rollback', 'load_version', 'list_versions', 'headroom_gain', 'promotion_decision', 'behaviour_checks',
-           'champion_on_holdout', 'export_bundle', 'publish_champion']
+           'rollback', 'load_version', 'list_versions', 'NothingPromoted', 'headroom_gain', 'promotion_decision',
+           'behaviour_checks', 'champion_on_holdout', 'export_bundle', 'publish_champion']
 
 # %% ../nbs_lib/05a_registry.ipynb #76b80e0f
 HISTORY_TAG = "champion_history"
@@ -117,6 +117,9 @@ def list_versions(tracking_uri: str, model_name: str) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("version").reset_index(drop=True) if rows else pd.DataFrame()
 
 # %% ../nbs_lib/05a_registry.ipynb #79158f69
+class NothingPromoted(RuntimeError):
+    "No version is champion after the gate: there is nothing to score with (the decision record holds the evidence)."
+
 def headroom_gain(challenger: float, baseline: float, metric: str, base_rate: float) -> float:
     "The challenger's gain over the baseline as a share of what a perfect ranking would add above chance."
     chance = base_rate if metric == "pr_auc" else 0.5

@@ -22,8 +22,8 @@ from .expectations import check_expectations, describe_failures, monotonic_const
 from .model import log_model, model_inputs, predict
 
 # %% auto #0
-__all__ = ['CANDIDATES', 'SINGLE_FEATURE', 'NO_EXPECTATIONS', 'time_split', 'recent_window', 'make_model', 'fit_candidates',
-           'flatten', 'run_name', 'log_training_run']
+__all__ = ['CANDIDATES', 'SINGLE_FEATURE', 'NO_EXPECTATIONS', 'time_split', 'recent_window', 'make_model', 'validation_folds',
+           'fit_candidates', 'flatten', 'run_name', 'log_training_run']
 
 # %% ../nbs_lib/04_train.ipynb #7703b75c
 def time_split(labelled: pd.DataFrame,  # labelled snapshots (customer_id, as_of_date, features, churned)
@@ -83,10 +83,14 @@ def make_model(kind: str,                    # one of CANDIDATES, or SINGLE_FEAT
     return Pipeline([("prep", prep), ("model", estimator)])
 
 # %% ../nbs_lib/04_train.ipynb #1b5f15db
-def _validation_split(train: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "The gapped time split at the end of the training window, or a customer-grouped random split when it is too short."
+def validation_folds(train: pd.DataFrame, params: dict[str, Any]) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    "Where candidates are compared: the gapped time split at the end of the window; 5 stratified folds for a single-date table; customer-grouped when the window is too short."
+    if train.as_of_date.nunique() == 1:  # a snapshot table: one split of a few hundred rows would choose by noise
+        from sklearn.model_selection import StratifiedKFold
+        folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=params["seed"]).split(train, train[LABEL_COLUMN])
+        return [(train.iloc[a], train.iloc[b]) for a, b in folds]
     try:
-        return time_split(train, params["validation_snapshots"], params["gap_days"], params["seed"])
+        return [time_split(train, params["validation_snapshots"], params["gap_days"], params["seed"])]
     except ValueError as too_short:
         # Only the choice of candidate is affected; the test set stays a gapped time split.
         import warnings
@@ -95,7 +99,7 @@ def _validation_split(train: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.D
         warnings.warn(f"candidate selection falls back to a customer-grouped random split: {too_short}", stacklevel=3)
         fit_idx, valid_idx = next(GroupShuffleSplit(n_splits=1, test_size=0.25, random_state=params["seed"])
                                   .split(train, groups=train.customer_id))
-        return train.iloc[fit_idx], train.iloc[valid_idx]
+        return [(train.iloc[fit_idx], train.iloc[valid_idx])]
 
 NO_EXPECTATIONS = {"directions": {}, "max_against": 0.05, "tolerance": 0.01}
 
@@ -106,19 +110,22 @@ def fit_candidates(train: pd.DataFrame,       # training snapshots
     "Fit every candidate, pick the best by validation PR AUC among those that keep the expectations, refit it on all of `train`."
     expectations = expectations or NO_EXPECTATIONS
     numeric, categorical = split_columns(train)
-    fit_part, valid_part = _validation_split(train, params)
-    column, _ = best_single_feature(fit_part, numeric)
+    folds = validation_folds(train, params)
+    column, _ = best_single_feature(folds[0][0], numeric)
     specs = {kind: (kind, numeric, categorical, hyperparameters or {}) for kind, hyperparameters in params["candidates"].items()}
     specs[f"{SINGLE_FEATURE}: {column}"] = (SINGLE_FEATURE, [column], [], {})
     monotonic = monotonic_constraints(numeric, expectations["directions"])
     rows = []
     for name, (kind, num, cat, hyperparameters) in specs.items():
-        model = make_model(kind, num, cat, hyperparameters, params["seed"], monotonic)
-        model.fit(fit_part[num + cat], fit_part[LABEL_COLUMN])
-        broken = describe_failures(check_expectations(model, valid_part, expectations["directions"],
-                                                      expectations["max_against"], expectations["tolerance"]))
-        rows.append({"candidate": name, **ranking_metrics(valid_part[LABEL_COLUMN], predict(model, valid_part)),
-                     "expectations_failed": "; ".join(broken)})
+        scores, broken = [], []
+        for fit_part, valid_part in folds:
+            model = make_model(kind, num, cat, hyperparameters, params["seed"], monotonic)
+            model.fit(fit_part[num + cat], fit_part[LABEL_COLUMN])
+            scores.append(ranking_metrics(valid_part[LABEL_COLUMN], predict(model, valid_part)))
+            broken += [b for b in describe_failures(check_expectations(
+                model, valid_part, expectations["directions"], expectations["max_against"], expectations["tolerance"]))
+                if b.split(" should")[0] not in [x.split(" should")[0] for x in broken]]
+        rows.append({"candidate": name, **pd.DataFrame(scores).mean().to_dict(), "expectations_failed": "; ".join(broken)})
     leaderboard = pd.DataFrame(rows).sort_values("pr_auc", ascending=False, kind="stable").reset_index(drop=True)
     keeping = leaderboard[leaderboard.expectations_failed == ""]
     best = (keeping if len(keeping) else leaderboard).candidate.iloc[0]  # none keeps them: the gate will say so
@@ -130,12 +137,16 @@ def fit_candidates(train: pd.DataFrame,       # training snapshots
 
 # %% ../nbs_lib/04_train.ipynb #cd08f814
 def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    "Nested parameter blocks as dotted keys, as MLflow stores them."
+    "Nested parameter blocks as dotted keys, as MLflow stores them (a mapping keyed by patterns stays one JSON value)."
+    import json
+    import re
     flat = {}
     for key, value in params.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict):
+        if isinstance(value, dict) and all(re.fullmatch(r"[\w\-. :/]+", str(k)) for k in value):
             flat.update(flatten(value, f"{name}."))
+        elif isinstance(value, dict):  # e.g. expectations.directions {"n_payment_failed_*": "up"}
+            flat[name] = json.dumps(value, sort_keys=True)
         else:
             flat[name] = value
     return flat

@@ -42,8 +42,13 @@ pd.DataFrame({"model": metrics, f"baseline ({column})": baseline})
 
 # %%
 beats = metrics["roc_auc"] > baseline["roc_auc"] and metrics["pr_auc"] > baseline["pr_auc"]
-print("The model beats the single-feature baseline." if beats else
-      f"WARNING: the model does NOT beat the single-feature baseline ({column}); it has learned nothing worth serving.")
+selected = json.loads(Path(upstream["train"]["summary"]).read_text())["selected_candidate"]
+if beats:
+    print(f"The model ({selected}) beats the single-feature baseline.")
+elif selected.startswith("single_feature"):
+    print(f"No model beat a single feature on validation: the selected model is {selected}, the baseline itself.")
+else:
+    print(f"WARNING: the model ({selected}) does NOT beat the single-feature baseline ({column}) on the holdout.")
 
 # %%
 calibration = calibration_table(test_set.churned, probability, evaluate["calibration_bins"])

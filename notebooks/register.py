@@ -23,6 +23,7 @@ from churnops.config import mlflow_tracking_uri, write_json
 from churnops.contract import label_definition
 from churnops.model import Predictor, load_model
 from churnops.registry import (
+    NothingPromoted,
     alias_version,
     attach_evaluation,
     behaviour_checks,
@@ -76,7 +77,7 @@ decision = {"version": version, "promoted": promoted, "reason": reason, "behavio
             "champion_not_comparable": not_comparable, "label_definition": label, "champion": champion_now}
 if champion_now is None:
     write_json(decision, product["decision"])  # the evidence stays readable; nothing can be scored
-    raise RuntimeError(f"{name}: nothing could be promoted, so there is no champion to score with: {reason}. "
+    raise NothingPromoted(f"{name}: nothing could be promoted, so there is no champion to score with: {reason}. "
                        f"The evidence is in {product['decision']}; if the data contradicts an expectation, switch it "
                        "off in params.yaml with the reason (expectations.directions.<pattern>: {off: why}).")
 export_bundle(uri, name, product["champion"])

@@ -33,14 +33,31 @@ def test_a_planted_disagreement_is_reported(repo, tmp_path):
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(dvc))
     problems = pipeline_differences(tmp_path / "pipeline.yaml", tmp_path / "dvc.yaml")
     assert any(p.startswith("score: products") for p in problems), problems
-    assert "train: pipeline.yaml params ['features', 'ingest', 'mlflow', 'train'] != dvc.yaml params []" in problems, problems
+    assert ("train: pipeline.yaml params ['expectations', 'features', 'ingest', 'mlflow', 'train'] != dvc.yaml params []"
+            in problems), problems
     assert "register: dvc.yaml deps lack the library modules the notebook imports ['churnops/evaluate.py']" in problems
     assert any(p.startswith("monitor: upstream") for p in problems), "monitor lost its dependency on score"
 
 
 def test_stage_order_is_run_order(repo):
-    assert stage_order(repo / "dvc.yaml") == ["ingest", "validate", "features", "train", "evaluate", "register", "score",
-                                              "monitor", "publish"]
+    assert stage_order(repo / "dvc.yaml") == ["sources", "ingest", "validate", "features", "train", "evaluate",
+                                              "register", "score", "monitor", "publish"]
+
+
+def test_only_the_sources_stage_is_not_a_notebook(repo, tmp_path):
+    "`sources` (churnops sources) is the one DVC stage without a notebook; another one is reported."
+    shutil.copy(repo / "pipeline.yaml", tmp_path / "pipeline.yaml")
+    for name in ["params.yaml", "env.yaml"]:
+        shutil.copy(repo / name, tmp_path / name)
+    shutil.copytree(repo / "notebooks", tmp_path / "notebooks")
+    shutil.copytree(repo / "churnops", tmp_path / "churnops")
+    dvc = yaml.safe_load((repo / "dvc.yaml").read_text())
+    dvc["stages"]["sources"]["cmd"] = "churnops sources --out elsewhere.json"
+    dvc["stages"]["fetch"] = {"cmd": "curl -o data.csv https://example.com/data.csv", "outs": ["data.csv"]}
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(dvc, sort_keys=False))
+    problems = pipeline_differences(tmp_path / "pipeline.yaml", tmp_path / "dvc.yaml")
+    assert f"stage 'fetch' is in {tmp_path / 'dvc.yaml'} but not in {tmp_path / 'pipeline.yaml'}" in problems, problems
+    assert "sources: dvc.yaml cmd 'churnops sources --out elsewhere.json' is not 'churnops sources'" in problems
 
 
 def test_cli_is_installed_and_checks_the_pipeline(repo):

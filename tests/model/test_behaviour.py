@@ -49,3 +49,23 @@ def test_minimum_functionality_on_hand_picked_customers(trained):
     assert len(engaged) >= 20 and len(fading) >= 20, (len(engaged), len(fading))
     assert risk(model, fading).mean() > 2 * risk(model, engaged).mean()
     assert fading.churned.mean() > engaged.churned.mean(), "the picked cases are clear in the data, too"
+
+
+def test_the_v2_predecessor_size_gets_a_first_champion(repo):
+    "2,000 customers x 120 days, seed 42 (the V2 size): the default declarations pass and the gate promotes."
+    from churnops.contract import split_columns
+    from churnops.evaluate import best_single_feature, classification_metrics, ranking_metrics
+    from churnops.registry import promotion_decision
+
+    params = load_params(repo / "params.yaml")
+    customers, events = generate_churn_data(n_customers=2_000, n_days=120, seed=42)
+    labelled, _ = split_labelled(build_features(customers, events, params["features"], params["schema"]))
+    train, test = time_split(labelled, params["train"]["test_snapshots"], params["train"]["gap_days"])
+    model, leaderboard = fit_candidates(train, params["train"], params["expectations"])
+    failures, _ = behaviour_checks(model, test, params["expectations"])
+    assert failures == [], leaderboard.to_string()
+    column, sign = best_single_feature(train, split_columns(train)[0])
+    baseline = ranking_metrics(test.churned, sign * test[column])
+    promoted, reason = promotion_decision(classification_metrics(test.churned, predict(model, test)), None, baseline,
+                                          failures, params["register"]["gate"])
+    assert promoted, reason
