@@ -44,7 +44,7 @@ def probe_frame(scorer: Scorer,                      # the compiled form of the 
     frame = pd.DataFrame(index=range(n))
     for i, column in enumerate(scorer.numeric):
         values = scorer.mean[i] + scorer.scale[i] * rng.uniform(-4, 4, n) if len(scorer.mean) else rng.normal(0, 1e3, n)
-        if scorer.trees is not None:  # trees route missing values; a linear model cannot take them
+        if scorer.trees is not None or scorer.fill is not None:  # trees route missing values, an imputer fills them
             values[rng.random(n) < 0.05] = np.nan
         frame[column] = values
     for column, categories in scorer.categorical.items():

@@ -138,11 +138,15 @@ class Scorer:
         self.numeric: list[str] = []
         self.categorical: dict[str, list[str]] = {}
         self.mean = self.scale = np.zeros(0)
+        self.fill: np.ndarray | None = None  # the imputer's value per numeric column (linear models on data with gaps)
         self.compiled = True
         for name, transformer, columns in transformers or [("uncompiled", None, [])]:
             if len(columns) == 0:  # a transformer with no columns is never fitted (e.g. no categorical inputs)
                 continue
             kind = type(transformer).__name__
+            if kind == "Pipeline" and [type(step).__name__ for _, step in transformer.steps] == ["SimpleImputer", "StandardScaler"]:
+                self.fill = np.asarray(transformer.steps[0][1].statistics_, float)
+                transformer, kind = transformer.steps[1][1], "StandardScaler"
             if kind == "StandardScaler":
                 self.numeric += list(columns)
                 self.mean = np.asarray(transformer.mean_, float) if transformer.with_mean else np.zeros(len(columns))
@@ -180,8 +184,10 @@ class Scorer:
         "The transformed design matrix (scaled numerics, one-hot categories) of validated dict rows."
         Z = np.zeros((len(rows), self.width))
         numeric = self._numeric_values
-        Z[:, :len(self.numeric)] = (np.array([numeric(row) for row in rows], float).reshape(
-            len(rows), len(self.numeric)) - self.mean) / self.scale
+        values = np.array([numeric(row) for row in rows], float).reshape(len(rows), len(self.numeric))
+        if self.fill is not None:
+            values = np.where(np.isnan(values), self.fill, values)
+        Z[:, :len(self.numeric)] = (values - self.mean) / self.scale
         for column, index in self.onehot_index.items():
             columns = np.fromiter((index.get(str(row[column]), -1) for row in rows), np.int64, len(rows))
             known = columns >= 0  # an unseen category is all zeros, as OneHotEncoder(handle_unknown="ignore")

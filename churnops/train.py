@@ -13,7 +13,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from .contract import LABEL_COLUMN, split_columns
@@ -23,7 +24,7 @@ from .model import log_model, model_inputs, predict
 
 # %% auto #0
 __all__ = ['CANDIDATES', 'SINGLE_FEATURE', 'NO_EXPECTATIONS', 'time_split', 'recent_window', 'make_model', 'validation_folds',
-           'fit_candidates', 'flatten', 'run_name', 'log_training_run']
+           'single_feature_of', 'fit_candidates', 'flatten', 'run_name', 'log_training_run']
 
 # %% ../nbs_lib/04_train.ipynb #7703b75c
 def time_split(labelled: pd.DataFrame,  # labelled snapshots (customer_id, as_of_date, features, churned)
@@ -65,11 +66,15 @@ def make_model(kind: str,                    # one of CANDIDATES, or SINGLE_FEAT
                hyperparameters: dict[str, Any],  # passed to the estimator
                seed: int = 0,
                monotonic: dict[str, int] | None = None,  # numeric feature -> +1/-1 (gradient boosting only)
+               impute: bool = False,         # numerics have gaps: linear models fill them with the training median
                ) -> Pipeline:
     "A preprocessing + estimator pipeline for one candidate."
-    prep = ColumnTransformer([("numeric", StandardScaler(), numeric),
+    linear = kind in ("logistic_regression", SINGLE_FEATURE)
+    scale = (make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler())
+             if impute and linear else StandardScaler())  # gradient boosting routes missing values itself
+    prep = ColumnTransformer([("numeric", scale, numeric),
                               ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical)])
-    if kind in ("logistic_regression", SINGLE_FEATURE):
+    if linear:
         estimator = LogisticRegression(max_iter=2_000, **hyperparameters)
     elif kind == "hist_gradient_boosting":
         # the scaler keeps each feature's order, so a constraint on the input holds for the scaled column
@@ -103,6 +108,10 @@ def validation_folds(train: pd.DataFrame, params: dict[str, Any]) -> list[tuple[
 
 NO_EXPECTATIONS = {"directions": {}, "max_against": 0.05, "tolerance": 0.01}
 
+def single_feature_of(candidate: str) -> str | None:
+    "The column of a `single_feature: <column>` candidate (None for any other candidate)."
+    return candidate.split(": ", 1)[1] if candidate.startswith(f"{SINGLE_FEATURE}: ") else None
+
 def fit_candidates(train: pd.DataFrame,       # training snapshots
                    params: dict[str, Any],    # the `train` block of params.yaml
                    expectations: dict[str, Any] | None = None,  # the `expectations` block (directions, max_against, tolerance)
@@ -115,11 +124,12 @@ def fit_candidates(train: pd.DataFrame,       # training snapshots
     specs = {kind: (kind, numeric, categorical, hyperparameters or {}) for kind, hyperparameters in params["candidates"].items()}
     specs[f"{SINGLE_FEATURE}: {column}"] = (SINGLE_FEATURE, [column], [], {})
     monotonic = monotonic_constraints(numeric, expectations["directions"])
+    impute = bool(train[numeric].isna().any().any())  # e.g. a snapshot table with blank numeric cells
     rows = []
     for name, (kind, num, cat, hyperparameters) in specs.items():
         scores, broken = [], []
         for fit_part, valid_part in folds:
-            model = make_model(kind, num, cat, hyperparameters, params["seed"], monotonic)
+            model = make_model(kind, num, cat, hyperparameters, params["seed"], monotonic, impute)
             model.fit(fit_part[num + cat], fit_part[LABEL_COLUMN])
             scores.append(ranking_metrics(valid_part[LABEL_COLUMN], predict(model, valid_part)))
             broken += [b for b in describe_failures(check_expectations(
@@ -131,7 +141,7 @@ def fit_candidates(train: pd.DataFrame,       # training snapshots
     best = (keeping if len(keeping) else leaderboard).candidate.iloc[0]  # none keeps them: the gate will say so
     leaderboard["selected"] = leaderboard.candidate == best
     kind, num, cat, hyperparameters = specs[best]
-    model = make_model(kind, num, cat, hyperparameters, params["seed"], monotonic)
+    model = make_model(kind, num, cat, hyperparameters, params["seed"], monotonic, impute)
     model.fit(train[num + cat], train[LABEL_COLUMN])
     return model, leaderboard
 

@@ -42,13 +42,14 @@ pd.DataFrame({"model": metrics, f"baseline ({column})": baseline})
 
 # %%
 beats = metrics["roc_auc"] > baseline["roc_auc"] and metrics["pr_auc"] > baseline["pr_auc"]
-selected = json.loads(Path(upstream["train"]["summary"]).read_text())["selected_candidate"]
+trained = json.loads(Path(upstream["train"]["summary"]).read_text())
 if beats:
-    print(f"The model ({selected}) beats the single-feature baseline.")
-elif selected.startswith("single_feature"):
-    print(f"No model beat a single feature on validation: the selected model is {selected}, the baseline itself.")
+    print(f"The model ({trained['selected_candidate']}) beats the single-feature baseline.")
+elif trained["single_feature"]:
+    print(f"No model beat a single feature on validation: the model is {trained['single_feature']} alone.")
 else:
-    print(f"WARNING: the model ({selected}) does NOT beat the single-feature baseline ({column}) on the holdout.")
+    print(f"WARNING: the model ({trained['selected_candidate']}) does NOT beat the single-feature baseline ({column}) "
+          "on the holdout.")
 
 # %%
 calibration = calibration_table(test_set.churned, probability, evaluate["calibration_bins"])

@@ -78,8 +78,8 @@ decision = {"version": version, "promoted": promoted, "reason": reason, "behavio
 if champion_now is None:
     write_json(decision, product["decision"])  # the evidence stays readable; nothing can be scored
     raise NothingPromoted(f"{name}: nothing could be promoted, so there is no champion to score with: {reason}. "
-                       f"The evidence is in {product['decision']}; if the data contradicts an expectation, switch it "
-                       "off in params.yaml with the reason (expectations.directions.<pattern>: {off: why}).")
+                          f"The evidence is in {product['decision']}; if the data contradicts an expectation, switch "
+                          "it off in params.yaml with the reason (expectations.directions.<pattern>: {off: why}).")
 export_bundle(uri, name, product["champion"])
 write_json(decision, product["decision"])
 list_versions(uri, name)

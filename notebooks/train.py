@@ -18,7 +18,7 @@ import pandas as pd
 
 from churnops.config import file_sha256, git_commit, mlflow_tracking_uri, write_json, write_parquet
 from churnops.model import save_model
-from churnops.train import SINGLE_FEATURE, fit_candidates, log_training_run, recent_window, time_split
+from churnops.train import fit_candidates, log_training_run, recent_window, single_feature_of, time_split
 
 # %%
 labelled = recent_window(pd.read_parquet(upstream["features"]["labelled"]), train["window_days"])
@@ -29,7 +29,7 @@ print(f"train {len(train_set):,} rows (to {train_set.as_of_date.max():%Y-%m-%d})
 # %%
 model, leaderboard = fit_candidates(train_set, train, expectations)
 selected = leaderboard[leaderboard.selected].iloc[0]
-single_feature = selected.candidate.split(": ", 1)[1] if selected.candidate.startswith(SINGLE_FEATURE) else None
+single_feature = single_feature_of(selected.candidate)
 if single_feature:
     print(f"No model beats the single feature {single_feature} on validation: it is the selected model")
 if selected.expectations_failed:
@@ -41,7 +41,8 @@ write_parquet(train_set, product["train_set"])
 write_parquet(test_set, product["test_set"])
 save_model(model, product["model"])
 run = log_training_run(
-    model, train_set, params={"train": train, "expectations": expectations, "features": features, "ingest": ingest}, leaderboard=leaderboard,
+    model, train_set, leaderboard=leaderboard,
+    params={"train": train, "expectations": expectations, "features": features, "ingest": ingest},
     tags={"data_fingerprint": file_sha256(product["train_set"]), "git_commit": git_commit() or "unknown"},
     tracking_uri=mlflow_tracking_uri(mlflow["tracking_uri"]), experiment=mlflow["experiment"])
 write_json({**run, "leaderboard": leaderboard.to_dict(orient="records"), "selected_candidate": selected.candidate,
