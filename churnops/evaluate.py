@@ -86,7 +86,7 @@ def best_single_feature(train: pd.DataFrame, numeric: list[str]) -> tuple[str, i
     y = train[LABEL_COLUMN]
     scored = []
     for column in numeric:
-        if train[column].nunique() < 2:
+        if train[column].nunique() < 2 or train[column].isna().any():  # a column with gaps ranks no one by itself
             continue
         auc = roc_auc_score(y, train[column])
         scored.append((max(auc, 1 - auc), column, 1 if auc >= 0.5 else -1))

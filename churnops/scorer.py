@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from .contract import feature_range
+from .contract import feature_range, parse_feature
 
 # %% auto #0
 __all__ = ['BLOCK_ROWS', 'PARALLEL_ROWS', 'TreeEnsemble', 'Feature', 'Scorer']
@@ -118,6 +118,7 @@ class Feature:
     minimum: float | None = None
     maximum: float | None = None
     categories: list[str] | None = None
+    nullable: bool = False       # a number your table may leave blank (the model fills or routes the gap)
 
 # %% ../nbs_lib/03a_scorer.ipynb #0a6ff18e
 def _expit(raw: np.ndarray) -> np.ndarray:
@@ -176,8 +177,10 @@ class Scorer:
         self.onehot_index, self.width = offsets, start
         self._numeric_values = operator.itemgetter(*self.numeric) if len(self.numeric) > 1 else (
             lambda row: [row[c] for c in self.numeric])
+        gaps = self.trees is not None or self.fill is not None  # the model can take a missing number
         self.features = [Feature(c, "category", categories=self.categorical[c]) if c in self.categorical
-                         else Feature(c, "integer" if c in integer_columns else "number", *feature_range(c, feature_ranges))
+                         else Feature(c, "integer" if c in integer_columns else "number", *feature_range(c, feature_ranges),
+                                      nullable=gaps and c not in integer_columns and parse_feature(c).kind == "other")
                          for c in self.inputs]
 
     def design(self, rows: list[dict[str, Any]]) -> np.ndarray:

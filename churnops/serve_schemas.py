@@ -41,7 +41,8 @@ def request_models(features: list[Feature],  # from `Predictor.features`
         elif f.kind == "integer":
             fields[f.name] = (whole_number(int(f.minimum), int(f.maximum)), ...)
         else:
-            fields[f.name] = (Annotated[float, Field(ge=f.minimum, le=f.maximum, allow_inf_nan=False, strict=True)], ...)
+            number = Annotated[float, Field(ge=f.minimum, le=f.maximum, allow_inf_nan=False, strict=True)]
+            fields[f.name] = (number | None if f.nullable else number, ...)  # null: a blank cell, sent explicitly
     strict = ConfigDict(extra="forbid")
     row = create_model("CustomerFeatures", __config__=strict, **fields)
     batch = create_model("BatchRequest", __config__=strict,

@@ -37,7 +37,7 @@ test_set = pd.read_parquet(upstream["train"]["test_set"])
 probability = predict(model, test_set)
 metrics = classification_metrics(test_set.churned, probability)
 column, sign = best_single_feature(train_set, split_columns(train_set)[0])
-baseline = ranking_metrics(test_set.churned, sign * test_set[column])
+baseline = ranking_metrics(test_set.churned, sign * test_set[column].fillna(train_set[column].median()))
 pd.DataFrame({"model": metrics, f"baseline ({column})": baseline})
 
 # %%
