@@ -174,14 +174,18 @@ def _customer_rows(customers: pd.DataFrame, events: pd.DataFrame, as_of: pd.Time
         "Contract": live.plan.to_numpy(), "Region": live.region.to_numpy(), "MonthlyCharges": live.monthly_price.to_numpy(),
         # like the public telco table: customers in their first month have a blank total
         "TotalCharges": np.where(tenure == 0, " ", live.customer_id.map(paid).fillna(0).round(2).astype(str)),
+        "SessionsLast7Days": live.customer_id.map(count(before, "session", 7)).fillna(0).astype(int).to_numpy(),
         "SessionsLast30Days": live.customer_id.map(count(before, "session", 30)).fillna(0).astype(int).to_numpy(),
+        "DaysSinceLastLogin": live.customer_id.map((as_of - before[before.event_type == "session"]
+                                                    .groupby("customer_id").ts.max()).dt.days).fillna(90).clip(upper=90)
+                              .astype(int).to_numpy(),
         "SupportCallsLast90Days": live.customer_id.map(count(before, "support_contact", 90)).fillna(0).astype(int).to_numpy(),
         "FailedPaymentsLast90Days": live.customer_id.map(count(before, "payment_failed", 90)).fillna(0).astype(int).to_numpy(),
         "Churn": np.where(live.customer_id.isin(left), "Yes", "No")})
 
 def example_customer_table(path: str | Path,          # the labelled table
                            scoring_path: str | Path,  # the same customers' table a quarter later, to score
-                           n_customers: int = 3_000, seed: int = 7, horizon_days: int = 30,
+                           n_customers: int = 5_000, seed: int = 7, horizon_days: int = 30,
                            ) -> tuple[Path, Path]:
     "Write a customer table with a Yes/No `Churn` label (as of day 120) and a newer table to score (day 150)."
     customers, events = generate_churn_data(n_customers, 181, seed=seed)

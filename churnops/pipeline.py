@@ -167,7 +167,7 @@ def run_stage(name: str,                                   # a task of pipeline.
         print(f"stage {name!r} warns: {line}")
 
 def notebook_warnings(path: str | Path) -> list[str]:
-    "The `UserWarning` messages an executed notebook printed (the library's warnings to its user), in order."
+    "The `UserWarning` messages an executed notebook printed from the project's code (not third-party packages), in order."
     import re
 
     import nbformat
@@ -175,7 +175,8 @@ def notebook_warnings(path: str | Path) -> list[str]:
     for cell in nbformat.read(str(path), as_version=4).cells:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                found += re.findall(r"UserWarning: (.*)", output.get("text", ""))
+                found += [message for where, message in re.findall(r"(\S+):\d+: UserWarning: (.*)", output.get("text", ""))
+                          if "site-packages" not in where]
     return found
 
 # %% ../nbs_lib/09_pipeline.ipynb #08b16519
