@@ -127,15 +127,17 @@ def fit_candidates(train: pd.DataFrame,       # training snapshots
     impute = bool(train[numeric].isna().any().any())  # e.g. a snapshot table with blank numeric cells
     rows = []
     for name, (kind, num, cat, hyperparameters) in specs.items():
-        scores, broken = [], []
+        scores, broken = [], {}  # feature -> the first fold's sentence about it
         for fit_part, valid_part in folds:
             model = make_model(kind, num, cat, hyperparameters, params["seed"], monotonic, impute)
             model.fit(fit_part[num + cat], fit_part[LABEL_COLUMN])
             scores.append(ranking_metrics(valid_part[LABEL_COLUMN], predict(model, valid_part)))
-            broken += [b for b in describe_failures(check_expectations(
-                model, valid_part, expectations["directions"], expectations["max_against"], expectations["tolerance"]))
-                if b.split(" should")[0] not in [x.split(" should")[0] for x in broken]]
-        rows.append({"candidate": name, **pd.DataFrame(scores).mean().to_dict(), "expectations_failed": "; ".join(broken)})
+            checks = check_expectations(model, valid_part, expectations["directions"], expectations["max_against"],
+                                        expectations["tolerance"])
+            for check, sentence in zip([c for c in checks if not c["passed"]], describe_failures(checks)):
+                broken.setdefault(check["feature"], sentence)
+        rows.append({"candidate": name, **pd.DataFrame(scores).mean().to_dict(),
+                     "expectations_failed": "; ".join(broken.values())})
     leaderboard = pd.DataFrame(rows).sort_values("pr_auc", ascending=False, kind="stable").reset_index(drop=True)
     keeping = leaderboard[leaderboard.expectations_failed == ""]
     best = (keeping if len(keeping) else leaderboard).candidate.iloc[0]  # none keeps them: the gate will say so
@@ -195,6 +197,6 @@ def log_training_run(model: Pipeline,
                 mlflow.log_metrics({f"validation_{k}": float(getattr(row, k)) for k in metric_names})
                 mlflow.set_tags({"selected": str(bool(row.selected)).lower(),
                                  "expectations_failed": row.expectations_failed or "none",
-                                 "role": "single_feature" if row.candidate.startswith(SINGLE_FEATURE) else "candidate"})
+                                 "role": "single_feature" if single_feature_of(row.candidate) else "candidate"})
         info = log_model(model, train)
     return {"run_id": run.info.run_id, "run_name": name, "model_uri": info.model_uri}
