@@ -29,8 +29,9 @@ $(UV):
 setup: .venv/.synced
 
 # Programs the tests start or call that come from Debian, installed when missing (root, or sudo):
-# promtool (PrometheusRule checks and unit tests) and a Pushgateway (the drift-metrics scrape test).
-SYSTEM_TOOLS := promtool=prometheus prometheus-pushgateway=prometheus-pushgateway
+# promtool (PrometheusRule checks and unit tests), a Pushgateway (the drift-metrics scrape test) and
+# redis-server (the Redis online store of the feature store).
+SYSTEM_TOOLS := promtool=prometheus prometheus-pushgateway=prometheus-pushgateway redis-server=redis-server
 system-tools:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v "$${tool%%=*}" >/dev/null || missing="$$missing $${tool#*=}"; done; \
 	if [ -n "$$missing" ]; then \
@@ -57,7 +58,7 @@ pipeline: setup
 	churnops run
 
 lint: setup
-	ruff check churnops nbs_lib notebooks tests benchmarks k8s
+	ruff check churnops nbs_lib notebooks tests benchmarks k8s feature_repo
 
 # nbs_lib is the only place library code is written: exporting it again must reproduce churnops/,
 # and the notebooks must already be clean (no outputs or execution counts).

@@ -13,13 +13,14 @@ from typing import Any
 import pandas as pd
 
 # %% auto #0
-__all__ = ['EVENT_COLUMNS', 'KEY_COLUMNS', 'LABEL_COLUMN', 'ALL_EVENTS', 'TENURE_FEATURE', 'feature_columns', 'label_definition',
-           'split_columns', 'feature_name', 'count_feature', 'sum_feature', 'recency_feature', 'last_value_feature',
-           'trend_feature', 'FeatureKind', 'parse_feature', 'feature_range']
+__all__ = ['EVENT_COLUMNS', 'KEY_COLUMNS', 'TIME_DTYPE', 'LABEL_COLUMN', 'ALL_EVENTS', 'TENURE_FEATURE', 'feature_columns',
+           'label_definition', 'split_columns', 'feature_name', 'count_feature', 'sum_feature', 'recency_feature',
+           'last_value_feature', 'trend_feature', 'FeatureKind', 'parse_feature', 'feature_range']
 
 # %% ../nbs_lib/00a_contract.ipynb #dbe72307
 EVENT_COLUMNS = ("customer_id", "ts", "event_type")
 KEY_COLUMNS = ("customer_id", "as_of_date")
+TIME_DTYPE = "datetime64[us]"  # of as_of_date in every feature table
 LABEL_COLUMN = "churned"
 ALL_EVENTS = "events"       # the event name that counts every event type together
 TENURE_FEATURE = "tenure_days"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from .contract import LABEL_COLUMN
+from .contract import LABEL_COLUMN, TIME_DTYPE
 from .generate import generate_churn_data
 
 # %% auto #0
@@ -246,6 +246,7 @@ def ingest_snapshot_table(path: str | Path,            # one row per customer, w
     for note in notes:  # shown in the ingest report; a silent text column would become thousands of categories
         warnings.warn(note, stacklevel=2)
     keys = pd.concat(parts, ignore_index=True)
+    keys["as_of_date"] = keys["as_of_date"].astype(TIME_DTYPE)  # the unit the event-log features carry
     return pd.concat([keys[["customer_id", "as_of_date"]], features, keys[[LABEL_COLUMN]]], axis=1)
 
 # %% ../nbs_lib/02_ingest.ipynb #02472b84

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 __all__ = ['OVERRIDE_FILE', 'Share', 'DriftTest', 'merge_overrides', 'Drift', 'Synthetic', 'ReadOptions', 'ConstantEventType',
            'EventLogMapping', 'EventLog', 'SnapshotMapping', 'SnapshotTable', 'Ingest', 'Schema', 'ColumnRule',
            'Validate', 'Features', 'Train', 'Campaign', 'Evaluate', 'Gate', 'DirectionOff', 'Expectations', 'Register',
-           'Mlflow', 'Monitor', 'Score', 'Serve', 'Params', 'ParamsError', 'check_params', 'load_params',
-           'write_override']
+           'Mlflow', 'Monitor', 'Score', 'Serve', 'FeatureStore', 'Params', 'ParamsError', 'check_params',
+           'load_params', 'write_override']
 
 # %% ../nbs_lib/00b_params.ipynb #fbbd4746
 OVERRIDE_FILE = "params.override.yaml"
@@ -200,6 +200,16 @@ class Serve(_Block):
     tracing: Literal["none", "console", "otlp"] = "none"
     drift_metrics: str | None = None
 
+class FeatureStore(_Block):
+    repo: str
+    project: str = Field(pattern=r"^[A-Za-z0-9_]+$")
+    view: str = Field(pattern=r"^[A-Za-z0-9_]+$")
+    registry: str
+    online_store: Literal["sqlite", "redis"]
+    sqlite_path: str
+    redis_connection: str
+    max_feature_age_days: float = Field(gt=0)
+
 class Params(_Block):
     "Every block of params.yaml."
     ingest: Ingest
@@ -213,6 +223,7 @@ class Params(_Block):
     mlflow: Mlflow
     monitor: Monitor
     score: Score
+    feature_store: FeatureStore
     serve: Serve
 
     @model_validator(mode="after")

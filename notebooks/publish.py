@@ -3,7 +3,7 @@
 # Every report of the latest pipeline run. This notebook, rendered without its code, is `reports/index.html`.
 
 # %% tags=["parameters"]
-upstream = ["ingest", "validate", "features", "train", "evaluate", "register", "score", "monitor"]
+upstream = ["ingest", "validate", "features", "materialize", "train", "evaluate", "register", "score", "monitor"]
 product = None
 
 # %%

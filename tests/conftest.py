@@ -7,7 +7,7 @@ import pytest
 from churnops.pipeline import copy_work_tree, override_params
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ["ingest", "validate", "features", "train", "evaluate", "register", "score", "monitor", "publish"]
+STAGES = ["ingest", "validate", "features", "materialize", "train", "evaluate", "register", "score", "monitor", "publish"]
 DVC_STAGES = ["sources", *STAGES]  # `sources` hashes the input files params.yaml names (not a notebook)
 
 

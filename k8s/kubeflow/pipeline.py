@@ -67,7 +67,7 @@ def build_pipeline(stage_names: list[str], image: str):
         raise ValueError(f"stage names repeat: {stage_names}")
     first_stage, next_stage = stage_components(image)
 
-    @dsl.pipeline(name="churnops", description="Churn prediction: ingest, validate, features, train, evaluate, "
+    @dsl.pipeline(name="churnops", description="Churn prediction: ingest, validate, features, materialize, train, evaluate, "
                                                "register, score, monitor, publish (one step per DVC stage)")
     def churnops(dvc_remote: str = "s3://churnops-dev-artifacts/dvc",
                  state_url: str = "s3://churnops-dev-artifacts/state",

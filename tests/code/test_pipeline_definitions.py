@@ -40,7 +40,7 @@ def test_a_planted_disagreement_is_reported(repo, tmp_path):
 
 
 def test_stage_order_is_run_order(repo):
-    assert stage_order(repo / "dvc.yaml") == ["sources", "ingest", "validate", "features", "train", "evaluate",
+    assert stage_order(repo / "dvc.yaml") == ["sources", "ingest", "validate", "features", "materialize", "train", "evaluate",
                                               "register", "score", "monitor", "publish"]
 
 
