@@ -231,20 +231,22 @@ class OnlineFeatures:
     store: Any
     block: dict[str, Any]
     view: Any
+    integer_ids: bool  # the entity's join key is an integer (else text)
 
     @classmethod
     def open(cls, block: dict[str, Any], root: str | Path = ".") -> OnlineFeatures:
+        from feast import ValueType
         store = open_store(block, root)
-        return cls(store, block, registered_view(store, block))
+        view = registered_view(store, block)
+        return cls(store, block, view, store.get_entity(ENTITY).value_type == ValueType.INT64)
 
     @property
     def kind(self) -> str:
         return self.store.config.online_store.type
 
-    @property
-    def integer_ids(self) -> bool:
-        from feast import ValueType
-        return self.store.get_entity(ENTITY).value_type == ValueType.INT64
+    def ping(self) -> None:
+        "One real lookup (of an id nobody has): raises when the online store cannot be reached."
+        online_features(self.store, self.block, [-1 if self.integer_ids else ""], self.view)
 
     def check_serves(self, features: list[str], what: str) -> None:
         "Raise, naming them, when the view lacks any of `features`."

@@ -13,10 +13,12 @@ import logging
 import os
 import re
 import signal
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request  # module level: FastAPI resolves handler annotations in the module
 from starlette.responses import Response
@@ -84,6 +86,8 @@ def _openapi(app: Any, state: ServiceState) -> dict[str, Any]:
                 model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(model_schema.pop("$defs", {}))
                 components[model.__name__] = model_schema
+        for model in (schema.CustomerRequest, schema.CustomersRequest):
+            components[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
         app.openapi_schema, app.state.documented_model = document, row_model
     return app.openapi_schema
 
@@ -94,7 +98,7 @@ def _body_schema(name: str) -> dict[str, Any]:
 def create_app(config: ServeConfig,   # sources, routing, limits
                load_on_startup: bool = True,
                ) -> Any:
-    "The FastAPI app: /predict, /predict/batch, /health, /ready, /metrics, /admin/reload, /docs."
+    "The FastAPI app: /predict, /predict/batch, /predict/customer(s), /health, /ready, /metrics, /admin/reload, /docs."
     from fastapi import FastAPI
     from opentelemetry import propagate
     from opentelemetry.trace import INVALID_SPAN, SpanKind
@@ -170,6 +174,64 @@ def create_app(config: ServeConfig,   # sources, routing, limits
             return answer(schema.BatchResponse(request_id=rid, predictions=result), headers=headers)
         return answer(schema.PredictResponse(**result[0].__dict__, request_id=rid), headers=headers)
 
+    def stored_predictions(served: Served, ids: list[Any]) -> tuple[list[schema.StoredPrediction], list[Any]] | Response:
+        "Predictions from the online store's features of `ids`, and the ids it has none for (or a 503 answer)."
+        online = served.online
+        if online is None:
+            metrics.child(metrics.errors, "feature_store").inc()
+            return answer(schema.Problem(detail=served.online_error), 503)
+        started = time.perf_counter()
+        try:
+            with span("feature_lookup"):
+                table = online.rows(ids)
+        except Exception as e:  # e.g. Redis down: only the lookups by id fail
+            metrics.child(metrics.errors, "feature_store").inc()
+            return answer(schema.Problem(detail=f"online store ({online.kind}) unavailable: {type(e).__name__}: {e}"), 503)
+        metrics.child(metrics.feature_lookup, online.kind).observe(time.perf_counter() - started)
+        found = {str(i) for i in table.customer_id.tolist()}
+        unknown = [i for i in ids if str(i) not in found]
+        if table.empty:
+            return [], unknown
+        ages = ((pd.Timestamp.now("UTC").tz_localize(None) - table.as_of_date) / pd.Timedelta(days=1)).tolist()
+        as_of = table.as_of_date.dt.strftime("%Y-%m-%d").tolist()
+        rows = table.drop(columns="as_of_date").to_dict("records")
+        with span("model_inference"):
+            scored = predictions(rows, score_routed(state, served, rows, metrics.observe_model_call))
+        max_age = online.block["max_feature_age_days"]
+        stale = sum(age > max_age for age in ages)
+        if stale:
+            metrics.stale_features.inc(stale)
+        return [schema.StoredPrediction(**p.__dict__, feature_as_of=day, feature_age_days=round(age, 3),
+                                        stale=age > max_age) for p, day, age in zip(scored, as_of, ages)], unknown
+
+    async def predict_by_id(request: Request, batch: bool) -> Response:
+        served = state.served
+        if served is None:
+            metrics.child(metrics.errors, "not_ready").inc()
+            return answer(schema.Problem(detail=f"model not loaded: {state.error}"), 503)
+        rid = request_id(request)
+        try:
+            parsed = (schema.CustomersRequest if batch else schema.CustomerRequest).model_validate_json(await request.body())
+        except ValidationError as e:
+            metrics.child(metrics.errors, "validation").inc()
+            return answer(validation_problem(e), 422)
+        ids = parsed.customer_ids if batch else [parsed.customer_id]
+        if len(ids) > config.max_batch_rows:
+            metrics.child(metrics.errors, "validation").inc()
+            return answer(schema.Problem(detail=f"{len(ids)} ids: at most serve.max_batch_rows={config.max_batch_rows}"), 422)
+        result = stored_predictions(served, ids)
+        if isinstance(result, Response):
+            return result
+        found, unknown = result
+        headers = {"x-request-id": rid}
+        if batch:
+            return answer(schema.CustomersResponse(request_id=rid, predictions=found, unknown_ids=unknown), headers=headers)
+        if unknown:
+            return answer(schema.Problem(detail=f"customer {ids[0]!r} has no features in the online store "
+                                                f"({served.online.kind}, view {served.online.view.name!r}): it is not "
+                                                "in a snapshot the materialize stage wrote"), 404, headers)
+        return answer(schema.CustomerResponse(**found[0].__dict__, request_id=rid), headers=headers)
+
     errors = {422: {"model": schema.Problem, "description": "invalid features"},
               503: {"model": schema.Problem, "description": "no model loaded"}}
 
@@ -185,6 +247,21 @@ def create_app(config: ServeConfig,   # sources, routing, limits
         "Churn probabilities for up to `serve.max_batch_rows` customers in one request."
         return await predict_rows(request, batch=True)
 
+    by_id_errors = {422: {"model": schema.Problem, "description": "invalid request"},
+                    503: {"model": schema.Problem, "description": "no model loaded, or the online store is unavailable"}}
+
+    @app.post("/predict/customer", response_model=schema.CustomerResponse, openapi_extra=_body_schema("CustomerRequest"),
+              responses={**by_id_errors, 404: {"model": schema.Problem, "description": "no features for this id"}})
+    async def predict_customer(request: Request):
+        "Churn probability for one customer id, from the features the pipeline materialized for it (feature store)."
+        return await predict_by_id(request, batch=False)
+
+    @app.post("/predict/customers", response_model=schema.CustomersResponse,
+              openapi_extra=_body_schema("CustomersRequest"), responses=by_id_errors)
+    async def predict_customers(request: Request):
+        "Churn probabilities for up to `serve.max_batch_rows` customer ids; ids without features are listed apart."
+        return await predict_by_id(request, batch=True)
+
     @app.get("/health")
     async def health():
         "The process is up (liveness)."
@@ -198,9 +275,21 @@ def create_app(config: ServeConfig,   # sources, routing, limits
         if served is None:
             return answer(schema.NotReady(reason=state.error), 503)
         models = {"champion": served.champion, "challenger": served.challenger}
-        return answer(schema.ReadyResponse(ready=True, models={
+        return answer(schema.ReadyResponse(ready=True, feature_store=feature_store_status(served), models={
             role: {"name": m.name, "version": m.version, "alias": m.alias, "source": m.source}
             for role, m in models.items() if m}))
+
+    def feature_store_status(served: Served) -> schema.FeatureStoreStatus:
+        "Whether lookups by id work now (a down online store does not make the service unready)."
+        online = served.online
+        if online is None:
+            return schema.FeatureStoreStatus(available=False, error=served.online_error)
+        try:
+            online.ping()
+        except Exception as e:
+            return schema.FeatureStoreStatus(available=False, online_store=online.kind, view=online.view.name,
+                                             error=f"{type(e).__name__}: {e}")
+        return schema.FeatureStoreStatus(available=True, online_store=online.kind, view=online.view.name)
 
     @app.get("/metrics")
     async def prometheus_metrics():

@@ -28,6 +28,12 @@ class Metrics:
                                    ["model_version", "role"], registry=r,
                                    buckets=(.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1))
         self.errors = Counter("churnops_errors_total", "Errors by kind", ["kind"], registry=r)
+        self.stale_features = Counter("churnops_stale_features_total",
+                                      "Answers by id from features older than feature_store.max_feature_age_days",
+                                      registry=r)
+        self.feature_lookup = Histogram("churnops_feature_lookup_duration_seconds", "Online-store lookup per request",
+                                        ["store"], registry=r,
+                                        buckets=(.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25))
         self.load_seconds = Gauge("churnops_model_load_seconds", "Time to load the model", ["model_version", "role"],
                                   registry=r)
         self.model_info = Gauge("churnops_model_info", "Models being served (1)", ["name", "version", "alias", "role"],

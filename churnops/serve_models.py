@@ -83,13 +83,16 @@ class ServeConfig:
     drift_metrics: str | None = "reports/monitoring/drift.prom"  # the monitor's gauges, appended to /metrics
     feature_ranges: dict[str, list[float]] = field(default_factory=lambda: {"*": [-1e12, 1e12]})
     tracking_uri: str | None = None
+    feature_store: dict[str, Any] | None = None  # the `feature_store` block: /predict/customer looks features up by id
+    root: str = "."                              # the project root its paths are relative to
 
     @classmethod
     def from_params(cls, params: dict[str, Any], **overrides: Any) -> ServeConfig:
         from churnops.config import mlflow_tracking_uri
         serve = {k: v for k, v in params["serve"].items() if k not in ("host", "port")}
         config = cls(**serve, feature_ranges=params["validate"]["feature_ranges"],
-                     tracking_uri=mlflow_tracking_uri(params["mlflow"]["tracking_uri"]))
+                     tracking_uri=mlflow_tracking_uri(params["mlflow"]["tracking_uri"]),
+                     feature_store=params["feature_store"])
         for key, value in overrides.items():
             if value is not None:
                 setattr(config, key, value)
@@ -112,6 +115,8 @@ class Served:
     challenger: LoadedModel | None
     row_model: type[BaseModel]
     batch_model: type[BaseModel]
+    online: Any = None               # churnops.feature_store.OnlineFeatures, when the store is there
+    online_error: str | None = None  # why it is not
 
 class ServiceState:
     "What is being served; `reload` loads a new set beside the old one and swaps it in."
@@ -129,7 +134,24 @@ class ServiceState:
             challenger = load_model_source(c.challenger_source, c.feature_ranges, c.tracking_uri)
             if [vars(f) for f in challenger.predictor.features] != [vars(f) for f in champion.predictor.features]:
                 raise ModelLoadError(f"{c.challenger_source}: the challenger reads other features than the champion")
-        return Served(champion, challenger, *request_models(champion.predictor.features, c.max_batch_rows))
+        online, online_error = self.open_feature_store(champion)
+        return Served(champion, challenger, *request_models(champion.predictor.features, c.max_batch_rows),
+                      online, online_error)
+
+    def open_feature_store(self, champion: LoadedModel) -> tuple[Any, str | None]:
+        "The online features for lookups by id; a store that lacks a model input refuses the load, naming it."
+        from churnops.feature_store import FeatureStoreMismatch, OnlineFeatures
+        if self.config.feature_store is None:
+            return None, "no feature store configured"
+        try:
+            online = OnlineFeatures.open(self.config.feature_store, self.config.root)
+        except Exception as e:  # no registry yet: /predict/customer answers 503, /predict keeps working
+            return None, f"feature store not available: {e}"
+        try:
+            online.check_serves([f.name for f in champion.predictor.features], champion.source)
+        except FeatureStoreMismatch as e:
+            raise ModelLoadError(str(e)) from e
+        return online, None
 
     async def reload(self, on_failure: Callable[[], None] = lambda: None,
                      on_success: Callable[[Served], None] = lambda served: None) -> Served:

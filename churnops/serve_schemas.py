@@ -12,8 +12,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, c
 from .scorer import Feature
 
 # %% auto #0
-__all__ = ['CustomerId', 'whole_number', 'request_models', 'ModelRef', 'Prediction', 'PredictResponse', 'BatchResponse',
-           'ReadyResponse', 'NotReady', 'ReloadResponse', 'Problem']
+__all__ = ['CustomerId', 'whole_number', 'request_models', 'ModelRef', 'Prediction', 'PredictResponse', 'CustomerRequest',
+           'CustomersRequest', 'StoredPrediction', 'CustomerResponse', 'CustomersResponse', 'BatchResponse',
+           'FeatureStoreStatus', 'ReadyResponse', 'NotReady', 'ReloadResponse', 'Problem']
 
 # %% ../nbs_lib/12_serve_schemas.ipynb #ebc1a1cf
 def _not_text(value: Any) -> Any:
@@ -66,13 +67,42 @@ class Prediction(BaseModel):
 class PredictResponse(Prediction):
     request_id: str
 
+class CustomerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customer_id: CustomerId
+
+class CustomersRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customer_ids: list[CustomerId] = Field(min_length=1, description="at most serve.max_batch_rows ids")
+
+class StoredPrediction(Prediction):
+    "A prediction from the features the pipeline materialized for this customer."
+    feature_as_of: str = Field(description="the as-of date of the features used (the snapshot they describe)")
+    feature_age_days: float = Field(description="days between that as-of date and now")
+    stale: bool = Field(description="the features are older than feature_store.max_feature_age_days")
+
+class CustomerResponse(StoredPrediction):
+    request_id: str
+
+class CustomersResponse(BaseModel):
+    request_id: str
+    predictions: list[StoredPrediction]
+    unknown_ids: list[int | str] = Field(description="ids the online store has no features for")
+
 class BatchResponse(BaseModel):
     request_id: str
     predictions: list[Prediction]
 
+class FeatureStoreStatus(BaseModel):
+    available: bool = Field(description="/predict/customer can look features up (the body-based /predict needs no store)")
+    online_store: str | None = None
+    view: str | None = None
+    error: str | None = None
+
 class ReadyResponse(BaseModel):
     ready: bool
     models: dict[str, dict[str, str]] = Field(default_factory=dict, description="role -> name, version, alias, source")
+    feature_store: FeatureStoreStatus | None = None
 
 class NotReady(BaseModel):
     ready: Literal[False] = False

@@ -54,7 +54,7 @@ def trained(tmp_path_factory, repo):
 class Server:
     "A `churnops serve` process on a free port with a params.yaml copy carrying `serve` overrides."
 
-    def __init__(self, repo, tmp_path, source, **serve):
+    def __init__(self, repo, tmp_path, source, cwd=None, env=None, **serve):
         params = tmp_path / f"params-{free_port()}.yaml"
         shutil.copy(repo / "params.yaml", params)
         override_params(params, {f"serve.{k}": v for k, v in serve.items()})
@@ -64,8 +64,8 @@ class Server:
         with self.out.open("w") as out, self.err.open("w") as err:
             self.process = subprocess.Popen(
                 [str(Path(sys.executable).parent / "churnops"), "serve", "--port", str(self.port),
-                 "--model-source", str(source), "--params", str(params)], stdout=out, stderr=err,
-                env={**os.environ, "CHURNOPS_ADMIN_TOKEN": TOKEN})
+                 "--model-source", str(source), "--params", str(params)], stdout=out, stderr=err, cwd=cwd,
+                env={**os.environ, "CHURNOPS_ADMIN_TOKEN": TOKEN, **(env or {})})
         deadline = time.time() + 60
         while time.time() < deadline:
             assert self.process.poll() is None, self.err.read_text()
@@ -87,8 +87,8 @@ class Server:
 def serve(repo, tmp_path):
     servers = []
 
-    def start(source, **serve):
-        servers.append(Server(repo, tmp_path, source, **serve))
+    def start(source, cwd=None, env=None, **serve):
+        servers.append(Server(repo, tmp_path, source, cwd, env, **serve))
         return servers[-1]
     yield start
     for server in servers:
