@@ -1,6 +1,7 @@
 """Serving benchmark: the prediction API under load from a separate process, and the model call floor.
 
-Needs a finished pipeline run (models/champion, data/features/scoring.parquet: `make pipeline`).
+Needs a finished pipeline run (models/champion, data/features/scoring.parquet and the online store:
+`make pipeline`). Beside the API routes it measures a bare uvicorn ASGI app, the ceiling of this machine.
 Load generator: wrk (apt-get install wrk) when on PATH, else a bounded asyncio httpx client in a
 separate process. Prints one table.
 
@@ -102,6 +103,48 @@ async def _python_load(url, body, seconds, connections):
             "p99 ms": float(np.percentile(lat, 99)), "errors": errors, "tool": "httpx (python)"}
 
 
+BARE_ASGI = """
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": b'{"churn_probability": 0.5}'})
+"""
+
+
+def run_load(url, body, args):
+    "Requests/s and latency of POST `body` to `url` from a separate process (wrk, else httpx)."
+    if shutil.which("wrk"):
+        return wrk(url, body, args.seconds, args.connections)
+    out = subprocess.run([sys.executable, __file__, "--python-client", "--url", url, "--seconds", str(args.seconds),
+                          "--connections", str(args.connections)], input=body, capture_output=True, text=True,
+                         check=True).stdout
+    return json.loads(out)
+
+
+def bare_asgi_load(args, env):
+    "The ceiling of this machine and load generator: uvicorn with a constant-JSON ASGI app, no framework."
+    folder = Path(tempfile.mkdtemp(prefix="churnops-bare-"))
+    (folder / "bare.py").write_text(BARE_ASGI)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "bare:app", "--app-dir", str(folder), "--port", str(port),
+                               "--log-level", "warning", "--no-access-log"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                httpx.post(f"http://127.0.0.1:{port}/", content=b"{}")
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        return run_load(f"http://127.0.0.1:{port}/", "{}", args)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
@@ -134,14 +177,8 @@ def main():
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
-        body = json.dumps(rows[0])
-        if shutil.which("wrk"):
-            load = wrk(url + "/predict", body, args.seconds, args.connections)
-        else:
-            out = subprocess.run([sys.executable, __file__, "--python-client", "--url", url + "/predict",
-                                  "--seconds", str(args.seconds), "--connections", str(args.connections)],
-                                 input=body, capture_output=True, text=True, check=True).stdout
-            load = json.loads(out)
+        load = run_load(url + "/predict", json.dumps(rows[0]), args)
+        by_id = run_load(url + "/predict/customer", json.dumps({"customer_id": rows[0]["customer_id"]}), args)
         with httpx.Client(base_url=url, timeout=30) as client:
             batch = json.dumps({"rows": rows})
             timings = []
@@ -154,11 +191,14 @@ def main():
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
 
+    bare = bare_asgi_load(args, env)
     # in-process measurements after the load test: their worker threads must not compete with the server
     results = model_floor(bundle, scoring, params["validate"]["feature_ranges"])
     print(f"API, one process, {args.connections} concurrent clients, {args.seconds} s ({load['tool']}):")
-    print(f"  single-row /predict: {load['requests/s']:,.0f} requests/s, p50 {load['p50 ms']:.1f} ms, "
-          f"p99 {load['p99 ms']:.1f} ms, errors {load['errors']}   (target >= 2,000/s, p99 < 25 ms)")
+    for name, result in [("bare ASGI (uvicorn, constant JSON)", bare), ("single-row /predict (body)", load),
+                         ("/predict/customer (feature store)", by_id)]:
+        print(f"  {name}: {result['requests/s']:,.0f} requests/s ({result['requests/s'] / bare['requests/s']:.2f}x bare), "
+              f"p50 {result['p50 ms']:.1f} ms, p99 {result['p99 ms']:.1f} ms, errors {result['errors']}")
     print(f"  1,000-row /predict/batch: p50 {np.percentile(timings, 50):.1f} ms, p99 {np.percentile(timings, 99):.1f} ms"
           "   (target < 50 ms)")
     print("In-process model calls (the floor):")

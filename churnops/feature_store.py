@@ -17,14 +17,15 @@ import pandas as pd
 from .contract import KEY_COLUMNS, LABEL_COLUMN, TIME_DTYPE
 
 # %% auto #0
-__all__ = ['ONLINE_STORE_ENV', 'REDIS_CONNECTION_ENV', 'ENTITY', 'ID_COLUMN', 'TIME_COLUMN', 'online_store_config', 'repo_config',
-           'write_repo_config', 'open_store', 'feature_definitions', 'FeatureStoreMismatch', 'offline_table',
-           'registered_view', 'check_columns', 'write_online', 'Materialized', 'materialize_newest',
-           'historical_features', 'online_features', 'OnlineFeatures']
+__all__ = ['ONLINE_STORE_ENV', 'REDIS_CONNECTION_ENV', 'REGISTRY_ENV', 'ENTITY', 'ID_COLUMN', 'TIME_COLUMN',
+           'online_store_config', 'repo_config', 'write_repo_config', 'open_store', 'feature_definitions',
+           'FeatureStoreMismatch', 'offline_table', 'registered_view', 'check_columns', 'write_online', 'Materialized',
+           'materialize_newest', 'historical_features', 'online_features', 'OnlineFeatures']
 
 # %% ../nbs_lib/03e_feature_store.ipynb #6fa97234
 ONLINE_STORE_ENV = "CHURNOPS_ONLINE_STORE"       # sqlite | redis
 REDIS_CONNECTION_ENV = "CHURNOPS_REDIS_CONNECTION"
+REGISTRY_ENV = "CHURNOPS_FEAST_REGISTRY"         # e.g. s3://<bucket>/feast/registry.db in the cluster
 ENTITY = "customer"
 ID_COLUMN, TIME_COLUMN = KEY_COLUMNS
 
@@ -46,15 +47,17 @@ def online_store_config(block: dict[str, Any],  # the `feature_store` block
 
 def repo_config(block: dict[str, Any], root: Path) -> dict[str, Any]:
     "The content of feature_store.yaml for this block (paths absolute, so any working directory works)."
-    return {"project": block["project"], "provider": "local", "registry": _path(root, block["registry"]),
+    registry = os.environ.get(REGISTRY_ENV) or block["registry"]
+    return {"project": block["project"], "provider": "local", "registry": _path(root, registry),
             "online_store": online_store_config(block, root), "offline_store": {"type": "file"},
             "entity_key_serialization_version": 3}
 
-def write_repo_config(block: dict[str, Any], root: Path) -> Path:
+def write_repo_config(block: dict[str, Any], root: str | Path = ".") -> Path:
     "Write `<repo>/feature_store.yaml` (what `feast apply`, `feast materialize` and `feast ui` read)."
     import yaml
 
     from churnops.config import atomic_path
+    root = Path(root).resolve()
     path = root / block["repo"] / "feature_store.yaml"
     with atomic_path(path) as tmp:
         Path(tmp).write_text("# Written by the materialize stage from the feature_store block of params.yaml "
@@ -231,7 +234,9 @@ class OnlineFeatures:
     store: Any
     block: dict[str, Any]
     view: Any
-    integer_ids: bool  # the entity's join key is an integer (else text)
+    integer_ids: bool         # the entity's join key is an integer (else text)
+    down_until: float = 0.0   # after a failed lookup, callers fail fast until then (time.monotonic)
+    down_reason: str | None = None
 
     @classmethod
     def open(cls, block: dict[str, Any], root: str | Path = ".") -> OnlineFeatures:
@@ -243,6 +248,18 @@ class OnlineFeatures:
     @property
     def kind(self) -> str:
         return self.store.config.online_store.type
+
+    @property
+    def resting(self) -> bool:
+        "A lookup failed less than `retry_after_seconds` ago: do not wait on the store again yet."
+        return time.monotonic() < self.down_until
+
+    def mark_down(self, error: BaseException) -> str:
+        "Remember a failed lookup for `retry_after_seconds`; returns what went wrong."
+        self.down_reason = (f"{type(error).__name__}: {error}" if str(error) else
+                            f"no answer within {self.block['lookup_timeout_seconds']} s")
+        self.down_until = time.monotonic() + self.block["retry_after_seconds"]
+        return self.down_reason
 
     def ping(self) -> None:
         "One real lookup (of an id nobody has): raises when the online store cannot be reached."

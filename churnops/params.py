@@ -209,6 +209,8 @@ class FeatureStore(_Block):
     sqlite_path: str
     redis_connection: str
     max_feature_age_days: float = Field(gt=0)
+    lookup_timeout_seconds: float = Field(gt=0)
+    retry_after_seconds: float = Field(ge=0)
 
 class Params(_Block):
     "Every block of params.yaml."

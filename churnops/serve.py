@@ -174,7 +174,18 @@ def create_app(config: ServeConfig,   # sources, routing, limits
             return answer(schema.BatchResponse(request_id=rid, predictions=result), headers=headers)
         return answer(schema.PredictResponse(**result[0].__dict__, request_id=rid), headers=headers)
 
-    def stored_predictions(served: Served, ids: list[Any]) -> tuple[list[schema.StoredPrediction], list[Any]] | Response:
+    async def from_store(online: Any, call: Any, *args: Any) -> Any:
+        """`call(*args)` on the online store in a worker thread (the event loop keeps serving), bounded by
+        `lookup_timeout_seconds`; after a failure, fail fast for `retry_after_seconds` (a down Redis costs a
+        503 at once, not a client library's retries per request)."""
+        if online.resting:
+            raise ConnectionError(online.down_reason)
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(call, *args), online.block["lookup_timeout_seconds"])
+        except Exception as e:
+            raise ConnectionError(online.mark_down(e)) from e
+
+    async def stored_predictions(served: Served, ids: list[Any]) -> tuple[list[schema.StoredPrediction], list[Any]] | Response:
         "Predictions from the online store's features of `ids`, and the ids it has none for (or a 503 answer)."
         online = served.online
         if online is None:
@@ -183,10 +194,10 @@ def create_app(config: ServeConfig,   # sources, routing, limits
         started = time.perf_counter()
         try:
             with span("feature_lookup"):
-                table = online.rows(ids)
-        except Exception as e:  # e.g. Redis down: only the lookups by id fail
+                table = await from_store(online, online.rows, ids)
+        except ConnectionError as e:  # e.g. Redis down: only the lookups by id fail
             metrics.child(metrics.errors, "feature_store").inc()
-            return answer(schema.Problem(detail=f"online store ({online.kind}) unavailable: {type(e).__name__}: {e}"), 503)
+            return answer(schema.Problem(detail=f"online store ({online.kind}) unavailable: {e}"), 503)
         metrics.child(metrics.feature_lookup, online.kind).observe(time.perf_counter() - started)
         found = {str(i) for i in table.customer_id.tolist()}
         unknown = [i for i in ids if str(i) not in found]
@@ -219,7 +230,7 @@ def create_app(config: ServeConfig,   # sources, routing, limits
         if len(ids) > config.max_batch_rows:
             metrics.child(metrics.errors, "validation").inc()
             return answer(schema.Problem(detail=f"{len(ids)} ids: at most serve.max_batch_rows={config.max_batch_rows}"), 422)
-        result = stored_predictions(served, ids)
+        result = await stored_predictions(served, ids)
         if isinstance(result, Response):
             return result
         found, unknown = result
@@ -275,20 +286,19 @@ def create_app(config: ServeConfig,   # sources, routing, limits
         if served is None:
             return answer(schema.NotReady(reason=state.error), 503)
         models = {"champion": served.champion, "challenger": served.challenger}
-        return answer(schema.ReadyResponse(ready=True, feature_store=feature_store_status(served), models={
+        return answer(schema.ReadyResponse(ready=True, feature_store=await feature_store_status(served), models={
             role: {"name": m.name, "version": m.version, "alias": m.alias, "source": m.source}
             for role, m in models.items() if m}))
 
-    def feature_store_status(served: Served) -> schema.FeatureStoreStatus:
+    async def feature_store_status(served: Served) -> schema.FeatureStoreStatus:
         "Whether lookups by id work now (a down online store does not make the service unready)."
         online = served.online
         if online is None:
             return schema.FeatureStoreStatus(available=False, error=served.online_error)
         try:
-            online.ping()
-        except Exception as e:
-            return schema.FeatureStoreStatus(available=False, online_store=online.kind, view=online.view.name,
-                                             error=f"{type(e).__name__}: {e}")
+            await from_store(online, online.ping)
+        except ConnectionError as e:
+            return schema.FeatureStoreStatus(available=False, online_store=online.kind, view=online.view.name, error=str(e))
         return schema.FeatureStoreStatus(available=True, online_store=online.kind, view=online.view.name)
 
     @app.get("/metrics")

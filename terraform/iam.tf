@@ -21,13 +21,15 @@ locals {
           Effect    = "Allow"
           Action    = "s3:ListBucket"
           Resource  = local.bucket_arn["artifacts"]
-          Condition = { StringLike = { "s3:prefix" = ["dvc/*", "state/*"] } }
+          Condition = { StringLike = { "s3:prefix" = ["dvc/*", "state/*", "feast/*"] } }
         },
         {
-          Sid      = "ReadWriteArtifacts"
-          Effect   = "Allow"
-          Action   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
-          Resource = ["${local.bucket_arn["artifacts"]}/dvc/*", "${local.bucket_arn["artifacts"]}/state/*"]
+          Sid    = "ReadWriteArtifacts"
+          Effect = "Allow"
+          Action = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+          # feast/: the feature store's registry and offline table (the materialize stage applies and writes them)
+          Resource = ["${local.bucket_arn["artifacts"]}/dvc/*", "${local.bucket_arn["artifacts"]}/state/*",
+          "${local.bucket_arn["artifacts"]}/feast/*"]
         },
         {
           Sid      = "PublishReports"
@@ -70,6 +72,12 @@ locals {
           Effect   = "Allow"
           Action   = "s3:GetObject"
           Resource = "${local.bucket_arn["mlflow"]}/artifacts/*"
+        },
+        {
+          Sid      = "ReadFeatureRegistry" # /predict/customer: which features the online store serves
+          Effect   = "Allow"
+          Action   = "s3:GetObject"
+          Resource = "${local.bucket_arn["artifacts"]}/feast/*"
         },
         {
           Sid      = "DecryptModels"

@@ -26,3 +26,8 @@ output "github_image_push_role_arn" {
   description = "AWS_IMAGE_PUSH_ROLE_ARN of the GitHub repository (image workflow)"
   value       = aws_iam_role.github_image_push.arn
 }
+
+output "feature_store_redis_endpoint" {
+  description = "Primary endpoint of the Redis online store (CHURNOPS_REDIS_CONNECTION=<this>:6379,ssl=true,password=...)."
+  value       = aws_elasticache_replication_group.feature_store.primary_endpoint_address
+}

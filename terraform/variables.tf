@@ -92,3 +92,20 @@ variable "log_retention_days" {
   type        = number
   default     = 365
 }
+
+variable "feature_store_node_type" {
+  description = "ElastiCache node type of the Redis online store (two nodes: primary and replica)."
+  type        = string
+  default     = "cache.t4g.small"
+}
+
+variable "feature_store_redis_auth_token" {
+  description = "AUTH token of the Redis online store (TF_VAR_feature_store_redis_auth_token from your secret store; never in a tfvars file). The same value goes to the Kubernetes Secret churnops-redis (key: password)."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!&#$^<>-]{16,128}$", var.feature_store_redis_auth_token))
+    error_message = "feature_store_redis_auth_token: 16 to 128 printable characters without spaces, @, \" or / (ElastiCache's rule)."
+  }
+}

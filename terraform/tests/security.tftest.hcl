@@ -37,7 +37,8 @@ mock_provider "aws" {
 }
 
 variables {
-  environment = "dev"
+  environment                    = "dev"
+  feature_store_redis_auth_token = "test-only-token-0123456789"
 }
 
 run "buckets_are_encrypted_with_the_environment_key_versioned_and_private" {
@@ -163,6 +164,39 @@ run "cluster_is_private_encrypted_and_logged" {
     condition     = aws_launch_template.node.metadata_options[0].http_tokens == "required" && aws_launch_template.node.metadata_options[0].http_put_response_hop_limit == 1
     error_message = "nodes must require IMDSv2 and keep pods away from the node role"
   }
+}
+
+run "feature_store_redis_is_encrypted_authenticated_and_private" {
+  command = apply
+
+  assert {
+    condition = alltrue([
+      aws_elasticache_replication_group.feature_store.transit_encryption_enabled,
+      aws_elasticache_replication_group.feature_store.at_rest_encryption_enabled,
+      aws_elasticache_replication_group.feature_store.kms_key_id == aws_kms_key.main.arn,
+    ])
+    error_message = "the Redis online store must use TLS and KMS encryption at rest under the environment key"
+  }
+
+  assert {
+    condition     = aws_elasticache_replication_group.feature_store.automatic_failover_enabled && aws_elasticache_replication_group.feature_store.num_cache_clusters >= 2
+    error_message = "the Redis online store must keep a replica with automatic failover"
+  }
+
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.feature_store_from_cluster.from_port == 6379 && aws_vpc_security_group_ingress_rule.feature_store_from_cluster.cidr_ipv4 == null
+    error_message = "Redis must be reachable on 6379 from the cluster security group only, never from a CIDR"
+  }
+}
+
+run "redis_auth_token_is_validated" {
+  command = plan
+
+  variables {
+    feature_store_redis_auth_token = "short"
+  }
+
+  expect_failures = [var.feature_store_redis_auth_token]
 }
 
 run "environment_is_validated" {

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
+from tests.pipeline.test_feature_store import assert_store_parity
 
 pytestmark = pytest.mark.slow
 
@@ -69,6 +70,7 @@ def test_purchase_log_example(run_copy):
     assert not events.duplicated().any()
     scores = pd.read_parquet(run_copy / "data" / "predictions" / "scores.parquet")
     assert len(scores) > 100 and scores.churn_probability.between(0, 1).all()
+    assert assert_store_parity(run_copy) > 100, "the event-log path's features in the feature store"
 
 
 def test_customer_table_example(run_copy):
@@ -80,5 +82,6 @@ def test_customer_table_example(run_copy):
     newer = pd.read_csv(run_copy / "data" / "external" / "customers_scoring.csv")
     assert sorted(scored.customer_id) == sorted(newer.customerID), "the newer table is the one scored"
     assert (scored.as_of_date == pd.Timestamp("2025-05-31")).all()
+    assert assert_store_parity(run_copy) > 100, "text customer ids, blank cells: the same rows from the store"
     drift = json.loads((run_copy / "reports" / "monitoring" / "drift.json").read_text())
     assert max(f["score"] for f in drift["feature_drift"].values()) > 0, "a month later the table differs"
