@@ -157,7 +157,7 @@ def test_every_churnops_command_in_the_manifests_is_one_the_cli_accepts(rendered
         for container in (pod_spec(o) or {}).get("containers", []):
             if container["image"].split("/")[-1].startswith("churnops:") and "command" not in container:
                 commands.append(container["args"])  # the image's entrypoint is `churnops`
-    assert len(commands) == 1 + 9 + 3  # the API, the stage Jobs, the CronJobs
+    assert len(commands) == 1 + 10 + 3  # the API, the stage Jobs, the CronJobs
     for args in commands:
         parsed = parser.parse_args(args)  # exits (fails the test) on an unknown subcommand or option
         assert parsed.command in ("serve", "cluster-run"), args
