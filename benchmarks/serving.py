@@ -25,9 +25,9 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from churnops.model import load_model
 from churnops.params import load_params
 from churnops.scorer import Scorer
-from churnops.train import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

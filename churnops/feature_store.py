@@ -20,7 +20,7 @@ from .contract import KEY_COLUMNS, LABEL_COLUMN, TIME_DTYPE
 __all__ = ['ONLINE_STORE_ENV', 'REDIS_CONNECTION_ENV', 'REGISTRY_ENV', 'ENTITY', 'ID_COLUMN', 'TIME_COLUMN',
            'online_store_config', 'repo_config', 'write_repo_config', 'open_store', 'feature_definitions',
            'FeatureStoreMismatch', 'offline_table', 'registered_view', 'check_columns', 'write_online', 'Materialized',
-           'materialize_newest', 'historical_features', 'online_features', 'OnlineFeatures']
+           'materialize_newest', 'historical_features', 'online_rows', 'online_features', 'OnlineFeatures']
 
 # %% ../nbs_lib/03e_feature_store.ipynb #6fa97234
 ONLINE_STORE_ENV = "CHURNOPS_ONLINE_STORE"       # sqlite | redis
@@ -188,11 +188,8 @@ _DTYPES = {"Int32": "int32", "Int64": "int64", "Float32": "float32", "Float64": 
 
 def _as_table(frame: pd.DataFrame, view: Any) -> pd.DataFrame:
     names = [f.name for f in view.features]
-    out = frame[[ID_COLUMN, TIME_COLUMN, *names]].copy()
-    out[TIME_COLUMN] = out[TIME_COLUMN].astype(TIME_DTYPE)
-    for f in view.features:
-        out[f.name] = out[f.name].astype(_DTYPES.get(str(f.dtype), "object"))
-    return out.reset_index(drop=True)
+    dtypes = {TIME_COLUMN: TIME_DTYPE, **{f.name: _DTYPES.get(str(f.dtype), "object") for f in view.features}}
+    return frame[[ID_COLUMN, TIME_COLUMN, *names]].astype(dtypes).reset_index(drop=True)
 
 def historical_features(store: Any, block: dict[str, Any],
                         entities: pd.DataFrame,  # customer_id and as_of_date (other columns are carried along)
@@ -211,21 +208,34 @@ def historical_features(store: Any, block: dict[str, Any],
     extra = [c for c in entities.columns if c not in KEY_COLUMNS]
     return pd.concat([_as_table(got, view), got[extra].reset_index(drop=True)], axis=1)
 
+def _features_request(view: Any, customer_ids: list[Any]) -> dict[str, Any]:
+    return {"features": [f"{view.name}:{f.name}" for f in view.features],
+            "entity_rows": [{ID_COLUMN: i} for i in customer_ids]}
+
+def _response_rows(response: Any, view: Any) -> list[dict[str, Any]]:
+    import datetime as dt
+    names = [f.name for f in view.features]
+    got = response.to_dict(include_event_timestamps=True)
+    stamps = got[f"{names[0]}__ts"]  # one view: every feature of a row carries the same timestamp
+    columns = [got[n] for n in names]
+    return [{ID_COLUMN: got[ID_COLUMN][i], TIME_COLUMN: dt.datetime.fromtimestamp(stamp, dt.UTC).replace(tzinfo=None),
+             **{n: column[i] for n, column in zip(names, columns)}}
+            for i, stamp in enumerate(stamps) if stamp > 0]  # 0: no row for this id
+
+def online_rows(store: Any, view: Any,
+                customer_ids: list[Any],  # ids of the entity's type
+                ) -> list[dict[str, Any]]:
+    "The online row of each known id as a dict (id, as-of date, features as Python values); unknown ids are left out."
+    return _response_rows(store.get_online_features(**_features_request(view, customer_ids)), view)
+
 def online_features(store: Any, block: dict[str, Any],
                     customer_ids: list[Any],  # ids to look up
                     view: Any = None,         # the registered view (read from the registry when not given)
                     ) -> pd.DataFrame:
-    "The online row of each known id (with its as-of date); unknown ids are left out."
+    "The online rows of the known ids as a table with the library's columns and dtypes; unknown ids are left out."
     view = view or registered_view(store, block)
-    response = store.get_online_features(features=[f"{view.name}:{f.name}" for f in view.features],
-                                         entity_rows=[{ID_COLUMN: i} for i in customer_ids])
-    got = pd.DataFrame(response.to_dict(include_event_timestamps=True))
-    first = view.features[0].name
-    stamps = got.pop(f"{first}__ts") if f"{first}__ts" in got else got.pop(f"{view.name}__{first}__ts")
-    got = got[[c for c in got.columns if not c.endswith("__ts")]]
-    got[TIME_COLUMN] = pd.to_datetime(stamps, unit="s")
-    found = stamps > 0
-    return _as_table(got[found.to_numpy()], view)
+    rows = online_rows(store, view, customer_ids)
+    return _as_table(pd.DataFrame(rows, columns=[*KEY_COLUMNS, *(f.name for f in view.features)]), view)
 
 # %% ../nbs_lib/03e_feature_store.ipynb #d1ddbeb7
 @dataclass
@@ -261,9 +271,9 @@ class OnlineFeatures:
         self.down_until = time.monotonic() + self.block["retry_after_seconds"]
         return self.down_reason
 
-    def ping(self) -> None:
+    async def ping(self) -> None:
         "One real lookup (of an id nobody has): raises when the online store cannot be reached."
-        online_features(self.store, self.block, [-1 if self.integer_ids else ""], self.view)
+        await self.rows_async([-1 if self.integer_ids else "-"])
 
     def check_serves(self, features: list[str], what: str) -> None:
         "Raise, naming them, when the view lacks any of `features`."
@@ -272,11 +282,24 @@ class OnlineFeatures:
             raise FeatureStoreMismatch(f"{what} reads features that feature view {self.view.name!r} does not serve: "
                                        f"{missing} (re-run the materialize stage for this model's features)")
 
-    def rows(self, customer_ids: list[Any]) -> pd.DataFrame:
-        "The online rows of the known ids (an id of the wrong type is simply unknown)."
+    def _ids(self, customer_ids: list[Any]) -> list[Any]:
+        "The ids in the entity's type (an id that cannot have it is simply unknown)."
         if self.integer_ids:
-            customer_ids = [int(i) for i in customer_ids if isinstance(i, int) or str(i).lstrip("-").isdigit()]
-        else:
-            customer_ids = [str(i) for i in customer_ids]
-        return online_features(self.store, self.block, customer_ids, self.view) if customer_ids else \
-            _as_table(pd.DataFrame(columns=[*KEY_COLUMNS, *(f.name for f in self.view.features)]), self.view)
+            return [int(i) for i in customer_ids if isinstance(i, int) or str(i).lstrip("-").isdigit()]
+        return [str(i) for i in customer_ids]
+
+    def rows(self, customer_ids: list[Any]) -> list[dict[str, Any]]:
+        "The online rows of the known ids, as dicts."
+        ids = self._ids(customer_ids)
+        return online_rows(self.store, self.view, ids) if ids else []
+
+    async def rows_async(self, customer_ids: list[Any]) -> list[dict[str, Any]]:
+        """`rows` for an event loop: Redis is read with Feast's async client (the loop keeps serving while it
+        waits, and a timeout can cancel it); SQLite, a local file read of about a millisecond, in place."""
+        ids = self._ids(customer_ids)
+        if not ids:
+            return []
+        if self.kind == "redis":
+            return _response_rows(await self.store.get_online_features_async(**_features_request(self.view, ids)),
+                                  self.view)
+        return online_rows(self.store, self.view, ids)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import gc
 import hmac
 import logging
@@ -18,7 +19,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request  # module level: FastAPI resolves handler annotations in the module
 from starlette.responses import Response
@@ -174,14 +174,14 @@ def create_app(config: ServeConfig,   # sources, routing, limits
             return answer(schema.BatchResponse(request_id=rid, predictions=result), headers=headers)
         return answer(schema.PredictResponse(**result[0].__dict__, request_id=rid), headers=headers)
 
-    async def from_store(online: Any, call: Any, *args: Any) -> Any:
-        """`call(*args)` on the online store in a worker thread (the event loop keeps serving), bounded by
-        `lookup_timeout_seconds`; after a failure, fail fast for `retry_after_seconds` (a down Redis costs a
-        503 at once, not a client library's retries per request)."""
+    async def from_store(online: Any, lookup: Any) -> Any:
+        """Await a lookup on the online store, bounded by `lookup_timeout_seconds`; after a failure, fail fast
+        for `retry_after_seconds` (a down Redis costs a 503 at once, not a client library's retries per request)."""
         if online.resting:
+            lookup.close()  # never started
             raise ConnectionError(online.down_reason)
         try:
-            return await asyncio.wait_for(asyncio.to_thread(call, *args), online.block["lookup_timeout_seconds"])
+            return await asyncio.wait_for(lookup, online.block["lookup_timeout_seconds"])
         except Exception as e:
             raise ConnectionError(online.mark_down(e)) from e
 
@@ -194,18 +194,19 @@ def create_app(config: ServeConfig,   # sources, routing, limits
         started = time.perf_counter()
         try:
             with span("feature_lookup"):
-                table = await from_store(online, online.rows, ids)
+                rows = await from_store(online, online.rows_async(ids))
         except ConnectionError as e:  # e.g. Redis down: only the lookups by id fail
             metrics.child(metrics.errors, "feature_store").inc()
             return answer(schema.Problem(detail=f"online store ({online.kind}) unavailable: {e}"), 503)
         metrics.child(metrics.feature_lookup, online.kind).observe(time.perf_counter() - started)
-        found = {str(i) for i in table.customer_id.tolist()}
+        found = {str(row["customer_id"]) for row in rows}
         unknown = [i for i in ids if str(i) not in found]
-        if table.empty:
+        if not rows:
             return [], unknown
-        ages = ((pd.Timestamp.now("UTC").tz_localize(None) - table.as_of_date) / pd.Timedelta(days=1)).tolist()
-        as_of = table.as_of_date.dt.strftime("%Y-%m-%d").tolist()
-        rows = table.drop(columns="as_of_date").to_dict("records")
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        as_of = [row.pop("as_of_date") for row in rows]
+        ages = [(now - day) / dt.timedelta(days=1) for day in as_of]
+        as_of = [day.date().isoformat() for day in as_of]
         with span("model_inference"):
             scored = predictions(rows, score_routed(state, served, rows, metrics.observe_model_call))
         max_age = online.block["max_feature_age_days"]
@@ -296,7 +297,7 @@ def create_app(config: ServeConfig,   # sources, routing, limits
         if online is None:
             return schema.FeatureStoreStatus(available=False, error=served.online_error)
         try:
-            await from_store(online, online.ping)
+            await from_store(online, online.ping())
         except ConnectionError as e:
             return schema.FeatureStoreStatus(available=False, online_store=online.kind, view=online.view.name, error=str(e))
         return schema.FeatureStoreStatus(available=True, online_store=online.kind, view=online.view.name)
