@@ -86,6 +86,7 @@ benchmark: setup
 	python benchmarks/pipeline_stages.py
 	python benchmarks/features_scale.py
 	python benchmarks/serving.py
+	python benchmarks/feature_store.py
 
 clean:
-	rm -rf data models reports mlflow.db mlartifacts
+	rm -rf data models reports mlflow.db mlartifacts feature_repo/feature_store.yaml

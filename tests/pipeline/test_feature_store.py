@@ -4,10 +4,13 @@ real Redis server; the Feast CLI works on the repository the run wrote."""
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
+import redis
 
 from churnops.contract import KEY_COLUMNS, LABEL_COLUMN
 from churnops.feature_store import historical_features, materialize_newest, online_features, open_store
@@ -50,13 +53,31 @@ def test_library_offline_and_online_features_are_equal(pipeline_run):
 
 
 def test_the_feast_cli_works_on_the_repository(pipeline_run, tmp_path):
-    "`feast apply` (definitions generated from the table) and `feast feature-views list` in feature_repo/."
+    "`feast apply` (definitions generated from the table), `feast feature-views list` and `feast ui` in feature_repo/."
     feast = str(Path(sys.executable).parent / "feast")
     repo = pipeline_run / "feature_repo"
     applied = subprocess.run([feast, "apply"], cwd=repo, capture_output=True, text=True)
     assert applied.returncode == 0, applied.stdout + applied.stderr
     listed = subprocess.run([feast, "feature-views", "list"], cwd=repo, capture_output=True, text=True)
     assert listed.returncode == 0 and "customer_features" in listed.stdout, listed.stdout + listed.stderr
+    port, log = free_port(), tmp_path / "ui.log"
+    with log.open("w") as out:
+        ui = subprocess.Popen([feast, "ui", "--host", "127.0.0.1", "--port", str(port)], cwd=repo, stdout=out, stderr=out)
+    try:
+        url = f"http://127.0.0.1:{port}/api/v1/feature_views?project=churnops"
+        for _ in range(300):
+            assert ui.poll() is None, log.read_text()[-3000:]
+            try:
+                views = httpx.get(url, timeout=5).json()["featureViews"]
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        scoring = pd.read_parquet(pipeline_run / "data" / "features" / "scoring.parquet")
+        served = [f["name"] for f in views[0]["spec"]["features"]]
+        assert served == list(scoring.columns[len(KEY_COLUMNS):]), "the UI shows the features the run built"
+    finally:
+        ui.terminate()
+        ui.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +86,6 @@ def redis_server(tmp_path_factory):
     port, workdir = free_port(), tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                 "--appendonly", "no", "--dir", str(workdir)], stdout=subprocess.DEVNULL)
-    import redis
     client = redis.Redis(host="127.0.0.1", port=port)
     for _ in range(100):
         try:
@@ -73,7 +93,6 @@ def redis_server(tmp_path_factory):
             break
         except redis.ConnectionError:
             assert process.poll() is None, "redis-server exited"
-            import time
             time.sleep(0.1)
     yield process, port
     if process.poll() is None:
