@@ -42,6 +42,7 @@ COPY --chown=root:root .dvc/config .dvc/
 COPY --chown=root:root notebooks/ notebooks/
 COPY --chown=root:root churnops/ churnops/
 COPY --chown=root:root dashboards/ dashboards/
+COPY --chown=root:root feature_repo/features.py feature_repo/
 # The root filesystem is read-only in the cluster: everything that writes goes to /tmp or the workspace
 # (an emptyDir volume), and the numba/matplotlib/jupyter caches are pointed there.
 ENV PATH=/opt/venv/bin:$PATH \

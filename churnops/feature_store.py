@@ -29,6 +29,24 @@ REGISTRY_ENV = "CHURNOPS_FEAST_REGISTRY"         # e.g. s3://<bucket>/feast/regi
 ENTITY = "customer"
 ID_COLUMN, TIME_COLUMN = KEY_COLUMNS
 
+_PROMETHEUS_MODE = ("PROMETHEUS_MULTIPROC_DIR", "PROMETHEUS_MULTIPROCESS_DIR")
+
+def _import_feast() -> None:
+    """Import Feast without its process-wide side effect. `feast.metrics` (imported by `feast`) sets
+    PROMETHEUS_MULTIPROC_DIR, which switches prometheus_client, in this process and every child, to
+    multiprocess mode: every Metrics() of the API would then share one file-backed value per series and
+    `clear()` stops working. prometheus_client fixes its mode when first imported, so it is imported first,
+    and the variables Feast set are removed again."""
+    import sys
+    if "feast" in sys.modules:
+        return
+    import prometheus_client  # noqa: F401  (its value class is chosen now, in-process)
+    before = {key: os.environ.get(key) for key in _PROMETHEUS_MODE}
+    import feast  # noqa: F401
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+
 def _path(root: Path, value: str) -> str:
     "A local path made absolute against the project root; a URL (s3://...) as given."
     return value if "://" in value else str((root / value).resolve())
@@ -67,6 +85,7 @@ def write_repo_config(block: dict[str, Any], root: str | Path = ".") -> Path:
 
 def open_store(block: dict[str, Any], root: str | Path = ".") -> Any:
     "A `feast.FeatureStore` for this block."
+    _import_feast()
     from feast import FeatureStore
     from feast.repo_config import RepoConfig
     root = Path(root).resolve()
@@ -75,6 +94,7 @@ def open_store(block: dict[str, Any], root: str | Path = ".") -> Any:
 # %% ../nbs_lib/03e_feature_store.ipynb #71e0892f
 def _feast_type(arrow_type: Any, column: str) -> Any:
     import pyarrow as pa
+    _import_feast()
     from feast import types
     checks = [(pa.types.is_boolean, types.Bool), (pa.types.is_int32, types.Int32), (pa.types.is_integer, types.Int64),
               (pa.types.is_float32, types.Float32), (pa.types.is_floating, types.Float64),
@@ -91,6 +111,7 @@ def feature_definitions(block: dict[str, Any],  # the `feature_store` block
     "`(entity, feature_view)` for the offline table's columns (every column but the keys and the label)."
     import pyarrow as pa
     import pyarrow.parquet as pq
+    _import_feast()
     from feast import Entity, FeatureView, Field, FileSource, ValueType
     root = Path(root).resolve()
     table = _path(root, str(table_path))
@@ -128,6 +149,7 @@ def offline_table(labelled: pd.DataFrame,  # labelled snapshots (features stage)
 
 def registered_view(store: Any, block: dict[str, Any]) -> Any:
     "The feature view as the registry has it (raises a clear error when nothing was applied yet)."
+    _import_feast()
     from feast.errors import FeatureViewNotFoundException
     try:
         return store.get_feature_view(block["view"])
@@ -250,6 +272,7 @@ class OnlineFeatures:
 
     @classmethod
     def open(cls, block: dict[str, Any], root: str | Path = ".") -> OnlineFeatures:
+        _import_feast()
         from feast import ValueType
         store = open_store(block, root)
         view = registered_view(store, block)
