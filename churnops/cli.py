@@ -139,6 +139,42 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stream(args: argparse.Namespace) -> int:
+    "Real-time scoring: run the consumer service, publish an event log, or print the message contract."
+    import json
+    import signal
+
+    from churnops import stream
+    from churnops.params import load_params
+    params = load_params(args.params)
+    block = params["stream"]
+    if args.action == "replay":
+        done = stream.replay(args.file, params, rate=args.rate)
+        print(f"{done.events:,} events -> {done.topic} at {stream.kafka_settings(block)['bootstrap.servers']} "
+              f"in {done.seconds:.1f} s ({done.events / max(done.seconds, 1e-9):,.0f} events/s)")
+        return 0
+    root = Path(".")
+    if getattr(args, "from_artifact_store", False):  # in a pod: the customer table of the last cluster run
+        from churnops.cluster import ArtifactStore, fetch_state, prepare_workspace
+        store, root = ArtifactStore.from_env(), Path(args.workspace)
+        prepare_workspace(Path(args.project), root, store)
+        if "dvc.lock" not in fetch_state(store, root, (block["customers_path"],)):
+            raise RuntimeError(f"no pipeline state at {store.state_in}: run the pipeline in the cluster first")
+    scorer = stream.StreamScorer(params, root, model_source=getattr(args, "model_source", None))
+    if args.action == "schema":
+        print(json.dumps(scorer.contract.json_schema(), indent=2))
+        return 0
+    stopping = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.append(True))
+    host, port = block["metrics_host"], args.metrics_port or block["metrics_port"]
+    scorer.metrics.serve(host, port)
+    print(f"churnops stream: {block['events_topic']} -> {block['scores_topic']} (dead letters: {block['dead_letter_topic']}) "
+          f"at {stream.kafka_settings(block)['bootstrap.servers']}, group {block['group_id']}, model {scorer.model.label}, "
+          f"online store {scorer.online.kind}; metrics http://{host}:{port}/metrics", flush=True)
+    scorer.run(stop=lambda: bool(stopping))
+    return 0
+
 def _cluster_run(args: argparse.Namespace) -> int:
     "In a pod: fetch the pipeline state, run stages (or retrain-if-drift), push outputs and state, publish reports."
     from churnops.cluster import ArtifactStore, cluster_run
@@ -243,6 +279,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--challenger-source", help="a second model for split or shadow traffic")
     serve.add_argument("--params", default="params.yaml")
     serve.set_defaults(handler=_serve)
+
+    streaming = sub.add_parser("stream", help="real-time scoring from Kafka (run the service, replay an event log)")
+    streaming.add_argument("--params", default="params.yaml")
+    stream_actions = streaming.add_subparsers(dest="action", required=True, metavar="ACTION")
+    stream_run = stream_actions.add_parser("run", help="consume events, update online features, produce scores")
+    stream_run.add_argument("--metrics-port", type=int, help="default: stream.metrics_port in params.yaml")
+    stream_run.add_argument("--model-source", help="bundle folder or models:/<name>@<alias> (default: serve.model_source)")
+    stream_run.add_argument("--from-artifact-store", action="store_true",
+                            help="read the customer table of the last cluster run ($CHURNOPS_STATE_URL, $CHURNOPS_DVC_REMOTE)")
+    stream_run.add_argument("--project", default=os.environ.get("CHURNOPS_PROJECT_DIR", "."),
+                            help="with --from-artifact-store: the project files (default: $CHURNOPS_PROJECT_DIR or .)")
+    stream_run.add_argument("--workspace", default=os.environ.get("CHURNOPS_WORKSPACE", "."),
+                            help="with --from-artifact-store: a writable folder (default: $CHURNOPS_WORKSPACE or .)")
+    stream_replay = stream_actions.add_parser("replay", help="publish an event log (Parquet, the contract) to the events topic")
+    stream_replay.add_argument("file")
+    stream_replay.add_argument("--rate", type=float, help="events per second (default: as fast as the broker takes them)")
+    stream_actions.add_parser("schema", help="print the event message contract as JSON Schema")
+    streaming.set_defaults(handler=_stream)
 
     retrain = sub.add_parser("retrain-if-drift", help="monitor; if drift passes the threshold retrain, gate, record")
     retrain.add_argument("--params", default="params.yaml")

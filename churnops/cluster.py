@@ -85,7 +85,9 @@ def _copy(source: str, target: str) -> None:
     with src_fs.open(src_path, "rb") as reader, dst_fs.open(dst_path, "wb") as writer:
         shutil.copyfileobj(reader, writer)
 
-def fetch_state(store: ArtifactStore, workspace: Path) -> list[str]:
+def fetch_state(store: ArtifactStore, workspace: Path,
+                targets: tuple[str, ...] = (),  # pull only these outputs (default: every output the state names)
+                ) -> list[str]:
     "Copy the pipeline state files that exist in `store.state_in` into the workspace; pull what they name."
     if not store.state_in:
         return []
@@ -97,7 +99,7 @@ def fetch_state(store: ArtifactStore, workspace: Path) -> list[str]:
             _copy(source, str(Path(workspace) / name))
             fetched.append(name)
     if "dvc.lock" in fetched:
-        _dvc(Path(workspace), "pull", "--allow-missing")
+        _dvc(Path(workspace), "pull", "--allow-missing", *targets)
     return fetched
 
 def save_state(store: ArtifactStore, workspace: Path) -> list[str]:

