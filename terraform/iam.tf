@@ -87,6 +87,34 @@ locals {
         },
       ]
     }
+    # churnops stream run: the customer table of the last cluster run (pipeline state + DVC remote) and the
+    # feature registry, read-only; the champion comes through the MLflow server.
+    stream = {
+      namespace       = local.namespace
+      service_account = "churnops-stream"
+      statements = [
+        {
+          Sid       = "ListPipelineState"
+          Effect    = "Allow"
+          Action    = "s3:ListBucket"
+          Resource  = local.bucket_arn["artifacts"]
+          Condition = { StringLike = { "s3:prefix" = ["dvc/*", "state/*", "feast/*"] } }
+        },
+        {
+          Sid    = "ReadPipelineStateAndFeatureRegistry"
+          Effect = "Allow"
+          Action = "s3:GetObject"
+          Resource = ["${local.bucket_arn["artifacts"]}/dvc/*", "${local.bucket_arn["artifacts"]}/state/*",
+          "${local.bucket_arn["artifacts"]}/feast/*"]
+        },
+        {
+          Sid      = "DecryptArtifacts"
+          Effect   = "Allow"
+          Action   = "kms:Decrypt"
+          Resource = aws_kms_key.main.arn
+        },
+      ]
+    }
     # The EBS CSI driver (eks.tf) provisions the MLflow database volume: AWS's managed policy below.
     ebs-csi = {
       namespace       = "kube-system"

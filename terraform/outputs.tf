@@ -31,3 +31,8 @@ output "feature_store_redis_endpoint" {
   description = "Primary endpoint of the Redis online store (CHURNOPS_REDIS_CONNECTION=<this>:6379,ssl=true,password=...)."
   value       = aws_elasticache_replication_group.feature_store.primary_endpoint_address
 }
+
+output "stream_kafka_bootstrap_brokers" {
+  description = "MSK brokers (SASL/SCRAM over TLS) for CHURNOPS_KAFKA_BOOTSTRAP in k8s/overlays/<env>"
+  value       = aws_msk_cluster.stream.bootstrap_brokers_sasl_scram
+}

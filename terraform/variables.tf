@@ -109,3 +109,32 @@ variable "feature_store_redis_auth_token" {
     error_message = "feature_store_redis_auth_token: 16 to 128 printable characters without spaces, @, \" or / (ElastiCache's rule)."
   }
 }
+
+variable "stream_kafka_version" {
+  description = "Kafka version of the MSK cluster of real-time scoring."
+  type        = string
+  default     = "3.8.x"
+}
+
+variable "stream_broker_instance_type" {
+  description = "MSK broker size (benchmarks/stream.py measures what one consumer takes)."
+  type        = string
+  default     = "kafka.m7g.large"
+}
+
+variable "stream_broker_volume_gb" {
+  description = "EBS storage per MSK broker: the events of the longest feature window plus a week, three times over."
+  type        = number
+  default     = 100
+}
+
+variable "stream_kafka_password" {
+  description = "SCRAM password of the stream's Kafka user (TF_VAR_stream_kafka_password from your secret store; never in a tfvars file). The same value goes to the Kubernetes Secret churnops-kafka (keys: username=churnops-stream, password)."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = length(var.stream_kafka_password) >= 16 && length(var.stream_kafka_password) <= 128
+    error_message = "stream_kafka_password: 16 to 128 characters."
+  }
+}

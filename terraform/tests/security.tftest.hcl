@@ -34,11 +34,21 @@ mock_provider "aws" {
   mock_resource "aws_iam_openid_connect_provider" {
     defaults = { arn = "arn:aws:iam::123456789012:oidc-provider/mock" }
   }
+  mock_resource "aws_msk_configuration" {
+    defaults = { arn = "arn:aws:kafka:eu-west-1:123456789012:configuration/mock/00000000-0000-0000-0000-000000000000-1", latest_revision = 1 }
+  }
+  mock_resource "aws_msk_cluster" {
+    defaults = { arn = "arn:aws:kafka:eu-west-1:123456789012:cluster/mock/00000000-0000-0000-0000-000000000000-1" }
+  }
+  mock_resource "aws_secretsmanager_secret" {
+    defaults = { arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_mock-AbCdEf" }
+  }
 }
 
 variables {
   environment                    = "dev"
   feature_store_redis_auth_token = "test-only-token-0123456789"
+  stream_kafka_password          = "test-only-password-0123456789"
 }
 
 run "buckets_are_encrypted_with_the_environment_key_versioned_and_private" {
@@ -112,7 +122,7 @@ run "workload_roles_are_least_privilege" {
 
   assert {
     condition = !anytrue(flatten([
-      for name in ["pipeline", "api"] : [
+      for name in ["pipeline", "api", "stream"] : [
         for statement in jsondecode(aws_iam_role_policy.irsa[name].policy).Statement :
         contains(flatten([statement.Action]), "s3:DeleteObject")
       ]
@@ -187,6 +197,61 @@ run "feature_store_redis_is_encrypted_authenticated_and_private" {
     condition     = aws_vpc_security_group_ingress_rule.feature_store_from_cluster.from_port == 6379 && aws_vpc_security_group_ingress_rule.feature_store_from_cluster.cidr_ipv4 == null
     error_message = "Redis must be reachable on 6379 from the cluster security group only, never from a CIDR"
   }
+}
+
+run "stream_kafka_is_encrypted_authenticated_and_private" {
+  command = apply
+
+  assert {
+    condition = alltrue([
+      aws_msk_cluster.stream.encryption_info[0].encryption_at_rest_kms_key_arn == aws_kms_key.main.arn,
+      aws_msk_cluster.stream.encryption_info[0].encryption_in_transit[0].client_broker == "TLS",
+      aws_msk_cluster.stream.encryption_info[0].encryption_in_transit[0].in_cluster,
+    ])
+    error_message = "MSK must use TLS (clients and brokers) and KMS encryption at rest under the environment key"
+  }
+
+  assert {
+    condition     = !aws_msk_cluster.stream.client_authentication[0].unauthenticated && aws_msk_cluster.stream.client_authentication[0].sasl[0].scram
+    error_message = "MSK must require SASL/SCRAM authentication"
+  }
+
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.stream_from_cluster.from_port == 9096 && aws_vpc_security_group_ingress_rule.stream_from_cluster.cidr_ipv4 == null
+    error_message = "MSK must be reachable on 9096 from the cluster security group only, never from a CIDR"
+  }
+
+  assert {
+    condition     = aws_msk_cluster.stream.number_of_broker_nodes % length(aws_subnet.private) == 0 && aws_msk_cluster.stream.number_of_broker_nodes >= 3
+    error_message = "MSK needs at least three brokers (replication 3) spread evenly over the private subnets"
+  }
+
+  assert {
+    condition     = strcontains(aws_msk_configuration.stream.server_properties, "auto.create.topics.enable=false") && strcontains(aws_msk_configuration.stream.server_properties, "min.insync.replicas=2")
+    error_message = "topics are created by the stream service with replication 3 and two in-sync replicas"
+  }
+
+  assert {
+    condition     = startswith(aws_secretsmanager_secret.stream_kafka.name, "AmazonMSK_") && aws_secretsmanager_secret.stream_kafka.kms_key_id == aws_kms_key.main.arn
+    error_message = "the SCRAM secret must be named AmazonMSK_* and encrypted with the environment key (MSK's rules)"
+  }
+
+  assert {
+    condition = toset(flatten([
+      for statement in jsondecode(aws_iam_role_policy.irsa["stream"].policy).Statement : flatten([statement.Action])
+    ])) == toset(["s3:ListBucket", "s3:GetObject", "kms:Decrypt"])
+    error_message = "the stream role must be read-only"
+  }
+}
+
+run "stream_kafka_password_is_validated" {
+  command = plan
+
+  variables {
+    stream_kafka_password = "short"
+  }
+
+  expect_failures = [var.stream_kafka_password]
 }
 
 run "redis_auth_token_is_validated" {

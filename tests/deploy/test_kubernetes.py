@@ -31,8 +31,9 @@ def test_every_overlay_renders_the_whole_system(rendered):
     for overlay in OVERLAYS:
         kinds = sorted({o["kind"] for o in objects(rendered[overlay])})
         assert kinds == ["ConfigMap", "CronJob", "Deployment", "HorizontalPodAutoscaler", "Job", "Namespace",
-                         "NetworkPolicy", "PodDisruptionBudget", "PrometheusRule", "Service", "ServiceAccount",
-                         "ServiceMonitor", "StatefulSet", "StorageClass"], overlay
+                         "NetworkPolicy", "PodDisruptionBudget", "PodMonitor", "PrometheusRule", "ScaledObject",
+                         "Service", "ServiceAccount", "ServiceMonitor", "StatefulSet", "StorageClass",
+                         "TriggerAuthentication"], overlay
         namespaces = {o["metadata"].get("namespace") for o in objects(rendered[overlay])
                       if o["kind"] not in ("Namespace", "StorageClass")}
         assert namespaces == {f"churnops-{overlay}"}
@@ -48,7 +49,8 @@ def test_custom_resources_match_their_crd_schemas(rendered):
     argocd = sorted((REPO / "k8s" / "argocd").glob("*.yaml"))
     result = validate_crds(*rendered.values(), *argocd)
     assert result.returncode == 0, result.output
-    assert "9 custom resources valid, 0 invalid" in result.stdout  # 2 x (2 ServiceMonitors + 1 rule) + 3 Argo CD
+    # 2 x (2 ServiceMonitors + 1 rule + the stream's PodMonitor, ScaledObject, TriggerAuthentication) + 3 Argo CD
+    assert "15 custom resources valid, 0 invalid" in result.stdout
 
 
 def test_one_job_per_dvc_stage_runs_that_stage(rendered):
@@ -101,6 +103,24 @@ def test_api_probes_and_identity(rendered):
     accounts = {o["metadata"]["name"]: o for o in objects(rendered["prod"]) if o["kind"] == "ServiceAccount"}
     assert accounts[pod["serviceAccountName"]]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
         ":role/churnops-prod-api")  # terraform/iam.tf names the role <name>-<environment>-api
+
+
+def test_stream_scaler_follows_the_consumer_group_and_its_partitions(rendered):
+    "KEDA watches the group and topic the service uses, and never adds a replica that would hold no partition."
+    params = yaml.safe_load((REPO / "params.yaml").read_text())["stream"]
+    prod = objects(rendered["prod"])
+    scaler = next(o for o in prod if o["kind"] == "ScaledObject")
+    trigger = scaler["spec"]["triggers"][0]["metadata"]
+    assert (trigger["consumerGroup"], trigger["topic"]) == (params["group_id"], params["events_topic"])
+    assert scaler["spec"]["maxReplicaCount"] == params["partitions"]
+    stream = next(o for o in prod if o["kind"] == "Deployment" and o["metadata"]["name"] == "churnops-stream")
+    assert scaler["spec"]["scaleTargetRef"]["name"] == stream["metadata"]["name"]
+    container = stream["spec"]["template"]["spec"]["containers"][0]
+    names = {e["name"] for e in container["env"]}
+    assert trigger["bootstrapServersFromEnv"] in names and {"CHURNOPS_KAFKA_SASL_PASSWORD", "REDIS_PASSWORD"} <= names
+    assert f"--metrics-port={container['ports'][0]['containerPort']}" in container["args"]
+    policy = next(o for o in prod if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "churnops-stream")
+    assert {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]} == {9096, 5000}
 
 
 # Planted errors: each validator catches its kind of mistake.
@@ -157,9 +177,9 @@ def test_every_churnops_command_in_the_manifests_is_one_the_cli_accepts(rendered
         for container in (pod_spec(o) or {}).get("containers", []):
             if container["image"].split("/")[-1].startswith("churnops:") and "command" not in container:
                 commands.append(container["args"])  # the image's entrypoint is `churnops`
-    assert len(commands) == 1 + 10 + 3  # the API, the stage Jobs, the CronJobs
+    assert len(commands) == 1 + 1 + 10 + 3  # the API, the stream scorer, the stage Jobs, the CronJobs
     for args in commands:
         parsed = parser.parse_args(args)  # exits (fails the test) on an unknown subcommand or option
-        assert parsed.command in ("serve", "cluster-run"), args
+        assert parsed.command in ("serve", "stream", "cluster-run"), args
     batch = parser.parse_args(["cluster-run", "--single-item", "ingest", "validate", "features", "score", "publish"])
     assert batch.single_item and batch.stages == ["ingest", "validate", "features", "score", "publish"]
