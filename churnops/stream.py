@@ -142,6 +142,8 @@ class StreamState:
         self.columns = ["event_id", "customer_id", "ts", "event_type", *self.measures, "part"]
         self.watermark: dt.date | None = None   # the newest event day seen
         self.online_as_of: dt.date | None = None  # when every customer's online row was last recomputed
+        self.pending: pd.DataFrame | None = None  # computed feature rows not yet written to the online store
+        self.flushed_at = time.monotonic()
         # refuse to start when the definition no longer gives the view's columns
         probe = self.features(dt.date(2000, 1, 2))
         computed = [c for c in probe.columns if c not in KEY_COLUMNS]
@@ -180,6 +182,12 @@ class StreamState:
         "Drop events no feature can read any more (cancellations stay)."
         oldest = self.watermark - dt.timedelta(days=self.keep_days)
         self.con.execute(f"DELETE FROM events WHERE ts < DATE '{oldest}' AND event_type <> ?", [self.cancellation]).fetchall()
+
+    def hold(self, rows: pd.DataFrame) -> None:
+        "Keep feature rows for the next online write (a customer's newest row replaces an older one)."
+        if self.pending is not None:
+            rows = pd.concat([self.pending[~self.pending.customer_id.isin(rows.customer_id)], rows], ignore_index=True)
+        self.pending = rows
 
     def drop_partitions(self, partitions: list[int]) -> None:
         "Forget the customers of revoked partitions."
@@ -336,11 +344,11 @@ class StreamMetrics:
     def __init__(self):
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
         self.registry = r = CollectorRegistry()
-        self.events = Counter("churnops_stream_events", "Events read, by outcome: applied, duplicate (event_id seen "
+        self.events = Counter("churnops_stream_events_total", "Events read, by outcome: applied, duplicate (event_id seen "
                               "before), dead_letter", ["outcome"], registry=r)
-        self.dead_letters = Counter("churnops_stream_dead_letters", "Messages sent to the dead-letter topic, by the "
+        self.dead_letters = Counter("churnops_stream_dead_letters_total", "Messages sent to the dead-letter topic, by the "
                                     "contract rule they broke", ["rule"], registry=r)
-        self.scores = Counter("churnops_stream_scores", "Score events produced", registry=r)
+        self.scores = Counter("churnops_stream_scores_total", "Score events produced", registry=r)
         self.lag = Gauge("churnops_stream_consumer_lag", "Messages between the consumer's position and the end of "
                          "each assigned partition", ["partition"], registry=r)
         self.latency = Histogram("churnops_stream_event_to_score_seconds", "From an event's append to the events "
@@ -351,9 +359,13 @@ class StreamMetrics:
         self.watermark = Gauge("churnops_stream_watermark_timestamp_seconds", "The newest event day seen (event time)",
                                registry=r)
         self.state = Gauge("churnops_stream_state_events", "Events held to compute features", registry=r)
-        self.restored = Counter("churnops_stream_restored_events", "Events read back from the topic to rebuild the "
+        self.pending = Gauge("churnops_stream_online_pending_rows", "Computed feature rows not yet written to the "
+                             "online store", registry=r)
+        self.online_as_of = Gauge("churnops_stream_online_as_of_timestamp_seconds", "As-of date of the last time "
+                                  "every customer's online row was written", registry=r)
+        self.restored = Counter("churnops_stream_restored_events_total", "Events read back from the topic to rebuild the "
                                 "state of assigned partitions", registry=r)
-        self.restarts = Counter("churnops_stream_restarts", "Kafka sessions restarted after a broker or delivery "
+        self.restarts = Counter("churnops_stream_restarts_total", "Kafka sessions restarted after a broker or delivery "
                                 "failure", registry=r)
         for outcome in ("applied", "duplicate", "dead_letter"):
             self.events.labels(outcome)
@@ -437,6 +449,7 @@ class StreamScorer:
         def assigned(consumer, partitions):
             self._restore(state, consumer, partitions)
         def revoked(consumer, partitions):
+            self._flush(state)  # the rows of customers moving to another member are written first
             state.drop_partitions([p.partition for p in partitions])
             self.log(f"partitions revoked: {sorted(p.partition for p in partitions)}")
 
@@ -447,11 +460,15 @@ class StreamScorer:
                 messages = consumer.consume(self.block["max_batch_events"], self.block["poll_timeout_seconds"])
                 if messages:
                     self._process(state, consumer, producer, messages)
-                if len(messages) < self.block["max_batch_events"] and state.as_of() != state.online_as_of:
+                caught_up = len(messages) < self.block["max_batch_events"]
+                if caught_up and state.as_of() != state.online_as_of:
                     self._refresh(state)
+                elif caught_up or time.monotonic() - state.flushed_at > self.block["online_flush_seconds"]:
+                    self._flush(state)
                 if time.monotonic() - lag_checked > 1:
                     self._observe_lag(consumer)
                     lag_checked = time.monotonic()
+            self._flush(state)
         finally:
             consumer.close()  # leaves the group at once: its partitions move without waiting for the session timeout
             producer.flush(5)
@@ -481,6 +498,7 @@ class StreamScorer:
                     restored += len(state.add(rows))
         finally:
             reader.close()
+        state.online_as_of = None  # once caught up, every customer's row is rewritten (a dead member's unwritten ones too)
         self.metrics.restored.inc(restored)
         self.log(f"partitions assigned: {sorted(p.partition for p in partitions)}; {restored:,} events restored "
                  f"in {time.perf_counter() - started:.1f} s")
@@ -495,7 +513,6 @@ class StreamScorer:
         "One poll: check, deduplicate, update and write features, score, produce; commit only after delivery."
         from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-        from churnops.feature_store import write_online
         from churnops.score import score_snapshot
         started = time.perf_counter()
         rows, appended, offsets = [], {}, {}
@@ -519,7 +536,7 @@ class StreamScorer:
             touched = inserted.customer_id.unique().tolist()
             scored = state.features(state.as_of(), touched)
             if len(scored):
-                write_online(self.online.store, self.online.block, scored)
+                state.hold(scored)
                 scores = score_snapshot(self.model.predictor, scored, self.model.label, self.model.threshold)
                 last_event = inserted.groupby("customer_id", sort=False).event_id.last()
                 for s in scores.itertuples(index=False):
@@ -548,6 +565,7 @@ class StreamScorer:
         if state.watermark is not None:
             self.metrics.watermark.set(calendar.timegm(state.watermark.timetuple()))
         self.metrics.state.set(state.size)
+        self.metrics.pending.set(0 if state.pending is None else len(state.pending))
         self.metrics.batch.observe(time.perf_counter() - started)
 
     def _refresh(self, state: StreamState) -> None:
@@ -558,9 +576,19 @@ class StreamScorer:
         frame = state.features(state.as_of())
         if len(frame):
             write_online(self.online.store, self.online.block, frame)
-        state.online_as_of = state.as_of()
+        state.online_as_of, state.pending, state.flushed_at = state.as_of(), None, time.monotonic()
+        self.metrics.pending.set(0)
+        self.metrics.online_as_of.set(calendar.timegm(state.online_as_of.timetuple()))
         self.log(f"features of {len(frame):,} customers as of {state.online_as_of} written "
                  f"({time.perf_counter() - started:.1f} s)")
+
+    def _flush(self, state: StreamState) -> None:
+        "Write the held feature rows to the online store."
+        from churnops.feature_store import write_online
+        if state.pending is not None and len(state.pending):
+            write_online(self.online.store, self.online.block, state.pending)
+        state.pending, state.flushed_at = None, time.monotonic()
+        self.metrics.pending.set(0)
 
     def _observe_lag(self, consumer: Any) -> None:
         self.metrics.lag.clear()

