@@ -13,7 +13,7 @@ export PLOOMBER_STATS_ENABLED := false
 export OMP_NUM_THREADS := 2
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
 
-.PHONY: setup system-tools infra-tools pipeline test lint nbdev-check nbdev-test pytest deploy-check benchmark clean
+.PHONY: setup spark system-tools infra-tools pipeline test lint nbdev-check nbdev-test pytest deploy-check benchmark clean
 
 $(UV):
 	python3 -m venv .tools
@@ -28,10 +28,19 @@ $(UV):
 
 setup: .venv/.synced
 
-# Programs the tests start or call that come from Debian, installed when missing (root, or sudo):
+# The Spark engine of the features stage (the `spark` extra: pyspark, sqlglot) for the tests that hold it to the
+# DuckDB engine. pyspark is a 450 MB source distribution: uv builds it once (about a minute) and keeps the wheel
+# in its cache, so later installs take seconds.
+.venv/.spark-synced: .venv/.synced
+	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --inexact --extra spark
+	touch $@
+
+spark: .venv/.spark-synced
+
+# Programs the tests start or call that come from Debian, installed when missing (root, or sudo): java (Spark),
 # promtool (PrometheusRule checks and unit tests), a Pushgateway (the drift-metrics scrape test) and
 # redis-server (the Redis online store of the feature store).
-SYSTEM_TOOLS := promtool=prometheus prometheus-pushgateway=prometheus-pushgateway redis-server=redis-server
+SYSTEM_TOOLS := java=default-jre-headless promtool=prometheus prometheus-pushgateway=prometheus-pushgateway redis-server=redis-server
 system-tools:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v "$${tool%%=*}" >/dev/null || missing="$$missing $${tool#*=}"; done; \
 	if [ -n "$$missing" ]; then \
@@ -68,10 +77,10 @@ nbdev-check: setup
 	  diff -r -x __pycache__ nbs_lib "$$tmp/nbs_lib" && diff -r -x __pycache__ churnops "$$tmp/churnops" && \
 	  rm -rf "$$tmp" && echo "nbdev: nbs_lib is clean and churnops/ matches its export"
 
-nbdev-test: setup
+nbdev-test: spark
 	nbdev_test --path nbs_lib --n_workers 1
 
-pytest: setup system-tools infra-tools
+pytest: spark system-tools infra-tools
 	pytest
 
 # Only the deployment artefacts (k8s, Terraform, Dockerfile, workflows, Kubeflow): about a minute.

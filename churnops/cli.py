@@ -66,16 +66,17 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _features(args: argparse.Namespace) -> int:
     "Build the feature table from Parquet inputs with the `features` and `schema` blocks of params.yaml."
-    import pandas as pd
+    import pyarrow.parquet as pq
 
-    from churnops.config import write_parquet
     from churnops.features import build_features
     from churnops.params import load_params
     params = load_params(args.params)
+    features = {**params["features"], **({"engine": args.engine} if args.engine else {})}
     started = time.perf_counter()
-    table = build_features(pd.read_parquet(args.customers), args.events, params["features"], params["schema"])
-    write_parquet(table, args.out)
-    print(f"{len(table):,} rows x {table.shape[1]} columns -> {args.out} ({time.perf_counter() - started:.1f} s)")
+    build_features(args.customers, args.events, features, params["schema"], out_path=args.out)
+    meta = pq.read_metadata(args.out)
+    print(f"{meta.num_rows:,} rows x {meta.num_columns} columns -> {args.out} "
+          f"({features['engine']}, {time.perf_counter() - started:.1f} s)")
     return 0
 
 
@@ -270,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     feat.add_argument("--events", required=True)
     feat.add_argument("--params", default="params.yaml")
     feat.add_argument("--out", required=True, help="output Parquet file")
+    feat.add_argument("--engine", choices=["duckdb", "spark"], help="default: features.engine in params.yaml")
     feat.set_defaults(handler=_features)
 
     serve = sub.add_parser("serve", help="serve the prediction API (FastAPI + uvicorn)")

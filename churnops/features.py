@@ -5,6 +5,7 @@
 # %% ../nbs_lib/03_features.ipynb #7d1f0b31
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ from churnops.contract import (
 )
 
 # %% auto #0
-__all__ = ['snapshot_dates', 'feature_sql', 'build_features', 'build_feature_table', 'split_labelled']
+__all__ = ['EPOCH_DAY', 'snapshot_dates', 'feature_sql', 'materialize_tables', 'spark_sql', 'build_features', 'spark_session',
+           'build_feature_table', 'split_labelled']
 
 # %% ../nbs_lib/03_features.ipynb #29bb67d3
 def _sql_literal(value: Any) -> str:
@@ -47,6 +49,12 @@ def snapshot_dates(data_start: pd.Timestamp,    # first day with events
     return sorted(dates)
 
 # %% ../nbs_lib/03_features.ipynb #1d515dfc
+EPOCH_DAY = "DATE '1970-01-01'"
+
+def _day_number(expr: str) -> str:
+    "Days since 1970-01-01 of a date or timestamp expression: integer day arithmetic reads the same in every engine."
+    return f"date_diff('day', {EPOCH_DAY}, CAST({expr} AS DATE))"
+
 def feature_sql(event_types: list[str],           # event types present in the data
                 measures_by_type: dict[str, list[str]],  # numeric measures each event type carries
                 windows_days: list[int],          # e.g. [7, 30, 90]
@@ -55,8 +63,10 @@ def feature_sql(event_types: list[str],           # event types present in the d
                 cancellation_event: str,
                 attributes: list[str],            # categorical customer attributes to carry along
                 has_signup_date: bool,
-                ) -> tuple[list[str], str]:
-    "Statements that build the `daily` and `running` tables from `events_part`, and the feature + label query."
+                ) -> tuple[list[tuple[str, str]], str]:
+    """The feature + label definition over `events_part`, `customers` and `snapshots`: the intermediate tables
+    as `(name, SELECT)` in build order, and the final query. DuckDB SQL restricted to constructs Spark SQL
+    also runs (see `spark_sql`)."""
     windows = sorted(set(windows_days))
     cap = windows[-1] + 1  # recency beyond the longest window is "longer than that"
     q = _sql_literal
@@ -65,77 +75,97 @@ def feature_sql(event_types: list[str],           # event types present in the d
     counts = {t: feature_name("n", t) for t in activity}
     sums = {(t, m): feature_name("sum", m, t) for t in activity for m in measures_by_type.get(t, [])}
     lasts = {(t, m): last_value_feature(m, t) for t in activity for m in measures_by_type.get(t, [])}
+    measures = sorted({m for t in activity for m in measures_by_type.get(t, [])})
+    # the last value of a day is the one at the latest time; equal times: the largest value (deterministic)
+    last_ts = [f"max(CASE WHEN {m} IS NOT NULL THEN ts END) OVER (PARTITION BY customer_id, day, et) AS ts_last_{m}"
+               for m in measures]
     daily_cols = ["count(*) AS n_events"]
-    daily_cols += [f"count(*) FILTER (WHERE et = {q(t)}) AS {c}" for t, c in counts.items()]
-    daily_cols += [f"sum({m}) FILTER (WHERE et = {q(t)}) AS {c}" for (t, m), c in sums.items()]
-    daily_cols += [f"max_by({m}, ts) FILTER (WHERE et = {q(t)} AND {m} IS NOT NULL) AS {c}" for (t, m), c in lasts.items()]
+    daily_cols += [f"count(CASE WHEN et = {q(t)} THEN 1 END) AS {c}" for t, c in counts.items()]
+    daily_cols += [f"CAST(sum(CASE WHEN et = {q(t)} THEN {m} END) AS DOUBLE) AS {c}" for (t, m), c in sums.items()]
+    daily_cols += [f"CAST(max(CASE WHEN et = {q(t)} AND ts = ts_last_{m} THEN {m} END) AS DOUBLE) AS {c}"
+                   for (t, m), c in lasts.items()]
+    lookups = {"latest": "as_of_day", **{f"w{w}": f"as_of_day - {w}" for w in windows},
+               "future": f"as_of_day + {churn_horizon_days}"}
     cumulative = ["n_events", *counts.values(), *sums.values()]
-    running_cols = [f"sum({c}) OVER w AS {c}" for c in cumulative]
-    running_cols += [f"max(CASE WHEN {c} > 0 THEN day END) OVER w AS day_{c}" for c in counts.values()]
-    running_cols += [f"last_value({c} IGNORE NULLS) OVER w AS {c}" for c in lasts.values()]
-    setup = [
-        f"""CREATE OR REPLACE TEMP TABLE daily AS
-            SELECT customer_id, CAST(ts AS DATE) AS day, {", ".join(daily_cols)}
-            FROM (SELECT *, CAST(event_type AS VARCHAR) AS et FROM events_part) WHERE et <> {q(cancellation_event)}
-            GROUP BY 1, 2""",
-        f"""CREATE OR REPLACE TEMP TABLE running AS
-            SELECT customer_id, day, {", ".join(running_cols)}
-            FROM daily WINDOW w AS (PARTITION BY customer_id ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)""",
-        f"""CREATE OR REPLACE TEMP TABLE cancelled AS
-            SELECT customer_id, min(CAST(ts AS DATE)) AS cancel_day FROM events_part
-            WHERE CAST(event_type AS VARCHAR) = {q(cancellation_event)} GROUP BY 1""",
+    # Each lookup is a probe row at its day on the customer's timeline; probes sort before the events of their
+    # day, so a running total read at a probe covers the days strictly before it (an as-of join by window).
+    timeline = {"last_day": "max(CASE WHEN kind = 1 THEN day END) OVER w", **{c: f"sum({c}) OVER w" for c in cumulative},
+                **{f"day_{c}": f"max(CASE WHEN {c} > 0 THEN day END) OVER w" for c in counts.values()},
+                **{f"day_{c}": f"max(CASE WHEN {c} IS NOT NULL THEN day END) OVER w" for c in lasts.values()}}
+    carried = {**{c: "BIGINT" for c in ["n_events", *counts.values()]}, **{c: "DOUBLE" for c in [*sums.values(), *lasts.values()]}}
+    nulls = ", ".join(f"CAST(NULL AS {kind}) AS {c}" for c, kind in carried.items())
+    events = (f"SELECT customer_id, ts, CAST(event_type AS VARCHAR) AS et, {_day_number('ts')} AS day"
+              f"{''.join(', ' + m for m in measures)} FROM events_part")
+    tables = [
+        ("daily", f"""SELECT customer_id, day, {", ".join(daily_cols)}
+            FROM (SELECT *{"".join(", " + c for c in last_ts)} FROM ({events}) e WHERE et <> {q(cancellation_event)}) d
+            GROUP BY customer_id, day"""),
+        ("cancelled", f"""SELECT customer_id, min(day) AS cancel_day FROM ({events}) e
+            WHERE et = {q(cancellation_event)} GROUP BY customer_id"""),
+        ("snapshot_days", f"SELECT as_of, {_day_number('as_of')} AS as_of_day, {_day_number('data_end')} AS end_day "
+                          "FROM snapshots"),
+        ("probes", f"""SELECT customer_id, as_of_day, lookup, day, {", ".join(timeline)}
+            FROM (SELECT customer_id, as_of_day, lookup, day, kind, {", ".join(f"{e} AS {c}" for c, e in timeline.items())}
+                  FROM (SELECT customer_id, CAST(NULL AS BIGINT) AS as_of_day, CAST(NULL AS VARCHAR) AS lookup, day, 1 AS kind,
+                               {", ".join(carried)} FROM daily
+                        UNION ALL
+                        {" UNION ALL ".join(
+                            f"SELECT k.customer_id, s.as_of_day, {q(name)} AS lookup, {at} AS day, 0 AS kind, {nulls} "
+                            "FROM (SELECT DISTINCT customer_id FROM daily) k CROSS JOIN snapshot_days s"
+                            for name, at in lookups.items())}) t
+                  WINDOW w AS (PARTITION BY customer_id ORDER BY day, kind ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) r
+            WHERE kind = 0"""),
     ]
-    lookups = [(f"w{w}", f"as_of - {w}") for w in windows] + [("future", f"as_of + {churn_horizon_days}")]
-    joins = "\n".join(f"ASOF LEFT JOIN running {alias} ON {alias}.customer_id = l.customer_id AND l.{alias}_at > {alias}.day"
-                      for alias, _ in lookups)
-    select = []
+    select = []  # (expression, feature name)
     for w in windows:
-        select.append(f"l.n_events - coalesce(w{w}.n_events, 0) AS {count_feature(ALL_EVENTS, w)}")
+        select.append((f"CAST(l.n_events - coalesce(w{w}.n_events, 0) AS DOUBLE)", count_feature(ALL_EVENTS, w)))
         for t, c in counts.items():
-            select.append(f"l.{c} - coalesce(w{w}.{c}, 0) AS {count_feature(t, w)}")
+            select.append((f"CAST(l.{c} - coalesce(w{w}.{c}, 0) AS DOUBLE)", count_feature(t, w)))
             for m in measures_by_type.get(t, []):
                 col = sums[(t, m)]
                 # a window sum is a difference of running sums: round away float residue (-1e-14 is not < 0)
-                select.append(f"round(coalesce(l.{col}, 0) - coalesce(w{w}.{col}, 0), 6) AS {sum_feature(m, t, w)}")
-    select.append(f"least(CAST(l.as_of - l.day AS INTEGER), {cap}) AS {recency_feature('event')}")
+                select.append((f"round(coalesce(l.{col}, 0) - coalesce(w{w}.{col}, 0), 6)", sum_feature(m, t, w)))
+    select.append((f"CAST(least(l.as_of_day - l.last_day, {cap}) AS INTEGER)", recency_feature("event")))
+    last_joins = []
     for t, c in counts.items():
-        recency = f"least(coalesce(CAST(l.as_of - l.day_{c} AS INTEGER), {cap}), {cap})"
-        select.append(f"{recency} AS {recency_feature(t)}")
+        recency = f"least(coalesce(l.as_of_day - l.day_{c}, {cap}), {cap})"
+        select.append((f"CAST({recency} AS INTEGER)", recency_feature(t)))
         for m in measures_by_type.get(t, []):
-            select.append(f"CASE WHEN {recency} < {cap} THEN coalesce(l.{lasts[(t, m)]}, 0) ELSE 0 END AS {lasts[(t, m)]}")
-    trends = []
-    for short, long in zip(windows, windows[1:]):
-        for t in [ALL_EVENTS, *activity]:
-            trends.append(f"{count_feature(t, short)} / {short}.0 - {count_feature(t, long)} / {long}.0 "
-                          f"AS {trend_feature(t, short, long)}")
-    tenure = "CAST(f.as_of - CAST(c.signup_date AS DATE) AS INTEGER)" if has_signup_date else "NULL"
+            col, alias = lasts[(t, m)], f"v_{lasts[(t, m)]}"
+            last_joins.append(f"LEFT JOIN daily {alias} ON {alias}.customer_id = l.customer_id AND {alias}.day = l.day_{col}")
+            select.append((f"CASE WHEN {recency} < {cap} THEN coalesce({alias}.{col}, 0) ELSE 0 END", col))
+    trends = [(f"{count_feature(t, short)} / CAST({short} AS DOUBLE) - {count_feature(t, long)} / CAST({long} AS DOUBLE)",
+               trend_feature(t, short, long))
+              for short, long in zip(windows, windows[1:]) for t in [ALL_EVENTS, *activity]]
+    probe_joins = "\n    ".join(f"LEFT JOIN probes {name} ON {name}.customer_id = l.customer_id AND {name}.as_of_day = l.as_of_day "
+                                f"AND {name}.lookup = {q(name)}" for name in lookups if name != "latest")
+    signup_day = _day_number("c.signup_date")
+    tenure = f"CAST(s.as_of_day - {signup_day} AS INTEGER)" if has_signup_date else "NULL"
     query = f"""
-WITH grid AS (
-    SELECT k.customer_id, s.as_of, s.data_end FROM (SELECT DISTINCT customer_id FROM daily) k CROSS JOIN snapshots s
-),
-latest AS (  -- running totals as they stood just before each as-of date; no activity yet = no row
-    SELECT g.as_of, g.data_end, r.* FROM grid g ASOF JOIN running r ON r.customer_id = g.customer_id AND g.as_of > r.day
-),
-live AS (
-    SELECT l.*, {", ".join(f"{at} AS {alias}_at" for alias, at in lookups)}, x.cancel_day
-    FROM latest l LEFT JOIN cancelled x ON x.customer_id = l.customer_id
-    WHERE l.as_of - l.day <= {active_lookback_days} AND (x.cancel_day IS NULL OR x.cancel_day >= l.as_of)
+WITH live AS (  -- customers with activity before the as-of date, active recently, not cancelled before it
+    SELECT l.*, x.cancel_day FROM probes l LEFT JOIN cancelled x ON x.customer_id = l.customer_id
+    WHERE l.lookup = 'latest' AND l.as_of_day - l.last_day <= {active_lookback_days}
+      AND (x.cancel_day IS NULL OR x.cancel_day >= l.as_of_day)
 ),
 features AS (
-    SELECT l.customer_id, l.as_of, {", ".join(select)},
-           CASE WHEN l.as_of + {churn_horizon_days} > l.data_end THEN NULL
-                WHEN l.cancel_day < l.as_of + {churn_horizon_days} THEN 1
+    SELECT l.customer_id, l.as_of_day, {", ".join(f"{e} AS {name}" for e, name in select)},
+           CASE WHEN l.as_of_day + {churn_horizon_days} > s.end_day THEN NULL
+                WHEN l.cancel_day < l.as_of_day + {churn_horizon_days} THEN 1
                 WHEN coalesce(future.n_events, 0) - l.n_events = 0 THEN 1 ELSE 0 END AS {LABEL_COLUMN}
     FROM live l
-    {joins}
+    JOIN snapshot_days s ON s.as_of_day = l.as_of_day
+    {probe_joins}
+    {chr(10).join("    " + j for j in last_joins).strip()}
 )
-SELECT f.customer_id, CAST(f.as_of AS TIMESTAMP) AS as_of_date, {tenure} AS {TENURE_FEATURE}{"".join(f", c.{a}" for a in attributes)},
-       f.* EXCLUDE (customer_id, as_of, {LABEL_COLUMN}){"".join(", " + t for t in trends)}, f.{LABEL_COLUMN}
-FROM features f LEFT JOIN customers c ON c.customer_id = f.customer_id
-{"WHERE CAST(c.signup_date AS DATE) < f.as_of" if has_signup_date else ""}
+SELECT f.customer_id, CAST(s.as_of AS TIMESTAMP) AS as_of_date, {tenure} AS {TENURE_FEATURE}{"".join(f", c.{a}" for a in attributes)},
+       {", ".join(f"f.{name}" for _, name in select)}{"".join(f", {e} AS {name}" for e, name in trends)}, f.{LABEL_COLUMN}
+FROM features f
+JOIN snapshot_days s ON s.as_of_day = f.as_of_day
+LEFT JOIN customers c ON c.customer_id = f.customer_id
+{f"WHERE {signup_day} < s.as_of_day" if has_signup_date else ""}
 ORDER BY as_of_date, f.customer_id
 """
-    return setup, query
+    return tables, query
 
 # %% ../nbs_lib/03_features.ipynb #b0306556
 def _relation(con: duckdb.DuckDBPyConnection, name: str, source: pd.DataFrame | str | Path) -> None:
@@ -145,13 +175,58 @@ def _relation(con: duckdb.DuckDBPyConnection, name: str, source: pd.DataFrame | 
     else:
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_sql_literal(source)})").fetchall()
 
+def materialize_tables(con: duckdb.DuckDBPyConnection, tables: list[tuple[str, str]]) -> None:
+    "Build the definition's intermediate tables in a DuckDB connection."
+    for name, select in tables:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}").fetchall()
+
+def spark_sql(sql: str) -> str:
+    "The definition's SQL for Spark, transpiled by SQLGlot (date functions, casts, null ordering)."
+    import sqlglot
+    return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+
+def _plan(fetch: Callable[[str], list[tuple]],  # runs one DuckDB-dialect SELECT, returns its rows
+          event_cols: list[str], customer_cols: list[str], features: dict[str, Any], schema: dict[str, Any],
+          ) -> tuple[list[tuple[str, str]], str, str, int]:
+    "Profile the event log and write the definition for it: tables, query, the `snapshots` SELECT and the event count."
+    measures = [m for m in schema.get("measures", []) if m in event_cols]
+    counts = "".join(f", count({m})" for m in measures)
+    profile = fetch(f"SELECT CAST(event_type AS VARCHAR) AS event_type, count(*) AS n{counts} FROM events GROUP BY 1 ORDER BY 1")
+    if not profile:
+        raise ValueError("the event log is empty: no features can be built")
+    event_types = [row[0] for row in profile]
+    measures_by_type = {row[0]: [m for m, k in zip(measures, row[2:]) if k > 0] for row in profile}
+    first_day, last_day = fetch("SELECT CAST(min(ts) AS DATE), CAST(max(ts) AS DATE) FROM events")[0]
+    data_end = pd.Timestamp(last_day) + pd.Timedelta(days=1)
+    dates = snapshot_dates(pd.Timestamp(first_day), data_end, features["snapshot_every_days"], features["min_history_days"])
+    rows = ", ".join(f"('{d:%Y-%m-%d}', '{data_end:%Y-%m-%d}')" for d in dates)
+    snapshots = (f"SELECT CAST(as_of AS DATE) AS as_of, CAST(data_end AS DATE) AS data_end "
+                 f"FROM (VALUES {rows}) AS s(as_of, data_end)")
+    attributes = [a for a in schema.get("customer_attributes", []) if a in customer_cols]
+    tables, query = feature_sql(event_types, measures_by_type, features["windows_days"], features["churn_horizon_days"],
+                                features["active_lookback_days"], schema["cancellation_event"], attributes,
+                                "signup_date" in customer_cols)
+    return tables, query, snapshots, sum(row[1] for row in profile)
+
 def build_features(customers: pd.DataFrame | str | Path,  # customer table (or Parquet path)
                    events: pd.DataFrame | str | Path,     # event log in the contract (or Parquet path)
-                   features: dict[str, Any],              # the `features` block of params.yaml
+                   features: dict[str, Any],              # the `features` block of params.yaml (`engine`: duckdb | spark)
                    schema: dict[str, Any],                # the `schema` block: measures, cancellation_event, attributes
                    out_path: str | Path | None = None,    # write Parquet here instead of returning a frame
                    ) -> pd.DataFrame | Path:
-    "Point-in-time features and labels for every live customer at every as-of date."
+    "Point-in-time features and labels for every live customer at every as-of date, on the configured engine."
+    engine = features.get("engine", "duckdb")
+    if engine not in ("duckdb", "spark"):
+        raise ValueError(f"features.engine must be duckdb or spark, got {engine!r}")
+    build = _build_on_spark if engine == "spark" else _build_on_duckdb
+    table = build(customers, events, features, schema, out_path)
+    if out_path is not None:
+        return Path(out_path)
+    table[LABEL_COLUMN] = table[LABEL_COLUMN].astype("Int8")
+    return table
+
+def _build_on_duckdb(customers, events, features, schema, out_path) -> pd.DataFrame | None:
+    import shutil
     import tempfile
 
     con = duckdb.connect()
@@ -163,57 +238,112 @@ def build_features(customers: pd.DataFrame | str | Path,  # customer table (or P
             con.execute(setting).fetchall()
         _relation(con, "events", events)
         _relation(con, "customers", customers)
-        event_cols = {r[0] for r in con.execute("DESCRIBE events").fetchall()}
-        measures = [m for m in schema.get("measures", []) if m in event_cols]
-        counts = ", ".join(f"count({m})" for m in measures)
-        profile = con.execute(f"SELECT CAST(event_type AS VARCHAR), count(*){', ' + counts if counts else ''} "
-                              "FROM events GROUP BY 1 ORDER BY 1").fetchall()
-        if not profile:
-            raise ValueError("the event log is empty: no features can be built")
-        event_types = [row[0] for row in profile]
-        measures_by_type = {row[0]: [m for m, k in zip(measures, row[2:]) if k > 0] for row in profile}
-        data_start, data_end = con.execute(
-            "SELECT CAST(min(ts) AS DATE), CAST(max(ts) AS DATE) + 1 FROM events").fetchall()[0]
-        dates = snapshot_dates(pd.Timestamp(data_start), pd.Timestamp(data_end), features["snapshot_every_days"],
-                               features["min_history_days"])
-        con.register("snapshot_frame", pd.DataFrame({"as_of": [d.date() for d in dates],
-                                                     "data_end": pd.Timestamp(data_end).date()}))
-        con.execute("CREATE VIEW snapshots AS SELECT CAST(as_of AS DATE) AS as_of, CAST(data_end AS DATE) AS data_end "
-                    "FROM snapshot_frame").fetchall()
-        customer_cols = {r[0] for r in con.execute("DESCRIBE customers").fetchall()}
-        attributes = [a for a in schema.get("customer_attributes", []) if a in customer_cols]
-        setup, query = feature_sql(event_types, measures_by_type, features["windows_days"],
-                                   features["churn_horizon_days"], features["active_lookback_days"],
-                                   schema["cancellation_event"], attributes, "signup_date" in customer_cols)
-        total_events = sum(row[1] for row in profile)
+        columns = lambda name: [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
+        tables, query, snapshots, total_events = _plan(lambda sql: con.execute(sql).fetchall(), columns("events"),
+                                                       columns("customers"), features, schema)
+        con.execute(f"CREATE VIEW snapshots AS {snapshots}").fetchall()
         n_parts = max(1, -(-total_events // int(features.get("partition_events", 5_000_000))))
         parts = []
         for part in range(n_parts):
             where = f"WHERE hash(customer_id) % {n_parts} = {part}" if n_parts > 1 else ""
             con.execute(f"CREATE OR REPLACE TEMP VIEW events_part AS SELECT * FROM events {where}").fetchall()
-            for statement in setup:
-                con.execute(statement).fetchall()
+            materialize_tables(con, tables)
             if out_path is None:
                 parts.append(con.execute(query).df())
             else:
                 parts.append(Path(spill) / f"part-{part:04d}.parquet")
                 con.execute(f"COPY ({query}) TO {_sql_literal(parts[-1])} (FORMAT parquet)").fetchall()
         if out_path is not None:
-            from churnops.config import atomic_path
-            files = ", ".join(_sql_literal(p) for p in parts)
-            with atomic_path(out_path) as tmp_path:
-                con.execute(f"COPY (SELECT * FROM read_parquet([{files}])) TO {_sql_literal(tmp_path)} "
-                            "(FORMAT parquet)").fetchall()
-            return Path(out_path)
+            _write_parquet_parts(con, parts, out_path)
+            return None
         table = pd.concat(parts, ignore_index=True) if n_parts > 1 else parts[0]
         if n_parts > 1:
             table = table.sort_values(["as_of_date", "customer_id"], kind="stable", ignore_index=True)
+        return table
     finally:
         con.close()
-        import shutil
         shutil.rmtree(spill, ignore_errors=True)
-    table[LABEL_COLUMN] = table[LABEL_COLUMN].astype("Int8")
-    return table
+
+def _write_parquet_parts(con: duckdb.DuckDBPyConnection, parts: list[Path], out_path: str | Path) -> None:
+    "One Parquet file from sorted parts, in their order, replacing `out_path` only once complete."
+    from churnops.config import atomic_path
+    files = ", ".join(_sql_literal(p) for p in parts)
+    with atomic_path(out_path) as tmp_path:
+        con.execute(f"COPY (SELECT * FROM read_parquet([{files}])) TO {_sql_literal(tmp_path)} (FORMAT parquet)").fetchall()
+
+# %% ../nbs_lib/03_features.ipynb #7600b450
+def spark_session(features: dict[str, Any],  # the `features` block: spark_master, spark_driver_memory, spark_shuffle_partitions, spark_conf
+                  ) -> tuple[Any, bool]:
+    "The active Spark session, or a new one configured from params; and whether the caller owns (stops) it."
+    import os
+    import sys
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as error:
+        raise RuntimeError("features.engine: spark needs the spark extra: pip install 'churnops[spark]' "
+                           "(or `uv sync --extra spark`)") from error
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active, False
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = (SparkSession.builder.appName("churnops-features")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.shuffle.partitions", str(features.get("spark_shuffle_partitions", 8)))
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
+    for key, value in features.get("spark_conf", {}).items():
+        builder = builder.config(key, str(value))
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not launched by spark-submit: a local session on this machine
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        builder = (builder.master(features.get("spark_master", "local[2]"))
+                   .config("spark.driver.memory", features.get("spark_driver_memory", "2g"))
+                   .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+                   .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false"))
+    return builder.getOrCreate(), True
+
+def _build_on_spark(customers, events, features, schema, out_path) -> pd.DataFrame | None:
+    import shutil
+    import tempfile
+    spark, owned = spark_session(features)
+    work = Path(tempfile.mkdtemp(prefix="churnops-spark-"))
+    views, cached = [], []
+    try:
+        for name, source in (("events", events), ("customers", customers)):
+            if isinstance(source, pd.DataFrame):
+                source.to_parquet(work / f"{name}.parquet", index=False)
+                source = work / f"{name}.parquet"
+            spark.read.parquet(str(source)).createOrReplaceTempView(name)
+            views.append(name)
+        fetch = lambda sql: [tuple(row) for row in spark.sql(spark_sql(sql)).collect()]
+        tables, query, snapshots, _ = _plan(fetch, spark.table("events").columns, spark.table("customers").columns,
+                                            features, schema)
+        spark.sql(spark_sql(snapshots)).createOrReplaceTempView("snapshots")
+        spark.table("events").createOrReplaceTempView("events_part")
+        views += ["snapshots", "events_part"]
+        for name, select in tables:  # built once each, in order: the query reads several of them more than once
+            cached.append(spark.sql(spark_sql(select)).persist())
+            cached[-1].createOrReplaceTempView(name)
+            views.append(name)
+            cached[-1].count()
+        result = spark.sql(spark_sql(query))
+        if out_path is None:
+            table = result.toPandas()
+            table["as_of_date"] = table["as_of_date"].astype("datetime64[us]")
+            return table
+        result.write.parquet(str(work / "features"))
+        con = duckdb.connect()
+        try:
+            _write_parquet_parts(con, sorted((work / "features").glob("part-*.parquet")), out_path)
+        finally:
+            con.close()
+        return None
+    finally:
+        for frame in cached:
+            frame.unpersist()
+        for name in views:
+            spark.catalog.dropTempView(name)
+        if owned:
+            spark.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 # %% ../nbs_lib/03_features.ipynb #d18b9385
 def build_feature_table(customers: pd.DataFrame,  # ingested customers (a snapshot table carries its label)

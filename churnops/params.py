@@ -130,8 +130,13 @@ class Features(_Block):
     min_history_days: int = Field(ge=0)
     churn_horizon_days: int = Field(gt=0)
     active_lookback_days: int = Field(gt=0)
+    engine: Literal["duckdb", "spark"] = "duckdb"
     duckdb_memory_limit: str = "4GB"
     partition_events: int = Field(5_000_000, gt=0)
+    spark_master: str = "local[2]"
+    spark_driver_memory: str = "2g"
+    spark_shuffle_partitions: int = Field(8, gt=0)
+    spark_conf: dict[str, str] = {}
 
 class Train(_Block):
     seed: int

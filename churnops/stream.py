@@ -22,7 +22,7 @@ import duckdb
 import pandas as pd
 
 from .contract import ALL_EVENTS, KEY_COLUMNS, LABEL_COLUMN, TIME_DTYPE, feature_name, parse_feature
-from .features import feature_sql
+from .features import feature_sql, materialize_tables
 
 # %% auto #0
 __all__ = ['ContractError', 'EventContract', 'event_profile', 'StreamState', 'event_messages', 'with_event_ids', 'kafka_settings',
@@ -129,7 +129,7 @@ class StreamState:
         self.known_types = (*activity, self.cancellation)
         self.keep_days = max(features["windows_days"]) + 1
         attributes = [a for a in schema.get("customer_attributes", []) if a in customers.columns]
-        self.setup, self.query = feature_sql([*activity, self.cancellation], measures_by_type, features["windows_days"],
+        self.tables, self.query = feature_sql([*activity, self.cancellation], measures_by_type, features["windows_days"],
                                              features["churn_horizon_days"], features["active_lookback_days"],
                                              self.cancellation, attributes, "signup_date" in customers.columns)
         self.con = duckdb.connect()
@@ -224,8 +224,7 @@ class StreamState:
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW events_part AS SELECT * FROM events {where}").fetchall()
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW snapshots AS SELECT DATE '{as_of}' AS as_of, "
                          f"DATE '{as_of}' AS data_end").fetchall()
-        for statement in self.setup:
-            self.con.execute(statement).fetchall()
+        materialize_tables(self.con, self.tables)
         table = self.con.execute(self.query).df()
         if customer_ids is not None:
             self.con.unregister("wanted_frame")

