@@ -87,15 +87,18 @@ def feature_sql(event_types: list[str],           # event types present in the d
     lookups = {"latest": "as_of_day", **{f"w{w}": f"as_of_day - {w}" for w in windows},
                "future": f"as_of_day + {churn_horizon_days}"}
     cumulative = ["n_events", *counts.values(), *sums.values()]
-    # Each lookup is a probe row at its day on the customer's timeline; probes sort before the events of their
-    # day, so a running total read at a probe covers the days strictly before it (an as-of join by window).
-    timeline = {"last_day": "max(CASE WHEN kind = 1 THEN day END) OVER w", **{c: f"sum({c}) OVER w" for c in cumulative},
-                **{f"day_{c}": f"max(CASE WHEN {c} > 0 THEN day END) OVER w" for c in counts.values()},
-                **{f"day_{c}": f"max(CASE WHEN {c} IS NOT NULL THEN day END) OVER w" for c in lasts.values()}}
-    carried = {**{c: "BIGINT" for c in ["n_events", *counts.values()]}, **{c: "DOUBLE" for c in [*sums.values(), *lasts.values()]}}
-    nulls = ", ".join(f"CAST(NULL AS {kind}) AS {c}" for c, kind in carried.items())
+    running = {**{c: f"sum({c}) OVER w" for c in cumulative},
+               **{f"day_{c}": f"max(CASE WHEN {c} > 0 THEN day END) OVER w" for c in counts.values()},
+               **{f"day_{c}": f"max(CASE WHEN {c} IS NOT NULL THEN day END) OVER w" for c in lasts.values()}}
+    per_customer = "WINDOW w AS (PARTITION BY customer_id ORDER BY day{} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
     events = (f"SELECT customer_id, ts, CAST(event_type AS VARCHAR) AS et, {_day_number('ts')} AS day"
               f"{''.join(', ' + m for m in measures)} FROM events_part")
+    # An as-of join without ASOF JOIN: each lookup is a probe row at its day on the customer's timeline, sorted
+    # before the active days of its own day, so a running max reads the last active day strictly before it;
+    # an equi-join on that day then fetches the running totals as they stood (narrow rows in the window).
+    probe_rows = " UNION ALL ".join(
+        f"SELECT k.customer_id, s.as_of_day, {q(name)} AS lookup, {at} AS day, 0 AS kind "
+        "FROM (SELECT DISTINCT customer_id FROM daily) k CROSS JOIN snapshot_days s" for name, at in lookups.items())
     tables = [
         ("daily", f"""SELECT customer_id, day, {", ".join(daily_cols)}
             FROM (SELECT *{"".join(", " + c for c in last_ts)} FROM ({events}) e WHERE et <> {q(cancellation_event)}) d
@@ -104,17 +107,15 @@ def feature_sql(event_types: list[str],           # event types present in the d
             WHERE et = {q(cancellation_event)} GROUP BY customer_id"""),
         ("snapshot_days", f"SELECT as_of, {_day_number('as_of')} AS as_of_day, {_day_number('data_end')} AS end_day "
                           "FROM snapshots"),
-        ("probes", f"""SELECT customer_id, as_of_day, lookup, day, {", ".join(timeline)}
-            FROM (SELECT customer_id, as_of_day, lookup, day, kind, {", ".join(f"{e} AS {c}" for c, e in timeline.items())}
-                  FROM (SELECT customer_id, CAST(NULL AS BIGINT) AS as_of_day, CAST(NULL AS VARCHAR) AS lookup, day, 1 AS kind,
-                               {", ".join(carried)} FROM daily
-                        UNION ALL
-                        {" UNION ALL ".join(
-                            f"SELECT k.customer_id, s.as_of_day, {q(name)} AS lookup, {at} AS day, 0 AS kind, {nulls} "
-                            "FROM (SELECT DISTINCT customer_id FROM daily) k CROSS JOIN snapshot_days s"
-                            for name, at in lookups.items())}) t
-                  WINDOW w AS (PARTITION BY customer_id ORDER BY day, kind ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) r
-            WHERE kind = 0"""),
+        ("running", f"""SELECT customer_id, day, {", ".join(f"{e} AS {c}" for c, e in running.items())}
+            FROM daily {per_customer.format("")}"""),
+        ("probes", f"""SELECT p.customer_id, p.as_of_day, p.lookup, p.last_day, {", ".join(f"r.{c}" for c in running)}
+            FROM (SELECT customer_id, as_of_day, lookup, kind, max(CASE WHEN kind = 1 THEN day END) OVER w AS last_day
+                  FROM (SELECT customer_id, CAST(NULL AS BIGINT) AS as_of_day, CAST(NULL AS VARCHAR) AS lookup, day, 1 AS kind
+                        FROM daily UNION ALL {probe_rows}) t
+                  {per_customer.format(", kind")}) p
+            LEFT JOIN running r ON r.customer_id = p.customer_id AND r.day = p.last_day
+            WHERE p.kind = 0"""),
     ]
     select = []  # (expression, feature name)
     for w in windows:
