@@ -89,11 +89,12 @@ deploy-check: setup system-tools infra-tools
 
 test: lint nbdev-check nbdev-test pytest
 
-benchmark: setup
+benchmark: spark
 	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --inexact --group benchmark
 	python benchmarks/model_call.py
 	python benchmarks/pipeline_stages.py
-	python benchmarks/features_scale.py
+	python benchmarks/features_scale.py --engines duckdb
+	python benchmarks/features_scale.py --customers 30000 --engines duckdb spark
 	python benchmarks/serving.py
 	python benchmarks/feature_store.py
 
