@@ -53,6 +53,8 @@ def spark_costs(event_log_dir: Path) -> dict[str, float]:
         if not path.is_file() or path.name.startswith("appstatus"):
             continue
         for line in path.open():
+            if not line.startswith("{"):  # the v2 event log has blank and non-event lines between events
+                continue
             event = json.loads(line)
             if event["Event"] != "SparkListenerTaskEnd" or "Task Metrics" not in event:
                 continue
