@@ -26,7 +26,7 @@ from churnops.contract import (
 )
 
 # %% auto #0
-__all__ = ['EPOCH_DAY', 'snapshot_dates', 'feature_sql', 'materialize_tables', 'spark_sql', 'build_features', 'spark_session',
+__all__ = ['snapshot_dates', 'feature_sql', 'materialize_tables', 'spark_sql', 'build_features', 'spark_session',
            'build_feature_table', 'split_labelled']
 
 # %% ../nbs_lib/03_features.ipynb #29bb67d3
@@ -49,11 +49,11 @@ def snapshot_dates(data_start: pd.Timestamp,    # first day with events
     return sorted(dates)
 
 # %% ../nbs_lib/03_features.ipynb #1d515dfc
-EPOCH_DAY = "DATE '1970-01-01'"
+_EPOCH_DAY = "DATE '1970-01-01'"
 
 def _day_number(expr: str) -> str:
     "Days since 1970-01-01 of a date or timestamp expression: integer day arithmetic reads the same in every engine."
-    return f"date_diff('day', {EPOCH_DAY}, CAST({expr} AS DATE))"
+    return f"date_diff('day', {_EPOCH_DAY}, CAST({expr} AS DATE))"
 
 def feature_sql(event_types: list[str],           # event types present in the data
                 measures_by_type: dict[str, list[str]],  # numeric measures each event type carries
