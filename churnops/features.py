@@ -188,6 +188,7 @@ def spark_sql(sql: str) -> str:
 
 def _plan(fetch: Callable[[str], list[tuple]],  # runs one DuckDB-dialect SELECT, returns its rows
           event_cols: list[str], customer_cols: list[str], features: dict[str, Any], schema: dict[str, Any],
+          as_of_dates: list[Any] | None = None,  # instead of the snapshot dates the `features` block spaces out
           ) -> tuple[list[tuple[str, str]], str, str, int]:
     "Profile the event log and write the definition for it: tables, query, the `snapshots` SELECT and the event count."
     measures = [m for m in schema.get("measures", []) if m in event_cols]
@@ -199,7 +200,12 @@ def _plan(fetch: Callable[[str], list[tuple]],  # runs one DuckDB-dialect SELECT
     measures_by_type = {row[0]: [m for m, k in zip(measures, row[2:]) if k > 0] for row in profile}
     first_day, last_day = fetch("SELECT CAST(min(ts) AS DATE), CAST(max(ts) AS DATE) FROM events")[0]
     data_end = pd.Timestamp(last_day) + pd.Timedelta(days=1)
-    dates = snapshot_dates(pd.Timestamp(first_day), data_end, features["snapshot_every_days"], features["min_history_days"])
+    if as_of_dates is None:
+        dates = snapshot_dates(pd.Timestamp(first_day), data_end, features["snapshot_every_days"], features["min_history_days"])
+    else:
+        dates = sorted({pd.Timestamp(d).normalize() for d in as_of_dates})
+        if not dates:
+            raise ValueError("as_of_dates is empty: no snapshot to build")
     rows = ", ".join(f"('{d:%Y-%m-%d}', '{data_end:%Y-%m-%d}')" for d in dates)
     snapshots = (f"SELECT CAST(as_of AS DATE) AS as_of, CAST(data_end AS DATE) AS data_end "
                  f"FROM (VALUES {rows}) AS s(as_of, data_end)")
@@ -214,19 +220,20 @@ def build_features(customers: pd.DataFrame | str | Path,  # customer table (or P
                    features: dict[str, Any],              # the `features` block of params.yaml (`engine`: duckdb | spark)
                    schema: dict[str, Any],                # the `schema` block: measures, cancellation_event, attributes
                    out_path: str | Path | None = None,    # write Parquet here instead of returning a frame
+                   as_of_dates: list[Any] | None = None,  # these as-of dates instead of the spaced snapshots (e.g. exposure days)
                    ) -> pd.DataFrame | Path:
     "Point-in-time features and labels for every live customer at every as-of date, on the configured engine."
     engine = features.get("engine", "duckdb")
     if engine not in ("duckdb", "spark"):
         raise ValueError(f"features.engine must be duckdb or spark, got {engine!r}")
     build = _build_on_spark if engine == "spark" else _build_on_duckdb
-    table = build(customers, events, features, schema, out_path)
+    table = build(customers, events, features, schema, out_path, as_of_dates)
     if out_path is not None:
         return Path(out_path)
     table[LABEL_COLUMN] = table[LABEL_COLUMN].astype("Int8")
     return table
 
-def _build_on_duckdb(customers, events, features, schema, out_path) -> pd.DataFrame | None:
+def _build_on_duckdb(customers, events, features, schema, out_path, as_of_dates) -> pd.DataFrame | None:
     import shutil
     import tempfile
 
@@ -241,7 +248,7 @@ def _build_on_duckdb(customers, events, features, schema, out_path) -> pd.DataFr
         _relation(con, "customers", customers)
         columns = lambda name: [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
         tables, query, snapshots, total_events = _plan(lambda sql: con.execute(sql).fetchall(), columns("events"),
-                                                       columns("customers"), features, schema)
+                                                       columns("customers"), features, schema, as_of_dates)
         con.execute(f"CREATE VIEW snapshots AS {snapshots}").fetchall()
         n_parts = max(1, -(-total_events // int(features.get("partition_events", 5_000_000))))
         parts = []
@@ -301,7 +308,7 @@ def spark_session(features: dict[str, Any],  # the `features` block: spark_maste
                    .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false"))
     return builder.getOrCreate(), True
 
-def _build_on_spark(customers, events, features, schema, out_path) -> pd.DataFrame | None:
+def _build_on_spark(customers, events, features, schema, out_path, as_of_dates) -> pd.DataFrame | None:
     import shutil
     import tempfile
     spark, owned = spark_session(features)
@@ -316,7 +323,7 @@ def _build_on_spark(customers, events, features, schema, out_path) -> pd.DataFra
             views.append(name)
         fetch = lambda sql: [tuple(row) for row in spark.sql(spark_sql(sql)).collect()]
         tables, query, snapshots, _ = _plan(fetch, spark.table("events").columns, spark.table("customers").columns,
-                                            features, schema)
+                                            features, schema, as_of_dates)
         spark.sql(spark_sql(snapshots)).createOrReplaceTempView("snapshots")
         spark.table("events").createOrReplaceTempView("events_part")
         views += ["snapshots", "events_part"]

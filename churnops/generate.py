@@ -33,6 +33,23 @@ def _check_drift(drift: dict[str, Any] | None, n_days: int) -> dict[str, Any]:
         raise ValueError(f"drift.start_day must lie inside the simulated {n_days} days, got {drift.get('start_day')!r}")
     return drift
 
+def _campaign_offers(campaign: dict[str, Any] | None, n: int, n_days: int, seed: int) -> tuple[int, int, np.ndarray]:
+    "(first day, end day, accepted mask) of a retention campaign; the acceptance draws use their own stream."
+    if not campaign:
+        return n_days, n_days, np.zeros(n, dtype=bool)
+    day, rate = campaign.get("day"), campaign.get("offer_success_rate")
+    if not isinstance(day, int | np.integer) or not 0 <= day < n_days:
+        raise ValueError(f"campaign.day must be a simulated day in [0, {n_days}), got {day!r}")
+    if not isinstance(rate, float | int) or not 0 <= rate <= 1:
+        raise ValueError(f"campaign.offer_success_rate must be within [0, 1], got {rate!r}")
+    contacted = np.asarray(campaign.get("contacted", []), dtype=np.int64)
+    if len(contacted) and (contacted.min() < 1 or contacted.max() > n):
+        raise ValueError(f"campaign.contacted holds customer ids outside 1..{n}")
+    accepted = np.zeros(n, dtype=bool)
+    draws = np.random.default_rng([seed, 1]).random(n) < rate  # one draw per customer: independent of who is contacted
+    accepted[contacted - 1] = draws[contacted - 1]
+    return day, day + int(campaign.get("offer_days", 30)), accepted
+
 def _day_events(rng, customer_idx, day_start, event_type, amount=None, duration=None) -> dict[str, np.ndarray]:
     "Events of one type on one day: a random second of the day each."
     n = len(customer_idx)
@@ -48,11 +65,15 @@ def generate_churn_data(n_customers: int = 5_000,       # customers to simulate
                         start_date: str = "2025-01-01", # first day of the event log
                         seed: int = 42,                 # seed of the only random generator used
                         drift: dict[str, Any] | None = None,  # {scenario: no_drift|price_rise|outage, start_day, ...}
+                        campaign: dict[str, Any] | None = None,  # {day, contacted: [customer ids], offer_success_rate, offer_days}
                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "Simulate `(customers, events)`: customer attributes at signup and a timestamped event log."
+    """Simulate `(customers, events)`: customer attributes at signup and a timestamped event log.
+    A `campaign` contacts customers on `day` with a retention offer: each accepts with `offer_success_rate`, and an
+    accepting customer does not leave for `offer_days` (default 30). The days before `day` are the same as without it."""
     if n_customers < 1 or n_days < 1:
         raise ValueError(f"n_customers and n_days must be positive, got {n_customers} and {n_days}")
     drift = _check_drift(drift, n_days)
+    offer_start, offer_end, accepted = _campaign_offers(campaign, n_customers, n_days, seed)
     rng = np.random.default_rng(seed)
     start = np.datetime64(pd.Timestamp(start_date).normalize().to_datetime64(), "s")
     n = n_customers
@@ -121,7 +142,8 @@ def generate_churn_data(n_customers: int = 5_000,       # customers to simulate
         log_hazard = (np.log(0.0012) + 1.5 * (1 - engagement_ratio * outage_factor) + 2.5 * failure_pressure
                       + 2.0 * support_pressure + price_sensitivity * (price * price_factor / 20 - 1)
                       + 4.0 * price_sensitivity * (price_factor - 1))
-        leaving = active & (rng.random(n) < np.exp(log_hazard))
+        kept = accepted & (offer_start <= day < offer_end)  # the offer holds them for its days
+        leaving = active & (rng.random(n) < np.exp(log_hazard)) & ~kept
         explicit = leaving & (rng.random(n) < 0.65)  # the others just go quiet
         chunks.append(_day_events(rng, np.flatnonzero(explicit), day_start, "cancellation"))
         churned |= leaving

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 __all__ = ['OVERRIDE_FILE', 'Share', 'DriftTest', 'merge_overrides', 'Drift', 'Synthetic', 'ReadOptions', 'ConstantEventType',
            'EventLogMapping', 'EventLog', 'SnapshotMapping', 'SnapshotTable', 'Ingest', 'Schema', 'ColumnRule',
            'Validate', 'Features', 'Train', 'Campaign', 'Evaluate', 'Gate', 'DirectionOff', 'Expectations', 'Register',
-           'Mlflow', 'Monitor', 'Score', 'Serve', 'FeatureStore', 'Stream', 'Params', 'ParamsError', 'check_params',
-           'load_params', 'write_override']
+           'Mlflow', 'Monitor', 'Score', 'Serve', 'FeatureStore', 'Stream', 'Experiment', 'Params', 'ParamsError',
+           'check_params', 'load_params', 'write_override']
 
 # %% ../nbs_lib/00b_params.ipynb #fbbd4746
 OVERRIDE_FILE = "params.override.yaml"
@@ -231,6 +231,18 @@ class Stream(_Block):
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(gt=0, lt=65536)
 
+class Experiment(_Block):
+    assignment_log: str | None
+    name: str | None = None
+    outcome_data: str
+    alpha: float = Field(gt=0, lt=0.5)
+    power: float = Field(gt=0, lt=1)
+    minimum_detectable_effect: float = Field(gt=0, lt=1)
+    srm_alpha: float = Field(gt=0, lt=0.5)
+    max_contact_rate_increase: Share
+    bayes_draws: int = Field(ge=1000)
+    seed: int
+
 class Params(_Block):
     "Every block of params.yaml."
     ingest: Ingest
@@ -247,6 +259,7 @@ class Params(_Block):
     feature_store: FeatureStore
     serve: Serve
     stream: Stream
+    experiment: Experiment
 
     @model_validator(mode="after")
     def _no_leakage_across_the_split(self):
