@@ -196,10 +196,40 @@ def _retrain_if_drift(args: argparse.Namespace) -> int:
     print(f"{prefix}{record['action']}: {record['reason']}\nDecision record: {DECISION.resolve()}")
     return 0
 
+def _experiment(args: argparse.Namespace) -> int:
+    "A/B experiments: analyse the assignment log against later outcomes, or plan a sample size."
+    import json
+
+    from churnops.experiment import plan_sample_size
+    from churnops.params import load_params
+    params = load_params(args.params)
+    block = params["experiment"]
+    if args.action == "plan":
+        plan = plan_sample_size(args.baseline_retention, args.effect or block["minimum_detectable_effect"], block["alpha"],
+                                block["power"], args.share_b or params["serve"]["challenger_share"], args.per_day)
+        print(json.dumps(plan, indent=2))
+        return 0
+    from churnops.pipeline import run_report_notebook
+    overrides = {"assignment_log": args.log, "name": args.name, "outcome_data": args.outcome_data}
+    block = {**block, **{k: v for k, v in overrides.items() if v is not None}}
+    if not block["assignment_log"]:
+        raise SystemExit("experiment.assignment_log is null: the API records no split decisions to analyse")
+    out = Path(args.out)
+    html = run_report_notebook("notebooks/experiment.py",  # run from the project root, like the stages
+                               {"experiment": block, "features": params["features"], "schema": params["schema"],
+                                "campaign": params["evaluate"]["campaign"], "share_b": params["serve"]["challenger_share"],
+                                "product": {"json": str(out / "analysis.json")}}, out / "analysis.html")
+    result = json.loads((out / "analysis.json").read_text())
+    r = result["retention"]
+    print(f"{result['counts']['experiment']}: {result['verdict']}\n  retention B - A {r['difference']:+.4f} "
+          f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}], p={r['p_value']:.3g}, P(B beats A)={result['bayes']['prob_b_beats_a']:.3f}, "
+          f"SRM p={result['srm']['p_value']:.3g}\n  report: {html.resolve()}")
+    return 0
+
 def _dashboards(args: argparse.Namespace) -> int:
     "Serve the Voila dashboards (they read reports/ and the registry; they never retrain or rescore)."
     command = ["voila", "dashboards", "--no-browser", f"--Voila.ip={args.host}", f"--port={args.port}"]
-    print(f"churnops dashboards: http://{args.host}:{args.port}/ (model overview, data quality, drift)", flush=True)
+    print(f"churnops dashboards: http://{args.host}:{args.port}/ (model overview, data quality, drift, A/B experiment)", flush=True)
     os.execvp(command[0], command)  # voila replaces this process: a stop signal reaches it and its kernels
 
 
@@ -304,6 +334,24 @@ def build_parser() -> argparse.ArgumentParser:
     retrain.add_argument("--params", default="params.yaml")
     retrain.set_defaults(handler=_retrain_if_drift)
 
+    experiment = sub.add_parser("experiment", help="A/B tests: analyse champion vs challenger outcomes, plan a sample size")
+    experiment_actions = experiment.add_subparsers(dest="action", required=True, metavar="ACTION")
+    analyze = experiment_actions.add_parser("analyze", help="join the API's assignment log with later outcomes; "
+                                            "report effect, interval, test, P(B beats A), SRM, guardrails, power")
+    analyze.add_argument("--params", default="params.yaml")
+    analyze.add_argument("--log", help="assignment log folder (default: experiment.assignment_log)")
+    analyze.add_argument("--name", help="the experiment (default: experiment.name, or the only one in the log)")
+    analyze.add_argument("--outcome-data", help="folder with customers.parquet and events.parquet observed later "
+                         "(default: experiment.outcome_data)")
+    analyze.add_argument("--out", default="reports/experiment", help="report folder (analysis.html, .ipynb, .json)")
+    plan = experiment_actions.add_parser("plan", help="customers per arm and days needed to detect an effect")
+    plan.add_argument("--params", default="params.yaml")
+    plan.add_argument("--baseline-retention", type=float, required=True, help="today's retention within the horizon, e.g. 0.88")
+    plan.add_argument("--effect", type=float, help="absolute retention change to detect (default: experiment.minimum_detectable_effect)")
+    plan.add_argument("--share-b", type=float, help="share of customers routed to B (default: serve.challenger_share)")
+    plan.add_argument("--per-day", type=float, help="new customers exposed per day (to say how many days)")
+    experiment.set_defaults(handler=_experiment)
+
     cluster = sub.add_parser("cluster-run", help="run stages in a pod against the artifact store (k8s Jobs, Kubeflow)")
     cluster.add_argument("stages", nargs="*", help="stages to bring up to date (default: all)")
     cluster.add_argument("--retrain-if-drift", action="store_true", help="run `churnops retrain-if-drift` instead")
@@ -319,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--single-item", action="store_true", help="run only the named stages, not what they depend on")
     cluster.set_defaults(handler=_cluster_run)
 
-    dash = sub.add_parser("dashboards", help="serve the Voila dashboards (model overview, data quality, drift)")
+    dash = sub.add_parser("dashboards", help="serve the Voila dashboards (model overview, data quality, drift, A/B experiment)")
     dash.add_argument("--host", default="127.0.0.1")
     dash.add_argument("--port", type=int, default=8866)
     dash.set_defaults(handler=_dashboards)

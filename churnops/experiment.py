@@ -20,7 +20,7 @@ from .contract import LABEL_COLUMN
 
 # %% auto #0
 __all__ = ['ARMS', 'AssignmentLog', 'read_assignments', 'first_exposures', 'observe_outcomes', 'plan_sample_size',
-           'detectable_effect', 'analyze', 'simulate_observed', 'simulate_experiment']
+           'detectable_effect', 'analyze', 'result_tables', 'run_analysis', 'simulate_observed', 'simulate_experiment']
 
 # %% ../nbs_lib/17_experiment.ipynb #df38f16c
 ARMS = {"champion": "A", "challenger": "B"}  # the API's roles and the arms they are in an experiment
@@ -216,6 +216,38 @@ def analyze(observed: pd.DataFrame,          # one row per customer: `arm` (cham
                                                  " (the experiment is smaller than the plan: keep it running)")
     return {"arms": arms, "retention": retention, "bayes": bayes, "srm": srm, "guardrails": guardrails,
             "power": power, "alpha": alpha, "verdict": verdict}
+
+# %% ../nbs_lib/17_experiment.ipynb #02b972af
+def result_tables(result: dict[str, Any],  # `analyze` output
+                  ) -> dict[str, pd.DataFrame]:
+    "`arms`, `effects` and `plans` tables of an analysis, for the report and the dashboard."
+    arms = pd.DataFrame(result["arms"]).T[["role", "customers", "churned", "retention", "contact_rate", "models"]]
+    effects = pd.DataFrame({"retention (B - A)": result["retention"], "contact rate (B - A)": result["guardrails"]["contact_rate"]}).T
+    effects = effects[["difference", "ci_low", "ci_high", "p_value"]].astype(float)
+    plan = result["power"]["plan"]
+    plans = pd.DataFrame([plan_sample_size(plan["baseline_retention"], effect, plan["alpha"], plan["power"], plan["share_b"],
+                                           plan["new_customers_per_day"])
+                          for effect in (0.005, 0.01, 0.02, 0.05) if plan["baseline_retention"] + effect < 1])
+    return {"arms": arms, "effects": effects,
+            "plans": plans[["minimum_detectable_effect", "customers_a", "customers_b", "days"]].set_index("minimum_detectable_effect")}
+
+def run_analysis(experiment: dict[str, Any],  # params `experiment` block
+                 features: dict[str, Any], schema: dict[str, Any],  # params blocks (the outcome is the pipeline's label)
+                 share_b: float,               # serve.challenger_share: the split the SRM check expects
+                 campaign: dict[str, Any] | None = None,  # evaluate.campaign: the net value of B's contacts
+                 ) -> tuple[dict[str, Any], pd.DataFrame]:
+    "Read the log named by `experiment`, observe outcomes in `experiment.outcome_data`, analyse: (result, per-customer rows)."
+    exposures, counts = first_exposures(read_assignments(experiment["assignment_log"]), experiment["name"])
+    data = Path(experiment["outcome_data"])
+    missing = [str(data / f) for f in ("customers.parquet", "events.parquet") if not (data / f).exists()]
+    if missing:
+        raise FileNotFoundError(f"experiment.outcome_data: {missing} not found (the ingest stage writes them)")
+    observed = observe_outcomes(exposures, data / "customers.parquet", data / "events.parquet", features, schema)
+    days = max((exposures["ts"].max() - exposures["ts"].min()) / pd.Timedelta(days=1), 1.0)
+    result = analyze(observed, experiment, share_b, campaign, days)
+    outcomes = observed["outcome"].value_counts()
+    result["counts"] = {**counts, **{k: int(outcomes.get(k, 0)) for k in ("observed", "pending", "not_live")}}
+    return result, observed
 
 # %% ../nbs_lib/17_experiment.ipynb #db2d791f
 def simulate_observed(customers: int,        # customers in the experiment

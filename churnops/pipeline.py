@@ -13,7 +13,8 @@ import yaml
 
 # %% auto #0
 __all__ = ['DVC_ONLY_STAGES', 'ploomber_stages', 'dvc_stages', 'library_modules', 'pipeline_differences', 'stage_products',
-           'stage_order', 'StageFailed', 'run_stage', 'notebook_warnings', 'copy_work_tree', 'override_params']
+           'stage_order', 'StageFailed', 'run_stage', 'notebook_warnings', 'run_report_notebook', 'copy_work_tree',
+           'override_params']
 
 # %% ../nbs_lib/09_pipeline.ipynb #0230c16c
 def ploomber_stages(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, dict[str, Any]]:
@@ -178,6 +179,40 @@ def notebook_warnings(path: str | Path) -> list[str]:
                 found += [message for where, message in re.findall(r"(\S+):\d+: UserWarning: (.*)", output.get("text", ""))
                           if "site-packages" not in where]
     return found
+
+def run_report_notebook(source: str | Path,          # a Jupytext py:percent notebook with a `parameters` cell
+                        parameters: dict[str, Any],  # injected after that cell (papermill)
+                        html_path: str | Path,       # the published report (code cells hidden)
+                        ) -> Path:
+    """Execute a report notebook outside the pipeline (e.g. `churnops experiment analyze`): the executed notebook and
+    its HTML replace the previous ones only if it ran through; on an error they stay, and the error names the cell."""
+    import tempfile
+
+    import jupytext
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+
+    from churnops.config import atomic_path
+    html_path = Path(html_path)
+    with tempfile.TemporaryDirectory(prefix="churnops-report-") as work:
+        notebook = Path(work, "in.ipynb")
+        source_nb = jupytext.read(str(source))
+        source_nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(source_nb, str(notebook))
+        executed = Path(work, "out.ipynb")
+        try:
+            papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name="python3",
+                                       progress_bar=False, cwd=str(Path.cwd()))
+        except papermill.PapermillExecutionError as e:
+            raise RuntimeError(f"{source} failed in cell {e.exec_count}: {e.ename}: {e.evalue} "
+                               f"(the previous {html_path} is kept)") from None
+        body, _ = HTMLExporter(exclude_input=True).from_filename(str(executed))
+        with atomic_path(html_path.with_suffix(".ipynb")) as tmp:
+            tmp.write_bytes(executed.read_bytes())
+        with atomic_path(html_path) as tmp:
+            tmp.write_text(body)
+    return html_path
 
 # %% ../nbs_lib/09_pipeline.ipynb #08b16519
 def copy_work_tree(src: str | Path,   # a git work tree

@@ -24,6 +24,7 @@ from starlette.requests import Request  # module level: FastAPI resolves handler
 from starlette.responses import Response
 
 from . import serve_schemas as schema
+from .experiment import AssignmentLog
 from .serve_metrics import Metrics, MetricsMiddleware, make_tracer
 from .serve_models import ServeConfig, Served, ServiceState, score_routed
 
@@ -141,7 +142,25 @@ def create_app(config: ServeConfig,   # sources, routing, limits
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.openapi = lambda: _openapi(app, state)
 
-    def validate_and_score(body: bytes, batch: bool, served: Served) -> list[schema.Prediction] | ValidationError:
+    assignments = AssignmentLog(Path(config.root, config.assignment_log)) if config.assignment_log else None
+
+    def scored_predictions(served: Served, rows: list[dict[str, Any]], rid: str) -> list[schema.Prediction]:
+        "Score through the routing; in an A/B split, record each customer's arm in the assignment log."
+        scored = predictions(rows, score_routed(state, served, rows, metrics.observe_model_call))
+        if assignments is not None and served.challenger is not None and config.challenger_mode == "split":
+            model = lambda m: f"{m.name}/{m.version}"
+            name = config.experiment or f"{model(served.champion)} vs {model(served.challenger)}"
+            now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+            try:
+                assignments.append([{"ts": now, "experiment": name, "customer_id": str(p.customer_id), "arm": p.role,
+                                     "model": model(p.model), "score": round(p.churn_probability, 6),
+                                     "contact": p.contact, "request_id": rid} for p in scored])
+            except OSError as e:  # the answer still goes out; the gap is counted and logged
+                metrics.child(metrics.errors, "assignment_log").inc()
+                log.error("churnops serve: assignment log %s not written: %s", assignments.root, e)
+        return scored
+
+    def validate_and_score(body: bytes, batch: bool, served: Served, rid: str) -> list[schema.Prediction] | ValidationError:
         try:
             with span("validate_features"):
                 parsed = (served.batch_model if batch else served.row_model).model_validate_json(body)
@@ -150,7 +169,7 @@ def create_app(config: ServeConfig,   # sources, routing, limits
         rows = [r.__dict__ for r in parsed.rows] if batch else [parsed.__dict__]
         with span("model_inference") as span_:
             span_.set_attribute("churnops.rows", len(rows))
-            return predictions(rows, score_routed(state, served, rows, metrics.observe_model_call))
+            return scored_predictions(served, rows, rid)
 
     async def predict_rows(request: Request, batch: bool) -> Response:
         served = state.served  # one consistent set for the whole request, whatever a reload does meanwhile
@@ -163,9 +182,9 @@ def create_app(config: ServeConfig,   # sources, routing, limits
             with tracer.start_as_current_span(f"POST {request.scope['path']}", kind=SpanKind.SERVER,
                                               context=propagate.extract(request.headers)) as server_span:
                 server_span.set_attribute("churnops.request_id", rid)
-                result = validate_and_score(body, batch, served)
+                result = validate_and_score(body, batch, served, rid)
         else:
-            result = validate_and_score(body, batch, served)
+            result = validate_and_score(body, batch, served, rid)
         if isinstance(result, ValidationError):
             metrics.child(metrics.errors, "validation").inc()
             return answer(validation_problem(result), 422)
@@ -185,7 +204,7 @@ def create_app(config: ServeConfig,   # sources, routing, limits
         except Exception as e:
             raise ConnectionError(online.mark_down(e)) from e
 
-    async def stored_predictions(served: Served, ids: list[Any]) -> tuple[list[schema.StoredPrediction], list[Any]] | Response:
+    async def stored_predictions(served: Served, ids: list[Any], rid: str) -> tuple[list[schema.StoredPrediction], list[Any]] | Response:
         "Predictions from the online store's features of `ids`, and the ids it has none for (or a 503 answer)."
         online = served.online
         if online is None:
@@ -208,7 +227,7 @@ def create_app(config: ServeConfig,   # sources, routing, limits
         ages = [(now - day) / dt.timedelta(days=1) for day in as_of]
         as_of = [day.date().isoformat() for day in as_of]
         with span("model_inference"):
-            scored = predictions(rows, score_routed(state, served, rows, metrics.observe_model_call))
+            scored = scored_predictions(served, rows, rid)
         max_age = online.block["max_feature_age_days"]
         stale = sum(age > max_age for age in ages)
         if stale:
@@ -231,7 +250,7 @@ def create_app(config: ServeConfig,   # sources, routing, limits
         if len(ids) > config.max_batch_rows:
             metrics.child(metrics.errors, "validation").inc()
             return answer(schema.Problem(detail=f"{len(ids)} ids: at most serve.max_batch_rows={config.max_batch_rows}"), 422)
-        result = await stored_predictions(served, ids)
+        result = await stored_predictions(served, ids, rid)
         if isinstance(result, Response):
             return result
         found, unknown = result

@@ -84,6 +84,8 @@ class ServeConfig:
     feature_ranges: dict[str, list[float]] = field(default_factory=lambda: {"*": [-1e12, 1e12]})
     tracking_uri: str | None = None
     feature_store: dict[str, Any] | None = None  # the `feature_store` block: /predict/customer looks features up by id
+    assignment_log: str | None = None            # split decisions are appended here (churnops.experiment.AssignmentLog)
+    experiment: str | None = None                # the experiment's name in that log (None: "<champion> vs <challenger>")
     root: str = "."                              # the project root its paths are relative to
 
     @classmethod
@@ -92,7 +94,8 @@ class ServeConfig:
         serve = {k: v for k, v in params["serve"].items() if k not in ("host", "port")}
         config = cls(**serve, feature_ranges=params["validate"]["feature_ranges"],
                      tracking_uri=mlflow_tracking_uri(params["mlflow"]["tracking_uri"]),
-                     feature_store=params["feature_store"])
+                     feature_store=params["feature_store"], assignment_log=params["experiment"]["assignment_log"],
+                     experiment=params["experiment"]["name"])
         for key, value in overrides.items():
             if value is not None:
                 setattr(config, key, value)

@@ -71,7 +71,7 @@ def test_an_outage_drifts_retrains_on_the_recent_window_and_the_gate_decides(run
     assert len(history(run_copy)) == 1
 
 
-@pytest.mark.parametrize("dashboard", ["model_overview", "data_quality", "drift"])
+@pytest.mark.parametrize("dashboard", ["model_overview", "data_quality", "drift", "experiment"])
 def test_dashboards_execute_headlessly(pipeline_run, dashboard):
     path = pipeline_run / "dashboards" / f"{dashboard}.ipynb"
     notebook = nbformat.read(path, as_version=4)
@@ -79,7 +79,8 @@ def test_dashboards_execute_headlessly(pipeline_run, dashboard):
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     text = json.dumps([o.get("data", {}).get("text/markdown", "") or o.get("text", "") for o in outputs])
-    expected = {"model_overview": "Champion:", "data_quality": "raw_data: passed", "drift": "drift share"}[dashboard]
+    expected = {"model_overview": "Champion:", "data_quality": "raw_data: passed", "drift": "drift share",
+                "experiment": "No experiment analysed yet"}[dashboard]
     assert expected in text, text[:2000]
 
 
@@ -98,7 +99,7 @@ def test_churnops_dashboards_serves_every_dashboard_with_voila(pipeline_run):
             except httpx.TransportError:
                 time.sleep(0.2)
         for dashboard, expected in [("model_overview", "Champion:"), ("data_quality", "raw_data: passed"),
-                                    ("drift", "drift share")]:
+                                    ("drift", "drift share"), ("experiment", "No experiment analysed yet")]:
             page = httpx.get(f"http://127.0.0.1:{port}/voila/render/{dashboard}.ipynb", timeout=120)
             assert page.status_code == 200 and expected in page.text, (dashboard, page.text[-1500:])
     finally:

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
+from churnops.experiment import first_exposures, read_assignments
 from churnops.features import build_features, split_labelled
 from churnops.generate import generate_churn_data
 from churnops.model import save_model
@@ -57,7 +58,8 @@ class Server:
     def __init__(self, repo, tmp_path, source, cwd=None, env=None, **serve):
         params = tmp_path / f"params-{free_port()}.yaml"
         shutil.copy(repo / "params.yaml", params)
-        override_params(params, {f"serve.{k}": v for k, v in serve.items()})
+        self.assignments = tmp_path / f"assignments-{free_port()}"  # the A/B split decisions of this server
+        override_params(params, {**{f"serve.{k}": v for k, v in serve.items()}, "experiment.assignment_log": str(self.assignments)})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.out, self.err = tmp_path / f"{self.port}.out", tmp_path / f"{self.port}.err"  # files: a pipe can fill up
@@ -213,6 +215,15 @@ def test_split_traffic_is_sticky_per_customer_and_labelled_by_version(serve, tra
     metrics = httpx.get(server.url + "/metrics").text
     assert 'churnops_predictions_total{model_version="churn/2",role="challenger"}' in metrics
     assert 'churnops_model_info{alias="challenger",name="churn",role="challenger",version="2"} 1.0' in metrics
+    # every decision is in the assignment log, and an experiment's unit is the customer's first exposure
+    server.stop()
+    assignments = read_assignments(server.assignments)
+    assert len(assignments) == 2 * len(rows) + 50 and set(assignments.experiment) == {"churn/1 vs churn/2"}
+    assert [p.parent.name[:5] for p in server.assignments.rglob("*.jsonl")] == ["date="], "one file per replica and day"
+    exposures, counts = first_exposures(assignments)
+    assert counts["customers"] == len(rows) and counts["crossed_arms"] == 0
+    logged = dict(zip(exposures.customer_id, exposures.model))
+    assert logged == {str(c): f"churn/{v}" for c, v in first.items()}
 
 
 def test_shadow_mode_scores_with_the_challenger_but_answers_with_the_champion(serve, trained):
