@@ -93,8 +93,12 @@ def _registry(args: argparse.Namespace) -> int:
             print(registry.list_versions(uri, name).to_string(index=False))
     elif args.action in ("promote", "rollback"):
         if args.action == "promote":
-            registry.promote(uri, name, args.version, reason=f"promoted by hand: {args.reason}")
-            version, action = args.version, "promoted by hand"
+            version = _registry_version(args.version, name)
+            if version is None:
+                print(f"{args.version} names an alias, not a version: the champion stays where it is")
+                return 0
+            registry.promote(uri, name, version, reason=f"promoted: {args.reason}")
+            action = "promoted by hand"
         else:
             version, action = registry.rollback(uri, name), "rolled back"
         _publish_champion(uri, name, action, getattr(args, "reason", None) or f"champion back to version {version}",
@@ -105,6 +109,17 @@ def _registry(args: argparse.Namespace) -> int:
         print(f"{name}@{args.alias} exported to {out}")
     return 0
 
+
+def _registry_version(given: str, name: str) -> str | None:
+    "The version in `7` or `models:/<name>/7`; None for an alias source (`models:/<name>@champion`)."
+    if not given.startswith("models:/"):
+        return given
+    model, _, version = given.removeprefix("models:/").partition("/")
+    if "@" in model and not version:
+        return None
+    if model != name or not version.isdigit():
+        raise ValueError(f"{given}: expected models:/{name}/<version> or models:/{name}@<alias>")
+    return version
 
 def _publish_champion(uri: str, name: str, action: str, reason: str, pipeline_yaml: str) -> None:
     "Re-export the champion bundle and decision record where the register stage keeps them; record them in dvc.lock."
@@ -374,11 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     reg = sub.add_parser("registry", help="list, promote, roll back or export registered model versions")
     reg.add_argument("--params", default="params.yaml", help="where the mlflow block (store, model name) is")
-    reg.add_argument("--pipeline", default="pipeline.yaml", help="where the register stage's bundle and record live")
+    reg.add_argument("--pipeline", default="pipeline.yaml", help="where the register stage's bundle and record live "
+                     "(a path that does not exist: only the registry alias changes, as in the canary's promotion Job)")
     actions = reg.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("list", help="versions with aliases and holdout metrics")
     promote = actions.add_parser("promote", help="make a version the champion (bypasses the gate; give a reason)")
-    promote.add_argument("version")
+    promote.add_argument("version", help="a version number, or a model source models:/<name>/<version> (the canary's)")
     promote.add_argument("--reason", required=True)
     actions.add_parser("rollback", help="point champion back at the previous champion")
     export = actions.add_parser("export", help="export a version as a self-contained bundle for serving")

@@ -1,11 +1,13 @@
 // Validate the custom resources in YAML files against the OpenAPI schemas of their CRDs.
-// The schemas come from @kubernetes-models (generated from the upstream CRDs of Argo CD 3, the Prometheus
-// Operator and KEDA), pinned in package-lock.json. Kinds without a schema here are left to kubernetes-validate.
+// The schemas come from @kubernetes-models (generated from the upstream CRDs of Argo CD 3, Argo Rollouts, the
+// Prometheus Operator and KEDA), pinned in package-lock.json. Kinds without a schema here are left to kubernetes-validate.
 // Usage: node validate.mjs FILE.yaml...   Exit code 1 and one line per error when a resource is invalid.
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 import { Application } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
 import { AppProject } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/AppProject";
+import { AnalysisTemplate } from "@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/AnalysisTemplate";
+import { Rollout } from "@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/Rollout";
 import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { PodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor";
@@ -15,6 +17,8 @@ import { TriggerAuthentication } from "@kubernetes-models/keda/keda.sh/v1alpha1/
 const models = {
   "argoproj.io/v1alpha1/Application": Application,
   "argoproj.io/v1alpha1/AppProject": AppProject,
+  "argoproj.io/v1alpha1/Rollout": Rollout,
+  "argoproj.io/v1alpha1/AnalysisTemplate": AnalysisTemplate,
   "monitoring.coreos.com/v1/PrometheusRule": PrometheusRule,
   "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor,
   "monitoring.coreos.com/v1/PodMonitor": PodMonitor,

@@ -30,9 +30,9 @@ def validate_crds(*paths):
 def test_every_overlay_renders_the_whole_system(rendered):
     for overlay in OVERLAYS:
         kinds = sorted({o["kind"] for o in objects(rendered[overlay])})
-        assert kinds == ["ConfigMap", "CronJob", "Deployment", "HorizontalPodAutoscaler", "Job", "Namespace",
-                         "NetworkPolicy", "PodDisruptionBudget", "PodMonitor", "PrometheusRule", "ScaledObject",
-                         "Service", "ServiceAccount", "ServiceMonitor", "StatefulSet", "StorageClass",
+        assert kinds == ["AnalysisTemplate", "ConfigMap", "CronJob", "Deployment", "HorizontalPodAutoscaler", "Job",
+                         "Namespace", "NetworkPolicy", "PodDisruptionBudget", "PodMonitor", "PrometheusRule", "Rollout",
+                         "ScaledObject", "Service", "ServiceAccount", "ServiceMonitor", "StatefulSet", "StorageClass",
                          "TriggerAuthentication"], overlay
         namespaces = {o["metadata"].get("namespace") for o in objects(rendered[overlay])
                       if o["kind"] not in ("Namespace", "StorageClass")}
@@ -49,8 +49,9 @@ def test_custom_resources_match_their_crd_schemas(rendered):
     argocd = sorted((REPO / "k8s" / "argocd").glob("*.yaml"))
     result = validate_crds(*rendered.values(), *argocd)
     assert result.returncode == 0, result.output
-    # 2 x (2 ServiceMonitors + 1 rule + the stream's PodMonitor, ScaledObject, TriggerAuthentication) + 3 Argo CD
-    assert "15 custom resources valid, 0 invalid" in result.stdout
+    # 2 x (2 ServiceMonitors + 1 rule + the stream's PodMonitor, ScaledObject, TriggerAuthentication + the API's
+    # Rollout and 2 AnalysisTemplates) + 3 Argo CD
+    assert "21 custom resources valid, 0 invalid" in result.stdout
 
 
 def test_one_job_per_dvc_stage_runs_that_stage(rendered):
@@ -99,7 +100,10 @@ def test_api_probes_and_identity(rendered):
     container = pod["containers"][0]
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
-    assert "--model-source=models:/churnops-churn@champion" in container["args"]
+    assert "--model-source=$(CHURNOPS_MODEL_SOURCE)" in container["args"]
+    source = next(e for e in container["env"] if e["name"] == "CHURNOPS_MODEL_SOURCE")["valueFrom"]["configMapKeyRef"]
+    config = next(o for o in objects(rendered["prod"]) if o["kind"] == "ConfigMap" and o["metadata"]["name"] == source["name"])
+    assert config["data"][source["key"]] == "models:/churnops-churn@champion"
     accounts = {o["metadata"]["name"]: o for o in objects(rendered["prod"]) if o["kind"] == "ServiceAccount"}
     assert accounts[pod["serviceAccountName"]]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
         ":role/churnops-prod-api")  # terraform/iam.tf names the role <name>-<environment>-api
@@ -183,3 +187,28 @@ def test_every_churnops_command_in_the_manifests_is_one_the_cli_accepts(rendered
         assert parsed.command in ("serve", "stream", "cluster-run"), args
     batch = parser.parse_args(["cluster-run", "--single-item", "ingest", "validate", "features", "score", "publish"])
     assert batch.single_item and batch.stages == ["ingest", "validate", "features", "score", "publish"]
+
+
+def test_the_api_rolls_out_as_a_canary_that_promotes_the_model_it_served(rendered):
+    "The Rollout runs the Deployment's pods in canary steps with the analysis; the HPA scales the Rollout; the last step moves the alias."
+    prod = objects(rendered["prod"])
+    rollout = next(o for o in prod if o["kind"] == "Rollout")
+    deployment = next(o for o in prod if o["kind"] == "Deployment" and o["metadata"]["name"] == "churnops-api")
+    assert rollout["spec"]["workloadRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "churnops-api",
+                                              "scaleDown": "progressively"}
+    assert rollout["spec"]["selector"] == deployment["spec"]["selector"] and rollout["spec"]["progressDeadlineAbort"]
+    canary = rollout["spec"]["strategy"]["canary"]
+    assert [s["setWeight"] for s in canary["steps"] if "setWeight" in s] == [1, 10, 50, 100]
+    templates = {o["metadata"]["name"]: o for o in prod if o["kind"] == "AnalysisTemplate"}
+    assert canary["analysis"]["templates"][0]["templateName"] in templates
+    assert canary["steps"][-1]["analysis"]["templates"][0]["templateName"] in templates
+    hpa = next(o for o in prod if o["kind"] == "HorizontalPodAutoscaler" and o["metadata"]["name"] == "churnops-api")
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": "churnops-api"}
+    job = templates["churnops-promote-champion"]["spec"]["metrics"][0]["provider"]["job"]["spec"]["template"]["spec"]
+    container = job["containers"][0]
+    assert container["image"] == deployment["spec"]["template"]["spec"]["containers"][0]["image"], "the image tag follows"
+    config = next(o["metadata"]["name"] for o in prod if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("churnops-config"))
+    assert {e["valueFrom"]["configMapKeyRef"]["name"] for e in container["env"]} == {config}, "the hashed config map name"
+    assert container["args"][:3] == ["registry", "--pipeline=none", "promote"] and "$(CHURNOPS_MODEL_SOURCE)" in container["args"]
+    monitor = next(o for o in prod if o["kind"] == "ServiceMonitor" and o["metadata"]["name"] == "churnops-api")
+    assert monitor["spec"]["endpoints"][0]["relabelings"][0]["targetLabel"] == "rollouts_pod_template_hash"
