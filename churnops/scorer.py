@@ -134,8 +134,9 @@ class Scorer:
         self.pipeline = pipeline
         self.inputs = list(pipeline.feature_names_in_)
         prep, estimator = pipeline.steps[0][1], pipeline.steps[-1][1]
-        # only a ColumnTransformer in front of the estimator is compiled; anything else is scored by the pipeline
-        transformers = getattr(prep, "transformers_", None) if len(pipeline.steps) == 2 else None
+        # the inputs are described by the ColumnTransformer in front (categories, numbers); only that transformer
+        # directly before the estimator is compiled, anything else is scored by the pipeline
+        transformers = getattr(prep, "transformers_", None)
         self.numeric: list[str] = []
         self.categorical: dict[str, list[str]] = {}
         self.mean = self.scale = np.zeros(0)
@@ -156,7 +157,7 @@ class Scorer:
                 self.categorical = {c: [str(v) for v in cats] for c, cats in zip(columns, transformer.categories_)}
             elif name != "remainder" or transformer != "drop":
                 self.compiled = False
-        if transformers is None:
+        if transformers is None or len(pipeline.steps) != 2:
             self.compiled = False
         self.trees = self.coef = None
         kind = type(estimator).__name__
