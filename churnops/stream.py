@@ -568,16 +568,29 @@ class StreamScorer:
                 if tp.offset <= low:
                     continue
                 reader.assign([TopicPartition(tp.topic, tp.partition, low)])
-                position = low
+                position, idle = low, 0
                 while position < tp.offset:
                     rows = []
-                    for m in reader.consume(self.block["max_batch_events"], 1.0):
-                        if m.error() or m.offset() >= tp.offset:
+                    messages = reader.consume(self.block["max_batch_events"], 1.0)
+                    for m in messages:
+                        if m.error():
                             continue
-                        position = m.offset() + 1
+                        position = max(position, m.offset() + 1)  # a message at or past the committed offset ends it too
+                        if m.offset() >= tp.offset:
+                            continue
                         with contextlib.suppress(ContractError):  # it went to the dead-letter topic when first read
                             rows.append({**self.contract.parse(m.value()), "part": m.partition()})
                     restored += len(state.add(rows))
+                    if messages:
+                        idle = 0
+                        continue
+                    # offsets without a message (a transactional producer's commit markers) move the reader, not `m`
+                    [at] = reader.position([TopicPartition(tp.topic, tp.partition)])
+                    position, idle = max(position, at.offset), idle + 1
+                    if idle >= 30 and position < tp.offset:  # nothing for 30 s: restore what there is, say so
+                        self.log(f"partition {tp.partition}: restore stopped at offset {position}, committed {tp.offset}: "
+                                 "no more messages arrived")
+                        break
         finally:
             reader.close()
         state.online_as_of = None  # once caught up, every customer's row is rewritten (a dead member's unwritten ones too)
@@ -592,7 +605,7 @@ class StreamScorer:
             ("churnops-source", f"{message.topic()}/{message.partition()}/{message.offset()}".encode())])
 
     def _process(self, state: StreamState, consumer: Any, producer: Any, messages: list[Any]) -> None:
-        "One poll: check, deduplicate, update and write features, score, produce; commit only after delivery."
+        "One poll: check, deduplicate, update features (the writer thread stores them), score, produce; commit only after delivery."
         from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
         from churnops.score import score_snapshot
