@@ -21,6 +21,7 @@ import pandas as pd
 
 from churnops.config import mlflow_tracking_uri, write_json
 from churnops.contract import label_definition
+from churnops.expectations import declared_directions
 from churnops.model import Predictor, load_model
 from churnops.registry import (
     NothingPromoted,
@@ -70,7 +71,7 @@ pd.DataFrame(checks)
 
 # %%
 champion_now = alias_version(uri, name, "champion")
-switched_off = {pattern: d["off"] for pattern, d in expectations["directions"].items() if isinstance(d, dict)}
+_, switched_off, _ = declared_directions([], expectations["directions"])  # pattern -> the reason it is off
 decision = {"version": version, "promoted": promoted, "reason": reason, "behaviour_failures": failures,
             "expectations": checks, "expectations_off": switched_off, "selected_candidate": summary["selected_candidate"],
             "challenger": metrics, "champion_before": champion_version, "champion_before_metrics": champion_metrics,
