@@ -76,7 +76,8 @@ class Server:
                 return
             except httpx.TransportError:
                 time.sleep(0.2)
-        raise TimeoutError("the server did not start")
+        self.process.kill()  # not left behind
+        raise TimeoutError(f"the server did not start in 60 s: {self.err.read_text()[-2000:]}")
 
     def stop(self):
         "Stop the server; return what it printed (stdout, stderr)."

@@ -27,7 +27,7 @@ from tests.conftest import free_port
 from tests.serving.test_api import Server
 
 TEMPLATES = Path(__file__).parents[2] / "k8s" / "base" / "api" / "analysistemplates.yaml"
-LOAD_SECONDS = 25
+LOAD_SECONDS = 15
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,17 @@ def scraped(repo, bundles, tmp_path_factory):
         pytest.fail("prometheus is not installed: `make system-tools` (README test command) installs it")
     root, rows = bundles
     work = tmp_path_factory.mktemp("canary")
-    servers = {name: Server(repo, work, root / name) for name in ("stable", "good", "broken", "slow", "shifted")}
+    servers = {}
+    try:
+        yield from _scrape(servers, repo, root, rows, work, binary)
+    finally:  # whatever started, however far it got, is stopped
+        for server in servers.values():
+            server.stop()
+
+
+def _scrape(servers, repo, root, rows, work, binary):
+    for name in ("stable", "good", "broken", "slow", "shifted"):
+        servers[name] = Server(repo, work, root / name)
     port = free_port()
     config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
               "scrape_configs": [{"job_name": "churnops-api", "static_configs": [
@@ -104,8 +114,6 @@ def scraped(repo, bundles, tmp_path_factory):
     finally:
         prometheus.terminate()
         prometheus.wait(timeout=30)
-        for server in servers.values():
-            server.stop()
 
 
 def analysis(url: str, canary: str, stable: str = "stable") -> dict[str, tuple[list[float], bool]]:
