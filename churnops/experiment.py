@@ -288,7 +288,9 @@ def simulate_experiment(score_a: Callable[[pd.DataFrame], np.ndarray],  # A's mo
         raise ValueError(f"day {day} + churn_horizon_days {horizon} must end before n_days {n_days}: outcomes unobservable")
     customers, history = generate_churn_data(n_customers, n_days, seed=seed)
     as_of = history["ts"].min().normalize() + pd.Timedelta(days=day)
-    live = build_features(customers, history[history["ts"] < as_of], features, schema, as_of_dates=[as_of])
+    # features read only events before as_of (point in time); the label (churn without any offer) is the truth's input
+    snapshot = build_features(customers, history, features, schema, as_of_dates=[as_of])
+    live, churn = snapshot.drop(columns=LABEL_COLUMN), snapshot[LABEL_COLUMN].astype(int).to_numpy()
     probability_a, probability_b = np.asarray(score_a(live)), np.asarray(score_b(live))
     contact_a, contact_b = probability_a >= thresholds[0], probability_b >= thresholds[1]
     is_b = np.array([customer_bucket(c) < share_b for c in live["customer_id"]])
@@ -301,9 +303,6 @@ def simulate_experiment(score_a: Callable[[pd.DataFrame], np.ndarray],  # A's mo
     _, after = generate_churn_data(n_customers, n_days, seed=seed, campaign={
         "day": day, "contacted": contacted, "offer_success_rate": offer_success_rate, "offer_days": horizon})
     # the true effect: both policies applied to every live customer, against the churn they would have without an offer
-    would_churn = build_features(customers, history, features, schema, as_of_dates=[as_of])
-    churn = live[["customer_id"]].merge(would_churn[["customer_id", LABEL_COLUMN]], on="customer_id",
-                                        how="left", validate="one_to_one")[LABEL_COLUMN].astype(int).to_numpy()
     true_effect = offer_success_rate * float((contact_b * churn).mean() - (contact_a * churn).mean())
     return {"customers": customers, "events": after, "experiment": experiment, "as_of": as_of,
             "live_customers": len(live), "true_retention_difference": true_effect}
