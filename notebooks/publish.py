@@ -1,20 +1,32 @@
 # %% [markdown]
-# # ChurnOps run reports
-# Every report of the latest pipeline run. This notebook, rendered without its code, is `reports/index.html`.
+# # Publish
+# The landing page of the run, `reports/index.html`: the headline numbers (model against its baseline, the gate's
+# decision, the data gates, drift, the last retraining decision), the plots, and a link to every report.
 
 # %% tags=["parameters"]
 upstream = ["ingest", "validate", "features", "materialize", "train", "evaluate", "register", "score", "monitor"]
 product = None
 
 # %%
+import time
 from pathlib import Path
 
 from IPython.display import HTML
 
 from churnops.pipeline import stage_order
-from churnops.reports import index_html
+from churnops.reports import landing_page, run_summary, summary_lines, summary_paths
 
 # %%
-reports_dir = Path(product["nb_html"]).parent
-print(f"Reports: {reports_dir.resolve() / 'index.html'}")
-HTML(index_html(reports_dir, stage_order()))
+paths = summary_paths()
+summary = run_summary(paths)
+page = landing_page(summary, Path(product["nb_html"]).parent, stage_order(),
+                    plots={"Cumulative gain on the holdout": paths["gain_plot"],
+                           "Calibration on the holdout": paths["calibration_plot"]},
+                    generated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+print("\n".join(summary_lines(summary)))
+
+# %% [markdown]
+# The page (this output is what the stage publishes as `reports/index.html`):
+
+# %%
+HTML(page)
