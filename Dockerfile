@@ -22,6 +22,12 @@ COPY churnops/ churnops/
 COPY README.md settings.ini ./
 RUN uv sync --frozen --no-dev --no-editable
 
+# ---- report assets: what Great Expectations Data Docs would load from CDNs, from the locked npm packages ----
+FROM node:22.12.0-bookworm-slim AS report-assets
+WORKDIR /src/report-assets
+COPY report-assets/package.json report-assets/package-lock.json report-assets/assets.json report-assets/vendor.mjs ./
+RUN npm ci --no-audit --no-fund --ignore-scripts && node vendor.mjs
+
 # ---- runtime: the environment and the project files, no compilers, no uv, no secrets ----
 FROM python:3.11.14-slim-bookworm AS runtime
 LABEL org.opencontainers.image.title="churnops" \
@@ -43,6 +49,9 @@ COPY --chown=root:root notebooks/ notebooks/
 COPY --chown=root:root churnops/ churnops/
 COPY --chown=root:root dashboards/ dashboards/
 COPY --chown=root:root feature_repo/features.py feature_repo/
+# Data Docs open without a network: the validate and features stages copy these into each site.
+COPY --chown=root:root report-assets/assets.json report-assets/
+COPY --from=report-assets --chown=root:root /src/report-assets/dist report-assets/dist
 # The root filesystem is read-only in the cluster: everything that writes goes to /tmp or the workspace
 # (an emptyDir volume), and the numba/matplotlib/jupyter caches are pointed there.
 ENV PATH=/opt/venv/bin:$PATH \

@@ -26,7 +26,13 @@ $(UV):
 	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen
 	touch $@
 
-setup: .venv/.synced
+# The scripts, styles and fonts Great Expectations Data Docs would load from CDNs (report-assets/package-lock.json),
+# copied to report-assets/dist: the validate and features stages put them into every Data Docs site.
+report-assets/dist/.synced: report-assets/package-lock.json report-assets/assets.json report-assets/vendor.mjs
+	cd report-assets && npm ci --no-audit --no-fund --loglevel=error --ignore-scripts && node vendor.mjs
+	touch $@
+
+setup: .venv/.synced report-assets/dist/.synced
 
 # The Spark engine of the features stage (the `spark` extra: pyspark, sqlglot) for the tests that hold it to the
 # DuckDB engine. pyspark is a 450 MB source distribution: uv builds it once (about a minute) and keeps the wheel
@@ -39,8 +45,9 @@ spark: .venv/.spark-synced
 
 # Programs the tests start or call that come from Debian, installed when missing (root, or sudo): java (Spark),
 # promtool (PrometheusRule checks and unit tests), a Pushgateway (the drift-metrics scrape test) and
-# redis-server (the Redis online store of the feature store).
-SYSTEM_TOOLS := java=default-jre-headless promtool=prometheus prometheus-pushgateway=prometheus-pushgateway redis-server=redis-server
+# redis-server (the Redis online store of the feature store) and chromium (the browser tests of the reports, driven by
+# Playwright: browser downloads are not possible here, so the Debian build is used).
+SYSTEM_TOOLS := java=default-jre-headless promtool=prometheus prometheus-pushgateway=prometheus-pushgateway redis-server=redis-server chromium=chromium
 system-tools:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v "$${tool%%=*}" >/dev/null || missing="$$missing $${tool#*=}"; done; \
 	if [ -n "$$missing" ]; then \

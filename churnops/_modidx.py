@@ -492,4 +492,6 @@ d = { 'settings': { 'branch': 'main',
                                    'churnops.validate.raw_data_suites': ('validate.html#raw_data_suites', 'churnops/validate.py'),
                                    'churnops.validate.read_previous': ('validate.html#read_previous', 'churnops/validate.py'),
                                    'churnops.validate.run_suites': ('validate.html#run_suites', 'churnops/validate.py'),
-                                   'churnops.validate.summary': ('validate.html#summary', 'churnops/validate.py')}}}
+                                   'churnops.validate.summary': ('validate.html#summary', 'churnops/validate.py'),
+                                   'churnops.validate.vendor_data_docs_assets': ( 'validate.html#vendor_data_docs_assets',
+                                                                                  'churnops/validate.py')}}}

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,8 @@ from .config import atomic_directory
 from .contract import EVENT_COLUMNS, KEY_COLUMNS, LABEL_COLUMN, feature_range, parse_feature
 
 # %% auto #0
-__all__ = ['ValidationFailed', 'raw_data_suites', 'feature_suites', 'apply_levels', 'run_suites', 'gate', 'summary',
-           'read_previous']
+__all__ = ['REPORT_ASSETS', 'ValidationFailed', 'raw_data_suites', 'feature_suites', 'vendor_data_docs_assets', 'apply_levels',
+           'run_suites', 'gate', 'summary', 'read_previous']
 
 # %% ../nbs_lib/02a_validate.ipynb #f2a52eba
 class ValidationFailed(ValueError):
@@ -145,6 +146,47 @@ def feature_suites(labelled: pd.DataFrame,   # labelled snapshots (training data
         _rule("scoring.table.training_schema", "ExpectTableColumnsToMatchOrderedList", column_list=training_columns)]
     return {"labelled": (labelled, labelled_rules), "scoring": (scoring, scoring_rules)}
 
+# %% ../nbs_lib/02a_validate.ipynb #b1423cc5
+REPORT_ASSETS = Path("report-assets")  # relative to the project root, the stages' working directory
+_GX_LOGO = re.compile(r"https://great-expectations-web-assets\.s3\.[a-z0-9-]+\.amazonaws\.com/[\w.-]+\.png(\?[^\"')]*)?")
+_STATIC_LINK = re.compile(r"""(src|href)=["'](?:\.\./)*static/""")
+_SRI = re.compile(r"""\s(?:integrity|crossorigin)=["'][^"']*["']""")
+_NETWORK_LOAD = re.compile(r"""(?:<script[^>]*\ssrc|<link[^>]*\shref|<img[^>]*\ssrc)=["'](https?:)?//[^"']+|url\(["']?(https?:)?//""")
+
+def vendor_data_docs_assets(site_dir: str | Path,                 # a Data Docs site (its index.html at the top)
+                            assets_dir: str | Path = REPORT_ASSETS,  # the report-assets project
+                            ) -> int:
+    "Copy the vendored scripts, styles and fonts into the site and point every page at them; returns the pages rewritten."
+    import os
+    import shutil
+
+    site, assets = Path(site_dir), Path(assets_dir)
+    manifest = json.loads((assets / "assets.json").read_text())["files"]
+    dist = assets / "dist"
+    missing = [path for path in manifest.values() if not (dist / path).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{dist.resolve()}: the vendored Data Docs assets are missing ({', '.join(missing[:3])}"
+                                f"{', ...' if len(missing) > 3 else ''}): run `make setup` (npm ci and node vendor.mjs "
+                                "in report-assets/)")
+    vendor = site / "static" / "vendor"
+    shutil.copytree(dist, vendor, dirs_exist_ok=True)
+    logo = site / "static" / "images" / "logo-long.png"
+    pages = sorted(site.rglob("*.html")) + sorted((site / "static" / "styles").glob("*.css"))
+    for page in pages:
+        text = page.read_text()
+        for url, path in manifest.items():
+            text = text.replace(f'"{url}"', f'"{os.path.relpath(vendor / path, page.parent)}"')
+        text = _GX_LOGO.sub(os.path.relpath(logo, page.parent), text)
+        # CDN integrity hashes and CORS mode: a local file is the locked package's, and file:// pages have no CORS
+        text = _SRI.sub("", text)
+        if page.suffix == ".html":  # GX writes some links to static/ one level short on deep pages (the favicon)
+            static = os.path.relpath(site / "static", page.parent)
+            text = _STATIC_LINK.sub(lambda m, static=static: f'{m.group(1)}="{static}/', text)
+        if (left := _NETWORK_LOAD.search(text)):
+            raise ValueError(f"{page}: still loads {left.group(0)!r} from the network; add it to {assets / 'assets.json'}")
+        page.write_text(text)
+    return len(pages)
+
 # %% ../nbs_lib/02a_validate.ipynb #fb95484c
 def apply_levels(suites: dict[str, tuple[pd.DataFrame, list[dict[str, Any]]]],
                  warn: dict[str, float] | None,  # `validate.warn`: expectation name -> `mostly`
@@ -199,6 +241,7 @@ def _record(suite: str, rule: dict[str, Any], result: Any) -> dict[str, Any]:
 
 def run_suites(suites: dict[str, tuple[pd.DataFrame, list[dict[str, Any]]]],  # from `*_suites` + `apply_levels`
                docs_dir: str | Path,   # Data Docs site folder (replaced as a whole)
+               assets_dir: str | Path = REPORT_ASSETS,  # the vendored scripts and styles of the site
                ) -> list[dict[str, Any]]:
     "Validate every table with its suite, publish the Data Docs site, return one record per expectation."
     import great_expectations as gx
@@ -235,6 +278,7 @@ def run_suites(suites: dict[str, tuple[pd.DataFrame, list[dict[str, Any]]]],  # 
             result = next(iter(checkpoint.run(batch_parameters={"dataframe": df}).run_results.values()))
             by_name = {r.expectation_config.meta["name"]: r for r in result.results}
             records += [_record(suite_name, rule, by_name[rule["name"]]) for rule in rules]
+        vendor_data_docs_assets(staging, assets_dir)
     return records
 
 # %% ../nbs_lib/02a_validate.ipynb #ab41a276

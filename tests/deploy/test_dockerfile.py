@@ -38,5 +38,6 @@ def test_runtime_runs_as_a_non_root_user_with_a_health_check():
     assert "HEALTHCHECK" in runtime and "/health" in runtime
     assert 'ENTRYPOINT ["churnops"]' in runtime
     assert "uv" not in runtime.split("COPY --from=build")[1].split("USER")[0].replace("uv.lock", "")  # no build tools
-    assert all(line.split()[1] == "python:3.11.14-slim-bookworm" for line in DOCKERFILE.read_text().splitlines()
-               if line.startswith("FROM "))
+    bases = {line.split()[-1]: line.split()[1] for line in DOCKERFILE.read_text().splitlines() if line.startswith("FROM ")}
+    assert bases == {"build": "python:3.11.14-slim-bookworm", "report-assets": "node:22.12.0-bookworm-slim",
+                     "runtime": "python:3.11.14-slim-bookworm"}, "every base pinned to a patch release; Python the same twice"
