@@ -20,20 +20,34 @@ TELEMETRY_OFF = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "DV
                  "GX_ANALYTICS_ENABLED": "false", "PLOOMBER_STATS_ENABLED": "false"}
 
 def _run(args: argparse.Namespace) -> int:
-    "Check the parameters, run the whole pipeline with DVC (only the stages whose inputs changed), say where the results are."
+    """Check the parameters, run the whole pipeline with DVC (only the stages whose inputs changed): a line per stage with
+    its time, a progress bar per running notebook, and at the end the run's headline numbers and where the reports are."""
+    import time
+
     from churnops.config import mlflow_tracking_uri
     from churnops.params import load_params
+    from churnops.pipeline import pipeline_progress
+    from churnops.reports import run_summary, summary_lines, summary_paths
     params = load_params(args.params)  # a bad key stops here, before any stage starts
     tracking_uri = mlflow_tracking_uri(params["mlflow"]["tracking_uri"])
     source = "MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "params.yaml mlflow.tracking_uri"
     print(f"MLflow tracking and registry: {tracking_uri} (from {source})", flush=True)
     command = ["dvc", "repro", *(["--force"] if args.force else []), *args.stages]
-    code = subprocess.call(command)
+    started = time.monotonic()
+    # the stages' progress bars go to this terminal (stderr); DVC's own lines are read and summarised
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1) as dvc:
+        for line in pipeline_progress(dvc.stdout):
+            print(line, flush=True)
+    code = dvc.returncode
     index = Path("reports/index.html").resolve()
     if code == 0:
+        print(f"\nPipeline finished in {time.monotonic() - started:.0f} s.")
+        print("\n".join(summary_lines(run_summary(summary_paths()))))
         ui = (f"mlflow ui --backend-store-uri {tracking_uri}" if tracking_uri.startswith(("sqlite:", "file:", "postgresql"))
               else tracking_uri)
-        print(f"\nPipeline finished. Reports: {index}\nExperiments and models ({tracking_uri}): {ui}")
+        print(f"Reports: {index}\nExperiments and models ({tracking_uri}): {ui}")
+    else:
+        print(f"\nPipeline stopped (dvc repro exit code {code}); the outputs of the stages that ran before stay.")
     return code
 
 def _stage(args: argparse.Namespace) -> int:
@@ -243,7 +257,12 @@ def _experiment(args: argparse.Namespace) -> int:
 
 def _dashboards(args: argparse.Namespace) -> int:
     "Serve the Voila dashboards (they read reports/ and the registry; they never retrain or rescore)."
-    command = ["voila", "dashboards", "--no-browser", f"--Voila.ip={args.host}", f"--port={args.port}"]
+    # the churnops template (dashboards/jupyter/voila/templates) is Voila's lab template without its CDN stylesheets
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(Path("dashboards/jupyter").resolve()),
+                                                               os.environ.get("JUPYTER_PATH")]))
+    # editor extensions (Jupytext, Ploomber) fail to activate outside JupyterLab and fill the browser console with errors
+    command = ["voila", "dashboards", "--no-browser", "--template=churnops", f"--Voila.ip={args.host}", f"--port={args.port}",
+               *(f"--VoilaConfiguration.extension_denylist={name}" for name in ("jupyterlab-jupytext", "ploomber-extension"))]
     print(f"churnops dashboards: http://{args.host}:{args.port}/ (model overview, data quality, drift, A/B experiment)", flush=True)
     os.execvp(command[0], command)  # voila replaces this process: a stop signal reaches it and its kernels
 

@@ -5,16 +5,18 @@
 # %% ../nbs_lib/09_pipeline.ipynb #f1e9e7eb
 from __future__ import annotations
 
+import time
 import warnings
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 # %% auto #0
-__all__ = ['DVC_ONLY_STAGES', 'ploomber_stages', 'dvc_stages', 'library_modules', 'pipeline_differences', 'stage_products',
-           'stage_order', 'StageFailed', 'run_stage', 'notebook_warnings', 'run_report_notebook', 'copy_work_tree',
-           'override_params']
+__all__ = ['DVC_ONLY_STAGES', 'BUILT_BY_SETUP', 'ploomber_stages', 'dvc_stages', 'library_modules', 'pipeline_differences',
+           'stage_products', 'stage_order', 'StageFailed', 'run_stage', 'notebook_warnings', 'pipeline_progress',
+           'run_report_notebook', 'copy_work_tree', 'override_params']
 
 # %% ../nbs_lib/09_pipeline.ipynb #0230c16c
 def ploomber_stages(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, dict[str, Any]]:
@@ -141,31 +143,45 @@ def run_stage(name: str,                                   # a task of pipeline.
               pipeline_yaml: str | Path = "pipeline.yaml",
               ) -> None:
     "Execute one stage notebook now with the checked parameters, trusting that its upstream products are current (DVC's job)."
+    import os
+    import time
+
     from ploomber.constants import TaskStatus
     from ploomber.spec import DAGSpec
+    from traitlets.config import Config
 
     from churnops.params import load_params
 
     # params.yaml merged with params.override.yaml and checked: a bad key stops here, before any work
     params = load_params(Path(pipeline_yaml).parent / "params.yaml")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The following placeholders are declared in the environment")
+    with warnings.catch_warnings():  # Ploomber's render notes (e.g. publish's `upstream` only orders it last)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"ploomber\.")
         dag = DAGSpec(str(pipeline_yaml), env=params).to_dag()
-    if name not in dag:
-        raise KeyError(f"{pipeline_yaml}: no stage {name!r}; stages are {list(dag)}")
-    dag.render(force=True, show_progress=False)
+        if name not in dag:
+            raise KeyError(f"{pipeline_yaml}: no stage {name!r}; stages are {list(dag)}")
+        dag.render(force=True, show_progress=False)
     task = dag[name]
     missing = [up.name for up in task.upstream.values() if not up.product.exists()]
     if missing:
         raise FileNotFoundError(f"stage {name!r} needs the products of {missing}: run `dvc repro {name}`")
     for upstream in task.upstream.values():
         upstream.exec_status = TaskStatus.Skipped
+    # a progress bar over the notebook's cells, named after the stage, on a terminal only (tqdm: disable=None);
+    # MLflow's upload bars would print a TqdmWarning into the executed notebook (no ipywidgets in the kernel)
+    # the kernel talks to papermill over Unix sockets, not unencrypted TCP ports on localhost
+    task.executor_params = {**task.executor_params, "progress_bar": {"desc": name, "disable": None, "leave": False},
+                            "config": Config(KernelManager={"transport": "ipc"})}
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    started = time.monotonic()
     try:
-        task.build(force=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"ploomber\.")
+            task.build(force=True)
     except Exception as error:
         raise StageFailed.from_build_error(name, error, Path(pipeline_yaml).parent / "reports" / "logs") from None
     for line in notebook_warnings(task.product["nb_ipynb"]):  # e.g. ingest's dropped rows: said where they are read
         print(f"stage {name!r} warns: {line}")
+    print(f"stage {name!r} done in {time.monotonic() - started:.1f} s", flush=True)
 
 def notebook_warnings(path: str | Path) -> list[str]:
     "The `UserWarning` messages an executed notebook printed from the project's code (not third-party packages), in order."
@@ -179,6 +195,37 @@ def notebook_warnings(path: str | Path) -> list[str]:
                 found += [message for where, message in re.findall(r"(\S+):\d+: UserWarning: (.*)", output.get("text", ""))
                           if "site-packages" not in where]
     return found
+
+def pipeline_progress(lines: Iterable[str],                    # `dvc repro` output, line by line
+                      clock: Callable[[], float] = time.monotonic,  # seconds (a test passes its own)
+                      ) -> Iterator[str]:
+    """`churnops run`'s view of `dvc repro`: a line per stage, ran (with its time) or skipped because nothing it reads
+    changed; the stages' own lines (warnings, results) indented under it; DVC's bookkeeping left out."""
+    import re
+
+    current, started = None, 0.0
+    def finished() -> str:
+        return f"  done: {current} ({clock() - started:.1f} s)"
+
+    for line in lines:
+        line = line.rstrip("\n")
+        if (match := re.match(r"Running stage '(.+)':", line)):
+            if current:
+                yield finished()
+            current, started = match[1], clock()
+            yield f"▶ {current}"
+        elif (match := re.match(r"Stage '(.+)' (?:didn't change, skipping|is cached - skipping run)", line)):
+            yield f"· {match[1]}: unchanged, skipped"
+        elif (line.startswith(("> ", "Updating lock file", "Use `dvc push`", "To track the changes with git",
+                               "\tgit add")) or re.match(r"stage '.+' done in", line) or not line.strip()):
+            continue  # DVC's commands and bookkeeping, and the stage's own time (measured here too)
+        elif line.startswith("ERROR"):
+            current = None
+            yield line
+        else:
+            yield f"  {line}"
+    if current:
+        yield finished()
 
 def run_report_notebook(source: str | Path,          # a Jupytext py:percent notebook with a `parameters` cell
                         parameters: dict[str, Any],  # injected after that cell (papermill)
@@ -215,10 +262,12 @@ def run_report_notebook(source: str | Path,          # a Jupytext py:percent not
     return html_path
 
 # %% ../nbs_lib/09_pipeline.ipynb #08b16519
+BUILT_BY_SETUP = ("report-assets/dist",)  # ignored by git, built by `make setup`, read by the stages
+
 def copy_work_tree(src: str | Path,   # a git work tree
                    dest: str | Path,  # an empty or missing folder
                    ) -> Path:
-    "Copy the tracked and untracked-but-not-ignored files of `src` to `dest` (no data, no .venv)."
+    "Copy the tracked and untracked-but-not-ignored files of `src` to `dest` (no data, no .venv), and the built report assets."
     import shutil
     import subprocess
 
@@ -229,6 +278,9 @@ def copy_work_tree(src: str | Path,   # a git work tree
         if name and (src / name).exists():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src / name, dest / name, follow_symlinks=False)
+    for built in BUILT_BY_SETUP:
+        if (src / built).is_dir():
+            shutil.copytree(src / built, dest / built, dirs_exist_ok=True)
     return dest
 
 def override_params(path: str | Path,          # params.yaml
