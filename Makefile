@@ -84,10 +84,10 @@ nbdev-check: setup
 	  diff -r -x __pycache__ nbs_lib "$$tmp/nbs_lib" && diff -r -x __pycache__ churnops "$$tmp/churnops" && \
 	  rm -rf "$$tmp" && echo "nbdev: nbs_lib is clean and churnops/ matches its export"
 
-nbdev-test: spark
+nbdev-test: setup spark
 	nbdev_test --path nbs_lib --n_workers 1
 
-pytest: spark system-tools infra-tools
+pytest: setup spark system-tools infra-tools
 	pytest
 
 # Only the deployment artefacts (k8s, Terraform, Dockerfile, workflows, Kubeflow): about a minute.

@@ -238,9 +238,9 @@ def run_report_notebook(source: str | Path,          # a Jupytext py:percent not
     import jupytext
     import nbformat
     import papermill
-    from nbconvert import HTMLExporter
 
     from churnops.config import atomic_path
+    from churnops.reports import OfflineHTMLExporter
     html_path = Path(html_path)
     with tempfile.TemporaryDirectory(prefix="churnops-report-") as work:
         notebook = Path(work, "in.ipynb")
@@ -254,7 +254,7 @@ def run_report_notebook(source: str | Path,          # a Jupytext py:percent not
         except papermill.PapermillExecutionError as e:
             raise RuntimeError(f"{source} failed in cell {e.exec_count}: {e.ename}: {e.evalue} "
                                f"(the previous {html_path} is kept)") from None
-        body, _ = HTMLExporter(exclude_input=True).from_filename(str(executed))
+        body, _ = OfflineHTMLExporter(exclude_input=True, exclude_output_prompt=True).from_filename(str(executed))
         with atomic_path(html_path.with_suffix(".ipynb")) as tmp:
             tmp.write_bytes(executed.read_bytes())
         with atomic_path(html_path) as tmp:

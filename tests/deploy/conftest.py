@@ -101,4 +101,7 @@ def image_project(target: Path) -> Path:
                 shutil.copy2(file, target / relative)
     if "RUN ln -s params.yaml env.yaml" in runtime_stage():
         (target / "env.yaml").symlink_to("params.yaml")
+    # the report-assets stage runs what `make setup` runs (npm ci from the same lock, node vendor.mjs): its dist/ here
+    if "COPY --from=report-assets --chown=root:root /src/report-assets/dist report-assets/dist" in runtime_stage():
+        shutil.copytree(REPO / "report-assets" / "dist", target / "report-assets" / "dist")
     return target
