@@ -131,7 +131,6 @@ def run_summary(paths: dict[str, Path],  # from `summary_paths`
                                                    "champion", "reference_as_of", "current_as_of")}
         summary["drift"]["top_drifted"] = [{"feature": f, "score": e["score"], "threshold": e["threshold"]}
                                            for f, e in ranked if e["drifted"]][:top_drifted]
-        summary["drift"]["n_features"] = len(ranked)
     retrain = _read_json(paths.get("retrain_decision"))
     if retrain:
         summary["retrain"] = {k: retrain.get(k) for k in ("action", "reason", "decided_at", "drift_share", "promoted")}
