@@ -144,7 +144,6 @@ def run_stage(name: str,                                   # a task of pipeline.
               ) -> None:
     "Execute one stage notebook now with the checked parameters, trusting that its upstream products are current (DVC's job)."
     import os
-    import time
 
     from ploomber.constants import TaskStatus
     from ploomber.spec import DAGSpec
@@ -166,9 +165,8 @@ def run_stage(name: str,                                   # a task of pipeline.
         raise FileNotFoundError(f"stage {name!r} needs the products of {missing}: run `dvc repro {name}`")
     for upstream in task.upstream.values():
         upstream.exec_status = TaskStatus.Skipped
-    # a progress bar over the notebook's cells, named after the stage, on a terminal only (tqdm: disable=None);
-    # MLflow's upload bars would print a TqdmWarning into the executed notebook (no ipywidgets in the kernel)
-    # the kernel talks to papermill over Unix sockets, not unencrypted TCP ports on localhost
+    # a progress bar over the notebook's cells, named after the stage, on a terminal only (tqdm: disable=None); the
+    # kernel talks to papermill over Unix sockets, not unencrypted TCP ports on localhost; MLflow's upload bars off
     task.executor_params = {**task.executor_params, "progress_bar": {"desc": name, "disable": None, "leave": False},
                             "config": Config(KernelManager={"transport": "ipc"})}
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
