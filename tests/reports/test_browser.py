@@ -54,10 +54,14 @@ def visit(browser, url: str, screenshot: str | None = None, wait_for: str | None
     context.route("**/*", route)
     page.on("console", lambda message: seen.console_errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: seen.console_errors.append(str(error)))
-    page.goto(url, wait_until="load")
+    page.goto(url, wait_until="load", timeout=timeout_ms)
     if wait_for:
         page.get_by_text(wait_for).first.wait_for(timeout=timeout_ms)
-    page.wait_for_load_state("networkidle")
+    # Settled = every image decoded and every font loaded (what a screenshot and a reader need). Not "networkidle":
+    # Playwright discourages it, and on a busy machine it timed out on a page that had long finished loading.
+    page.wait_for_function("document.readyState === 'complete' && [...document.images].every(image => image.complete)",
+                           timeout=timeout_ms)
+    page.evaluate("document.fonts.ready.then(() => true)")
     if screenshot:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{screenshot}.png"))
