@@ -22,7 +22,7 @@ import duckdb
 import pandas as pd
 
 from .contract import ALL_EVENTS, KEY_COLUMNS, LABEL_COLUMN, TIME_DTYPE, feature_name, parse_feature
-from .features import feature_sql, materialize_tables
+from .features import _sql_literal, feature_sql, materialize_tables
 
 # %% auto #0
 __all__ = ['ContractError', 'EventContract', 'event_profile', 'StreamState', 'event_messages', 'with_event_ids', 'kafka_settings',
@@ -178,6 +178,7 @@ class StreamState:
             batch[m] = batch[m].astype("float64")
         batch["order"] = range(len(batch))
         self.con.register("batch_frame", batch)
+        # nosemgrep: sql-built-from-strings -- the contract's column names (code and params.yaml)
         inserted = self.con.execute(
             f"""INSERT INTO events SELECT {", ".join(self.columns)} FROM (
                     SELECT * FROM batch_frame QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY "order") = 1) b
@@ -196,8 +197,8 @@ class StreamState:
         for part, day in self.partition_days.items():
             horizon = self._horizon(day)
             if self.pruned_to.get(part) is None or horizon > self.pruned_to[part]:
-                self.con.execute(f"DELETE FROM events WHERE part = {int(part)} AND ts < DATE '{horizon}' "
-                                 "AND event_type <> ?", [self.cancellation]).fetchall()
+                self.con.execute("DELETE FROM events WHERE part = ? AND ts < ? AND event_type <> ?",
+                                 [int(part), horizon, self.cancellation]).fetchall()
                 self.pruned_to[part] = horizon
 
     def drop_partitions(self, partitions: list[int]) -> None:
@@ -207,6 +208,7 @@ class StreamState:
             self.pruned_to.pop(part, None)
         self.watermark = min(self.partition_days.values()) if self.partition_days else None
         if partitions:
+            # nosemgrep: sql-built-from-strings -- integers
             self.con.execute(f"DELETE FROM events WHERE part IN ({', '.join(str(int(p)) for p in partitions)})").fetchall()
 
     @property
@@ -221,9 +223,10 @@ class StreamState:
         if customer_ids is not None:
             self.con.register("wanted_frame", pd.DataFrame({"customer_id": pd.Series(customer_ids)}))
             where = "WHERE customer_id IN (SELECT customer_id FROM wanted_frame)"
+        # nosemgrep: sql-built-from-strings -- a fixed clause or none
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW events_part AS SELECT * FROM events {where}").fetchall()
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW snapshots AS SELECT DATE '{as_of}' AS as_of, "
-                         f"DATE '{as_of}' AS data_end").fetchall()
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW snapshots AS SELECT DATE {_sql_literal(as_of)} AS as_of, "
+                         f"DATE {_sql_literal(as_of)} AS data_end").fetchall()  # a view takes no parameters
         materialize_tables(self.con, self.tables)
         table = self.con.execute(self.query).df()
         if customer_ids is not None:
@@ -248,6 +251,7 @@ def event_messages(frame: pd.DataFrame,   # events in the contract, with an even
     con = duckdb.connect()
     try:
         con.register("event_frame", frame)
+        # nosemgrep: sql-built-from-strings -- the contract's column names, quoted as JSON keys
         encoded = con.execute(f"SELECT CAST(json_object({', '.join(fields)}) AS VARCHAR) FROM event_frame").fetchnumpy()
     finally:
         con.close()
