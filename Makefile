@@ -90,12 +90,13 @@ lint: setup
 # (`# nosemgrep: <rule> -- why`, `# nosec <test> -- why`, `# pragma: allowlist secret`). churnops/ is scanned as
 # exported, so its justifications live in nbs_lib/. tests/ is left out, as semgrep and Sonar leave it by default.
 SCANNED_CODE := churnops notebooks feature_repo k8s benchmarks dashboards
+SECRETS_SCANNED = $(shell git ls-files)
 scan: scan-tools
 	SEMGREP_SEND_METRICS=off $(SCAN)/bin/semgrep scan --metrics off --disable-version-check --quiet --error \
 	  --config scan-tools/semgrep-rules $(SCANNED_CODE)
 	$(SCAN)/bin/bandit --quiet --recursive --configfile pyproject.toml --severity-level medium --confidence-level high \
 	  $(SCANNED_CODE)
-	git ls-files -z | xargs -0 $(SCAN)/bin/detect-secrets-hook --baseline .secrets.baseline
+	$(SCAN)/bin/detect-secrets-hook --baseline .secrets.baseline $(SECRETS_SCANNED)
 	@echo "scan: no semgrep finding, no bandit finding of medium or high severity, no new secret"
 
 # Known vulnerabilities in the locked packages (PyPI's advisory data, via pip-audit). Needs pypi.org's JSON API or
@@ -105,12 +106,14 @@ audit: scan-tools
 	  --output-file .tools/requirements.lock.txt
 	$(SCAN)/bin/pip-audit --disable-pip --require-hashes --progress-spinner off --strict -r .tools/requirements.lock.txt
 
-# A CycloneDX SBOM of the installed environment (what the image ships: the same uv.lock), to reports/sbom.cdx.json.
+# A CycloneDX SBOM of the installed environment (what the image ships: the same uv.lock), validated against the
+# CycloneDX 1.6 schema, to $(SBOM).
+SBOM := reports/sbom.cdx.json
 sbom: setup scan-tools
-	mkdir -p reports
-	$(SCAN)/bin/cyclonedx-py environment --output-reproducible --output-format JSON --spec-version 1.6 \
-	  --output-file reports/sbom.cdx.json .venv/bin/python
-	@echo "sbom: reports/sbom.cdx.json"
+	mkdir -p $(dir $(SBOM))
+	$(SCAN)/bin/cyclonedx-py environment --pyproject pyproject.toml --output-reproducible --output-format JSON \
+	  --spec-version 1.6 --validate --output-file $(SBOM) .venv/bin/python
+	@echo "sbom: $(SBOM)"
 
 # nbs_lib is the only place library code is written: exporting it again must reproduce churnops/,
 # and the notebooks must already be clean (no outputs or execution counts).
@@ -123,7 +126,7 @@ nbdev-check: setup
 nbdev-test: setup spark
 	nbdev_test --path nbs_lib --n_workers 1
 
-pytest: setup spark system-tools infra-tools
+pytest: setup spark system-tools infra-tools scan-tools
 	pytest
 
 # Only the deployment artefacts (k8s, Terraform, Dockerfile, workflows, Kubeflow): about a minute.
