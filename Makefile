@@ -96,7 +96,8 @@ scan: scan-tools
 	  --config scan-tools/semgrep-rules $(SCANNED_CODE)
 	$(SCAN)/bin/bandit --quiet --recursive --configfile pyproject.toml --severity-level medium --confidence-level high \
 	  $(SCANNED_CODE)
-	$(SCAN)/bin/detect-secrets-hook --baseline .secrets.baseline $(SECRETS_SCANNED)
+	@echo "detect-secrets-hook --baseline .secrets.baseline <$(words $(SECRETS_SCANNED)) files>"
+	@$(SCAN)/bin/detect-secrets-hook --baseline .secrets.baseline $(SECRETS_SCANNED)
 	@echo "scan: no semgrep finding, no bandit finding of medium or high severity, no new secret"
 
 # Known vulnerabilities in the locked packages (PyPI's advisory data, via pip-audit). Needs pypi.org's JSON API or

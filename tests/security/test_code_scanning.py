@@ -15,7 +15,7 @@ from tests.conftest import REPO
 
 SCAN = REPO / ".tools" / "scan" / "bin"
 AWS_KEY_ID = "AKIA" + "Q3EGRSTUVWXYZ2AB"
-API_KEY = "sk-live-" + "8f3b2c1d9e7a6b5c4d3e"
+API_KEY = "sk-live-" + "8f3b2c1d9e7a6b5c4d3e"  # pragma: allowlist secret (planted, fake)
 
 SQL_ROUTE = '''
 import duckdb
