@@ -28,6 +28,7 @@ import pandas as pd
 from churnops.model import load_model
 from churnops.params import load_params
 from churnops.scorer import Scorer
+from churnops.serve_auth import API_KEYS_ENV, add_api_key
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,10 +71,10 @@ def model_floor(bundle, scoring, ranges):
     }
 
 
-def wrk(url, body, seconds, connections):
+def wrk(url, body, seconds, connections, api_key):
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                     f"wrk.body = {json.dumps(body)}\n")
+                     f'wrk.headers["X-API-Key"] = "{api_key}"\nwrk.body = {json.dumps(body)}\n')
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
                          capture_output=True, text=True, check=True).stdout
     os.unlink(script.name)
@@ -86,7 +87,7 @@ def wrk(url, body, seconds, connections):
             "p99 ms": ms("99%"), "errors": int(errors.group(1)) if errors else 0, "tool": "wrk"}
 
 
-async def _python_load(url, body, seconds, connections):
+async def _python_load(url, body, seconds, connections, api_key):
     latencies, errors = [], 0
     stop = time.perf_counter() + seconds
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=connections)) as client:
@@ -94,7 +95,8 @@ async def _python_load(url, body, seconds, connections):
             nonlocal errors
             while time.perf_counter() < stop:
                 started = time.perf_counter()
-                reply = await client.post(url, content=body, headers={"content-type": "application/json"})
+                reply = await client.post(url, content=body, headers={"content-type": "application/json",
+                                                                      "x-api-key": api_key})
                 latencies.append(time.perf_counter() - started)
                 errors += reply.status_code != 200
         await asyncio.gather(*(worker() for _ in range(connections)))
@@ -114,12 +116,12 @@ async def app(scope, receive, send):
 """
 
 
-def run_load(url, body, args):
-    "Requests/s and latency of POST `body` to `url` from a separate process (wrk, else httpx)."
+def run_load(url, body, args, api_key):
+    "Requests/s and latency of POST `body` to `url` with an API key, from a separate process (wrk, else httpx)."
     if shutil.which("wrk"):
-        return wrk(url, body, args.seconds, args.connections)
+        return wrk(url, body, args.seconds, args.connections, api_key)
     out = subprocess.run([sys.executable, __file__, "--python-client", "--url", url, "--seconds", str(args.seconds),
-                          "--connections", str(args.connections)], input=body, capture_output=True, text=True,
+                          "--connections", str(args.connections), "--api-key", api_key], input=body, capture_output=True, text=True,
                          check=True).stdout
     return json.loads(out)
 
@@ -139,7 +141,7 @@ def bare_asgi_load(args, env):
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        return run_load(f"http://127.0.0.1:{port}/", "{}", args)
+        return run_load(f"http://127.0.0.1:{port}/", "{}", args, api_key="-")  # the same headers; the bare app ignores them
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -151,10 +153,11 @@ def main():
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--python-client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url")
+    parser.add_argument("--api-key", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.python_client:  # the load generator's own process
         body = sys.stdin.read()
-        print(json.dumps(asyncio.run(_python_load(args.url, body, args.seconds, args.connections))))
+        print(json.dumps(asyncio.run(_python_load(args.url, body, args.seconds, args.connections, args.api_key))))
         return
     params = load_params(ROOT / "params.yaml")
     bundle, scoring_path = ROOT / "models" / "champion", ROOT / "data" / "features" / "scoring.parquet"
@@ -165,7 +168,10 @@ def main():
             for r in scoring.drop(columns="as_of_date").head(1000).to_dict("records")]
 
     port = free_port()
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # every request carries an API key (the server checks it, as in production), of a client no rate limit stops
+    keys_file = Path(tempfile.mkdtemp(prefix="churnops-bench-keys-")) / "api-keys.yaml"
+    api_key = add_api_key(keys_file, "benchmark", ["predict"], requests_per_minute=1e9)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", API_KEYS_ENV: str(keys_file)}
     server = subprocess.Popen([str(Path(sys.executable).parent / "churnops"), "serve", "--port", str(port)],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -177,9 +183,9 @@ def main():
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
-        load = run_load(url + "/predict", json.dumps(rows[0]), args)
-        by_id = run_load(url + "/predict/customer", json.dumps({"customer_id": rows[0]["customer_id"]}), args)
-        with httpx.Client(base_url=url, timeout=30) as client:
+        load = run_load(url + "/predict", json.dumps(rows[0]), args, api_key)
+        by_id = run_load(url + "/predict/customer", json.dumps({"customer_id": rows[0]["customer_id"]}), args, api_key)
+        with httpx.Client(base_url=url, timeout=30, headers={"x-api-key": api_key}) as client:
             batch = json.dumps({"rows": rows})
             timings = []
             for _ in range(40):

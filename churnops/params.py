@@ -204,6 +204,11 @@ class Serve(_Block):
     max_batch_rows: int = Field(1000, gt=0)
     tracing: Literal["none", "console", "otlp"] = "none"
     drift_metrics: str | None = None
+    api_keys_file: str | None = ".churnops/api-keys.yaml"
+    allow_anonymous: bool = False
+    anonymous_requests_per_minute: float = Field(600, gt=0)
+    max_body_bytes: int = Field(2_000_000, gt=0)
+    docs: bool = True
 
 class FeatureStore(_Block):
     repo: str

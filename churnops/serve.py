@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from . import serve_schemas as schema
 from .experiment import AssignmentLog
+from .serve_auth import AccessPolicy, BodySizeLimit, Client, Denied
 from .serve_metrics import Metrics, MetricsMiddleware, make_tracer
 from .serve_models import ServeConfig, Served, ServiceState, score_routed
 
@@ -97,6 +98,7 @@ def _body_schema(name: str) -> dict[str, Any]:
         "schema": {"$ref": f"#/components/schemas/{name}"}}}}}
 
 def create_app(config: ServeConfig,   # sources, routing, limits
+               access: AccessPolicy,   # who may call what (churnops.serve_auth.access_policy)
                load_on_startup: bool = True,
                ) -> Any:
     "The FastAPI app: /predict, /predict/batch, /predict/customer(s), /health, /ready, /metrics, /admin/reload, /docs."
@@ -137,8 +139,11 @@ def create_app(config: ServeConfig,   # sources, routing, limits
             loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(reload_quietly()))
         yield
 
-    app = FastAPI(title="ChurnOps prediction API", version="1", lifespan=lifespan)
+    docs = {} if config.docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    app = FastAPI(title="ChurnOps prediction API", version="1", lifespan=lifespan, **docs)
     app.state.service, app.state.metrics, app.state.documented_model = state, metrics, None
+    app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes,  # inside the metrics: a 413 is counted
+                       on_refused=lambda: metrics.child(metrics.errors, "body_too_large").inc())
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.openapi = lambda: _openapi(app, state)
 
@@ -171,7 +176,17 @@ def create_app(config: ServeConfig,   # sources, routing, limits
             span_.set_attribute("churnops.rows", len(rows))
             return scored_predictions(served, rows, rid)
 
+    def refused(request: Request, scope: str) -> Response | None:
+        "The 401/403/429 answer when the caller may not use `scope` now; None when it may."
+        verdict = access.check(request.headers, request.client.host if request.client else None, scope)
+        if isinstance(verdict, Denied):
+            metrics.child(metrics.errors, verdict.reason).inc()
+            return answer(schema.Problem(detail=verdict.detail), verdict.status, verdict.headers)
+        return None
+
     async def predict_rows(request: Request, batch: bool) -> Response:
+        if denied := refused(request, "predict"):
+            return denied
         served = state.served  # one consistent set for the whole request, whatever a reload does meanwhile
         if served is None:
             metrics.child(metrics.errors, "not_ready").inc()
@@ -236,6 +251,8 @@ def create_app(config: ServeConfig,   # sources, routing, limits
                                         stale=age > max_age) for p, day, age in zip(scored, as_of, ages)], unknown
 
     async def predict_by_id(request: Request, batch: bool) -> Response:
+        if denied := refused(request, "predict"):
+            return denied
         served = state.served
         if served is None:
             metrics.child(metrics.errors, "not_ready").inc()
@@ -263,7 +280,11 @@ def create_app(config: ServeConfig,   # sources, routing, limits
                                                 "in a snapshot the materialize stage wrote"), 404, headers)
         return answer(schema.CustomerResponse(**found[0].__dict__, request_id=rid), headers=headers)
 
-    errors = {422: {"model": schema.Problem, "description": "invalid features"},
+    access_errors = {401: {"model": schema.Problem, "description": "no API key, or a wrong one"},
+                     403: {"model": schema.Problem, "description": "the key lacks the scope this route needs"},
+                     413: {"model": schema.Problem, "description": "request body over serve.max_body_bytes"},
+                     429: {"model": schema.Problem, "description": "over the client's rate; see Retry-After"}}
+    errors = {**access_errors, 422: {"model": schema.Problem, "description": "invalid features"},
               503: {"model": schema.Problem, "description": "no model loaded"}}
 
     @app.post("/predict", response_model=schema.PredictResponse, openapi_extra=_body_schema("CustomerFeatures"),
@@ -331,17 +352,26 @@ def create_app(config: ServeConfig,   # sources, routing, limits
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.post("/admin/reload", response_model=schema.ReloadResponse,
-              responses={401: {"model": schema.Problem, "description": "missing or wrong token"},
-                         403: {"model": schema.Problem, "description": "admin endpoint disabled"},
+              responses={**access_errors,
+                         401: {"model": schema.Problem, "description": "missing or wrong key or token"},
+                         403: {"model": schema.Problem, "description": "no admin scope, or the endpoint disabled"},
                          409: {"model": schema.ReloadResponse, "description": "reload failed; the previous model keeps serving"}})
     async def admin_reload(request: Request):
-        "Reload the model sources (bearer token: $CHURNOPS_ADMIN_TOKEN); the old model serves until the new one is in."
-        token = admin_token()
-        if not token:
-            return answer(schema.Problem(detail=f"admin endpoint disabled: set {ADMIN_TOKEN_ENV} or {ADMIN_TOKEN_ENV}_FILE"), 403)
-        given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            return answer(schema.Problem(detail="missing or wrong bearer token"), 401)
+        "Reload the model sources (an API key with the admin scope, or $CHURNOPS_ADMIN_TOKEN); the old model serves until the new one is in."
+        verdict = access.check(request.headers, request.client.host if request.client else None, "admin")
+        if isinstance(verdict, Denied) and verdict.status != 401:  # a known key without the scope, or over its rate
+            metrics.child(metrics.errors, verdict.reason).inc()
+            return answer(schema.Problem(detail=verdict.detail), verdict.status, verdict.headers)
+        if not isinstance(verdict, Client):  # no admin key: the admin token, when one is configured
+            token = admin_token()
+            if not token:
+                return answer(schema.Problem(detail=f"admin endpoint disabled: set {ADMIN_TOKEN_ENV} or "
+                                                    f"{ADMIN_TOKEN_ENV}_FILE, or use an API key with the admin scope"), 403)
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                metrics.child(metrics.errors, "unauthenticated").inc()
+                return answer(schema.Problem(detail="missing or wrong bearer token"), 401,
+                              {"WWW-Authenticate": 'Bearer realm="churnops"'})
         try:
             served = await reload()
         except Exception as e:

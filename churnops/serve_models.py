@@ -87,6 +87,11 @@ class ServeConfig:
     assignment_log: str | None = None            # split decisions are appended here (churnops.experiment.AssignmentLog)
     experiment: str | None = None                # the experiment's name in that log (None: "<champion> vs <challenger>")
     root: str = "."                              # the project root its paths are relative to
+    api_keys_file: str | None = ".churnops/api-keys.yaml"  # clients, scopes, rates (churnops.serve_auth)
+    allow_anonymous: bool = False                # True: /predict* answer without a key (logged at start)
+    anonymous_requests_per_minute: float = 600   # per client address and replica, when anonymous
+    max_body_bytes: int = 2_000_000              # larger request bodies: 413 before they are read
+    docs: bool = True                            # /docs, /redoc, /openapi.json
 
     @classmethod
     def from_params(cls, params: dict[str, Any], **overrides: Any) -> ServeConfig:

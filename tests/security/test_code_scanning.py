@@ -118,7 +118,8 @@ PLANTED_PER_RULE = {
 }
 SAFE_TWINS = 'import hashlib\nimport requests\n\nrequests.get("https://example.org", timeout=5)\n' \
              'BUCKET = hashlib.md5(b"customer-1", usedforsecurity=False).hexdigest()\nPASSWORD = None\n' \
-             'def same(password):\n    return password == None\n'
+             'def same(password):\n    return password == None\n' \
+             'def well_formed(digest, token_file):\n    return len(digest) == 64 and str(token_file) != "-"\n'
 
 
 def test_every_vendored_rule_catches_its_planted_case_and_only_that(tmp_path):

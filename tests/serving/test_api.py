@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import schemathesis
+import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -23,10 +24,14 @@ from churnops.generate import generate_churn_data
 from churnops.model import save_model
 from churnops.params import load_params
 from churnops.pipeline import override_params
+from churnops.serve_auth import hash_key
 from churnops.train import make_model
 from tests.conftest import free_port
 
 TOKEN = "test-admin-token"
+API_KEY = "co_" + "fuzzing-client-key-" + "0" * 24  # pragma: allowlist secret (a test key)
+EXPIRED_KEY = API_KEY.replace("fuzzing", "expiring")
+CREDENTIALS = {"valid": API_KEY, "missing": None, "wrong": API_KEY[:-1] + "1", "expired": EXPIRED_KEY}
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +58,21 @@ def trained(tmp_path_factory, repo):
 
 
 class Server:
-    "A `churnops serve` process on a free port with a params.yaml copy carrying `serve` overrides."
+    """A `churnops serve` process on a free port with a params.yaml copy carrying `serve` overrides. Anonymous
+    and without a rate limit unless `api_key` is given (these tests are about scoring; test_access.py is about
+    keys): then the server reads a keys file with one client of that key (scopes predict and admin, no practical
+    rate limit) and `other_clients`, and `headers` carries the key."""
 
-    def __init__(self, repo, tmp_path, source, cwd=None, env=None, **serve):
+    def __init__(self, repo, tmp_path, source, cwd=None, env=None, api_key=None, other_clients=(), **serve):
+        self.headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+        if api_key:
+            keys = tmp_path / f"api-keys-{free_port()}.yaml"
+            keys.write_text(yaml.safe_dump({"clients": [{"name": "tests", "key_sha256": hash_key(api_key),
+                                                         "scopes": ["predict", "admin"], "requests_per_minute": 1e9},
+                                                        *other_clients]}))
+            serve = {"api_keys_file": str(keys), "allow_anonymous": False, **serve}
+        else:
+            serve = {"api_keys_file": None, "allow_anonymous": True, "anonymous_requests_per_minute": 1e9, **serve}
         params = tmp_path / f"params-{free_port()}.yaml"
         shutil.copy(repo / "params.yaml", params)
         self.assignments = tmp_path / f"assignments-{free_port()}"  # the A/B split decisions of this server
@@ -101,7 +118,9 @@ def serve(repo, tmp_path):
 
 @pytest.fixture(scope="module")
 def fuzz_server(repo, trained, tmp_path_factory):
-    server = Server(repo, tmp_path_factory.mktemp("fuzz"), trained[0] / "1")
+    expired = {"name": "expired", "key_sha256": hash_key(EXPIRED_KEY), "scopes": ["predict", "admin"],
+               "expires": "2020-01-01"}
+    server = Server(repo, tmp_path_factory.mktemp("fuzz"), trained[0] / "1", api_key=API_KEY, other_clients=[expired])
     yield server
     _, err = server.stop()
     assert "Traceback" not in err, err[-3000:]
@@ -116,20 +135,28 @@ OPERATIONS = [("/predict", "POST"), ("/predict/batch", "POST"), ("/admin/reload"
               ("/health", "GET"), ("/metrics", "GET")]
 
 
-@pytest.mark.parametrize(("path", "method", "mode"), [(p, m, GenerationMode.POSITIVE) for p, m in OPERATIONS] + [
-    (p, "POST", GenerationMode.NEGATIVE) for p in ("/predict", "/predict/batch")])  # only these have a body schema
-def test_fuzzed_requests_never_get_a_server_error(api_schema, path, method, mode):
-    "Schema-driven requests (valid ones, and ones that break the schema) never get a 5xx; valid ones get a 200."
+@pytest.mark.parametrize(("path", "method", "mode", "credentials"), [
+    *[(p, m, GenerationMode.POSITIVE, "valid") for p, m in OPERATIONS],
+    *[(p, "POST", GenerationMode.NEGATIVE, "valid") for p in ("/predict", "/predict/batch")],  # these have a body schema
+    *[(p, "POST", GenerationMode.POSITIVE, c) for p in ("/predict", "/predict/batch") for c in ("missing", "wrong", "expired")]])
+def test_fuzzed_requests_never_get_a_server_error(api_schema, path, method, mode, credentials):
+    """Schema-driven requests (valid ones, and ones that break the schema) never get a 5xx; valid ones with a valid
+    key get a 200; without a key, with a wrong one or an expired one: a 401 and never a score."""
     operation = api_schema[path][method]
+    key = CREDENTIALS[credentials]
+    headers = {"authorization": f"Bearer {key}"} if key else {}
 
     @settings(max_examples=60 if method == "POST" else 5, deadline=None, suppress_health_check=list(HealthCheck),
               database=None, phases=[Phase.explicit, Phase.generate])  # no shrinking: it can take minutes
     @given(data=st.data())
     def check(data):
         case = data.draw(operation.as_strategy(generation_mode=mode))
-        response = case.call()
+        response = case.call(headers=headers)
         assert response.status_code < 500, (case.body, response.text[:500])
-        if path.startswith("/predict") and mode == GenerationMode.POSITIVE:
+        if credentials != "valid" and path.startswith("/predict"):
+            assert response.status_code == 401 and "churn_probability" not in response.text, response.text[:500]
+            assert "Bearer realm" in str(response.headers.get("www-authenticate")), response.headers
+        elif path.startswith("/predict") and mode == GenerationMode.POSITIVE:
             assert response.status_code == 200, (case.body, response.text[:500])
     check()
 
@@ -149,13 +176,14 @@ def test_invalid_rows_get_precise_422s(fuzz_server, trained):
              "unknown category": ({**row, "plan": "platinum"}, "literal_error", ["plan"]),
              "unknown field": ({**row, "favourite_colour": "red"}, "extra_forbidden", ["favourite_colour"])}
     for name, (body, kind, loc) in cases.items():
-        reply = httpx.post(fuzz_server.url + "/predict", json=body)
+        reply = httpx.post(fuzz_server.url + "/predict", json=body, headers=fuzz_server.headers)
         assert reply.status_code == 422, name
         assert [(d["type"], d["loc"]) for d in reply.json()["detail"]] == [(kind, loc)], (name, reply.text)
     infinite = json.dumps(row).replace(f'"n_events_7d": {json.dumps(row["n_events_7d"])}', '"n_events_7d": Infinity')
-    reply = httpx.post(fuzz_server.url + "/predict", content=infinite, headers={"content-type": "application/json"})
+    reply = httpx.post(fuzz_server.url + "/predict", content=infinite,
+                       headers={"content-type": "application/json", **fuzz_server.headers})
     assert reply.status_code == 422
-    too_many = httpx.post(fuzz_server.url + "/predict/batch", json={"rows": [row] * 1001})
+    too_many = httpx.post(fuzz_server.url + "/predict/batch", json={"rows": [row] * 1001}, headers=fuzz_server.headers)
     assert too_many.status_code == 422 and too_many.json()["detail"][0]["type"] == "too_long"
 
 
