@@ -13,7 +13,7 @@ export PLOOMBER_STATS_ENABLED := false
 export OMP_NUM_THREADS := 2
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
 
-.PHONY: setup spark system-tools infra-tools scan-tools pipeline test lint scan audit sbom nbdev-check nbdev-test pytest deploy-check benchmark clean
+.PHONY: setup spark system-tools infra-tools scan-tools pipeline test lint scan audit sbom image-sbom nbdev-check nbdev-test pytest deploy-check benchmark clean
 
 $(UV):
 	python3 -m venv .tools
@@ -115,6 +115,16 @@ sbom: setup scan-tools
 	$(SCAN)/bin/cyclonedx-py environment --pyproject pyproject.toml --output-reproducible --output-format JSON \
 	  --spec-version 1.6 --validate --output-file $(SBOM) .venv/bin/python
 	@echo "sbom: $(SBOM)"
+
+# The SBOM of what the image installs (uv.lock without the dev group, as the Dockerfile syncs it), to $(SBOM): the
+# image workflow signs it as an attestation of the image.
+image-sbom: scan-tools
+	$(UV) export --frozen --no-dev --no-emit-project --format requirements-txt --quiet \
+	  --output-file .tools/image-requirements.txt
+	mkdir -p $(dir $(SBOM))
+	$(SCAN)/bin/cyclonedx-py requirements --pyproject pyproject.toml --output-reproducible --output-format JSON \
+	  --spec-version 1.6 --validate --output-file $(SBOM) .tools/image-requirements.txt
+	@echo "image-sbom: $(SBOM)"
 
 # nbs_lib is the only place library code is written: exporting it again must reproduce churnops/,
 # and the notebooks must already be clean (no outputs or execution counts).

@@ -28,12 +28,24 @@ def test_actions_are_pinned_and_permissions_least_privilege():
         workflow = yaml.safe_load(path.read_text())
         assert workflow["permissions"] == {"contents": "read"}, path.name  # jobs widen it where they must
         for job in workflow["jobs"].values():
-            for step in job["steps"]:
+            for step in job.get("steps", []):  # a job that calls a workflow has none
                 if "uses" in step:
                     assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
     image = yaml.safe_load((WORKFLOWS / "image.yml").read_text())["jobs"]
     assert image["build-scan-push"]["permissions"] == {"contents": "read", "id-token": "write"}
-    assert image["gitops-bump"]["permissions"] == {"contents": "write"}
+    assert image["gitops-bump"]["permissions"] == {"contents": "write", "pull-requests": "write"}
+
+
+def test_the_image_is_built_only_after_ci_passed_and_deploys_through_a_pull_request():
+    image = yaml.safe_load((WORKFLOWS / "image.yml").read_text())
+    assert list(image[True]) == ["workflow_call"], "no trigger of its own: only the ci workflow calls it"
+    caller = yaml.safe_load((WORKFLOWS / "ci.yml").read_text())["jobs"]["image"]
+    assert caller["uses"] == "$/.github/workflows/image.yml" and set(caller["needs"]) == {"test", "pipeline-smoke"}
+    assert caller["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    bump = "\n".join(step.get("run", "") for step in image["jobs"]["gitops-bump"]["steps"])
+    assert "gh pr create --base main" in bump and "HEAD:main" not in bump
+    build = "\n".join(step.get("run", "") for step in image["jobs"]["build-scan-push"]["steps"])
+    assert 'cosign sign --yes "$ECR_REGISTRY/churnops@${DIGEST}"' in build and "cosign attest" in build
 
 
 def test_gitops_step_points_the_dev_overlay_at_the_new_image(tmp_path):

@@ -1,5 +1,5 @@
-"""The SBOM of `make sbom` describes the environment that runs: every installed distribution, at the version uv.lock
-pins, with its package URL, and nothing else."""
+"""The SBOMs: `make sbom` describes the environment that runs (every installed distribution, at the version uv.lock
+pins, with its package URL, and nothing else); `make image-sbom` what the image installs (no dev packages)."""
 import json
 import subprocess
 import tomllib
@@ -28,3 +28,14 @@ def test_the_sbom_lists_every_installed_package_at_its_locked_version(tmp_path):
         assert component["version"] == installed[name] == locked.get(name), (name, component["version"], locked.get(name))
         purl_name, _, purl_version = component["purl"].removeprefix("pkg:pypi/").partition("@")
         assert (canonicalize_name(purl_name), purl_version) == (name, installed[name]), component["purl"]
+
+
+def test_the_image_sbom_lists_the_runtime_packages_at_their_locked_versions(tmp_path):
+    sbom_path = tmp_path / "image.cdx.json"
+    subprocess.run(["make", "--no-print-directory", "image-sbom", f"SBOM={sbom_path}"], cwd=REPO, check=True,
+                   capture_output=True, timeout=600)
+    components = {canonicalize_name(c["name"]): c["version"] for c in json.loads(sbom_path.read_text())["components"]}
+    locked = {canonicalize_name(p["name"]): p.get("version") for p in tomllib.loads((REPO / "uv.lock").read_text())["package"]}
+    assert {name: version for name, version in components.items() if locked.get(name) != version} == {}
+    assert {"fastapi", "scikit-learn", "mlflow", "feast"} <= set(components)
+    assert not {"pytest", "ruff", "playwright"} & set(components), "the dev group is not in the image"
