@@ -48,7 +48,7 @@ mock_provider "aws" {
 variables {
   environment                    = "dev"
   feature_store_redis_auth_token = "test-only-token-0123456789"
-  stream_kafka_password          = "test-only-password-0123456789"  # pragma: allowlist secret
+  stream_kafka_password          = "test-only-password-0123456789" # pragma: allowlist secret
 }
 
 run "buckets_are_encrypted_with_the_environment_key_versioned_and_private" {
@@ -248,7 +248,7 @@ run "stream_kafka_password_is_validated" {
   command = plan
 
   variables {
-    stream_kafka_password = "short"  # pragma: allowlist secret
+    stream_kafka_password = "short" # pragma: allowlist secret
   }
 
   expect_failures = [var.stream_kafka_password]
