@@ -87,7 +87,8 @@ lint: setup
 # The SonarQube-style gate of `make test`: semgrep with the project's rules (scan-tools/semgrep-rules, no download),
 # bandit (medium or high severity found with high confidence) and detect-secrets (anything not in .secrets.baseline)
 # over the code and configuration. A finding fails the gate until it is fixed or justified on its line
-# (`# nosemgrep: <rule> -- why`, `# nosec <test> -- why`, `# pragma: allowlist secret`). churnops/ is scanned as
+# (`# nosemgrep: <rule> -- why`, `# nosec <test>` with the reason on the line above: bandit reads words after
+# it as test ids, `# pragma: allowlist secret`). churnops/ is scanned as
 # exported, so its justifications live in nbs_lib/. tests/ is left out, as semgrep and Sonar leave it by default.
 SCANNED_CODE := churnops notebooks feature_repo k8s benchmarks dashboards
 SECRETS_SCANNED = $(shell git ls-files)

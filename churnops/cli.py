@@ -177,12 +177,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _api_key(args: argparse.Namespace) -> int:
     "Create an API key for a client of `churnops serve`: printed once, only its SHA-256 is kept."
+    import datetime as dt
+
     from churnops.params import load_params
     from churnops.serve_auth import API_KEYS_ENV, add_api_key
     path = args.file or os.environ.get(API_KEYS_ENV) or load_params(args.params)["serve"]["api_keys_file"]
     if not path:
         raise ValueError("no keys file: pass --file, set $CHURNOPS_API_KEYS_FILE or serve.api_keys_file")
-    import datetime as dt
     expires = dt.date.fromisoformat(args.expires) if args.expires else None
     key = add_api_key(path, args.name, args.scopes.split(","), args.requests_per_minute, expires)
     print(f"API key for {args.name!r} (scopes {args.scopes}), shown only now:\n{key}\n"

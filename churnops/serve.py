@@ -176,17 +176,17 @@ def create_app(config: ServeConfig,   # sources, routing, limits
             span_.set_attribute("churnops.rows", len(rows))
             return scored_predictions(served, rows, rid)
 
-    def refused(request: Request, scope: str) -> Response | None:
-        "The 401/403/429 answer when the caller may not use `scope` now; None when it may."
-        verdict = access.check(request.headers, request.client.host if request.client else None, scope)
-        if isinstance(verdict, Denied):
-            metrics.child(metrics.errors, verdict.reason).inc()
-            return answer(schema.Problem(detail=verdict.detail), verdict.status, verdict.headers)
-        return None
+    def access_verdict(request: Request, scope: str) -> Client | Denied:
+        return access.check(request.headers, request.client.host if request.client else None, scope)
+
+    def refusal(denied: Denied) -> Response:
+        "The 401/403/429 answer, counted by reason."
+        metrics.child(metrics.errors, denied.reason).inc()
+        return answer(schema.Problem(detail=denied.detail), denied.status, denied.headers)
 
     async def predict_rows(request: Request, batch: bool) -> Response:
-        if denied := refused(request, "predict"):
-            return denied
+        if isinstance(verdict := access_verdict(request, "predict"), Denied):
+            return refusal(verdict)
         served = state.served  # one consistent set for the whole request, whatever a reload does meanwhile
         if served is None:
             metrics.child(metrics.errors, "not_ready").inc()
@@ -251,8 +251,8 @@ def create_app(config: ServeConfig,   # sources, routing, limits
                                         stale=age > max_age) for p, day, age in zip(scored, as_of, ages)], unknown
 
     async def predict_by_id(request: Request, batch: bool) -> Response:
-        if denied := refused(request, "predict"):
-            return denied
+        if isinstance(verdict := access_verdict(request, "predict"), Denied):
+            return refusal(verdict)
         served = state.served
         if served is None:
             metrics.child(metrics.errors, "not_ready").inc()
@@ -358,10 +358,9 @@ def create_app(config: ServeConfig,   # sources, routing, limits
                          409: {"model": schema.ReloadResponse, "description": "reload failed; the previous model keeps serving"}})
     async def admin_reload(request: Request):
         "Reload the model sources (an API key with the admin scope, or $CHURNOPS_ADMIN_TOKEN); the old model serves until the new one is in."
-        verdict = access.check(request.headers, request.client.host if request.client else None, "admin")
+        verdict = access_verdict(request, "admin")
         if isinstance(verdict, Denied) and verdict.status != 401:  # a known key without the scope, or over its rate
-            metrics.child(metrics.errors, verdict.reason).inc()
-            return answer(schema.Problem(detail=verdict.detail), verdict.status, verdict.headers)
+            return refusal(verdict)
         if not isinstance(verdict, Client):  # no admin key: the admin token, when one is configured
             token = admin_token()
             if not token:
