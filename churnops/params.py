@@ -197,6 +197,7 @@ class Score(_Block):
 class Serve(_Block):
     host: str = "127.0.0.1"
     port: int = Field(8000, gt=0, lt=65536)
+    metrics_port: int = Field(9100, gt=0, lt=65536)
     model_source: str
     challenger_source: str | None = None
     challenger_mode: Literal["split", "shadow"] = "split"
@@ -209,6 +210,12 @@ class Serve(_Block):
     anonymous_requests_per_minute: float = Field(600, gt=0)
     max_body_bytes: int = Field(2_000_000, gt=0)
     docs: bool = True
+
+    @model_validator(mode="after")
+    def _ports(self):
+        if self.metrics_port == self.port:
+            raise ValueError(f"serve.metrics_port must differ from serve.port ({self.port}): the metrics have a port of their own")
+        return self
 
 class FeatureStore(_Block):
     repo: str

@@ -101,13 +101,13 @@ def create_app(config: ServeConfig,   # sources, routing, limits
                access: AccessPolicy,   # who may call what (churnops.serve_auth.access_policy)
                load_on_startup: bool = True,
                ) -> Any:
-    "The FastAPI app: /predict, /predict/batch, /predict/customer(s), /health, /ready, /metrics, /admin/reload, /docs."
+    """The FastAPI app: /predict, /predict/batch, /predict/customer(s), /health, /ready, /admin/reload, /docs. Its
+    Prometheus metrics are `app.state.metrics`, served on a port of their own (`app.state.metrics.serve`)."""
     from fastapi import FastAPI
     from opentelemetry import propagate
     from opentelemetry.trace import INVALID_SPAN, SpanKind
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    metrics, tracer, tracing = Metrics(), make_tracer(config.tracing), config.tracing != "none"
+    metrics, tracer, tracing = Metrics(config.drift_metrics), make_tracer(config.tracing), config.tracing != "none"
     state = ServiceState(config)
 
     def span(name: str):
@@ -341,15 +341,6 @@ def create_app(config: ServeConfig,   # sources, routing, limits
         except ConnectionError as e:
             return schema.FeatureStoreStatus(available=False, online_store=online.kind, view=online.view.name, error=str(e))
         return schema.FeatureStoreStatus(available=True, online_store=online.kind, view=online.view.name)
-
-    @app.get("/metrics")
-    async def prometheus_metrics():
-        "Prometheus metrics."
-        body = generate_latest(metrics.registry)
-        drift = Path(config.drift_metrics) if config.drift_metrics else None
-        if drift is not None and drift.is_file():  # written atomically by the monitor stage
-            body += drift.read_bytes()
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.post("/admin/reload", response_model=schema.ReloadResponse,
               responses={**access_errors,

@@ -5,19 +5,40 @@
 # %% ../nbs_lib/12b_serve_metrics.ipynb #1ea2d7ad
 from __future__ import annotations
 
+import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+log = logging.getLogger(__name__)
+
 # %% auto #0
-__all__ = ['Metrics', 'make_tracer', 'MetricsMiddleware']
+__all__ = ['log', 'MetricsFile', 'Metrics', 'make_tracer', 'MetricsMiddleware']
 
 # %% ../nbs_lib/12b_serve_metrics.ipynb #90a885de
+class MetricsFile:
+    "A collector of the metric families in a Prometheus text file, read at each scrape (none while the file is missing)."
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def collect(self):
+        from prometheus_client.parser import text_string_to_metric_families
+        try:
+            return list(text_string_to_metric_families(self.path.read_text()))
+        except FileNotFoundError:
+            return []
+        except ValueError as e:  # a bad file costs its own gauges, never the API's metrics
+            log.warning("%s is not in the Prometheus text format, not shown on /metrics: %s", self.path, e)
+            return []
+
 class Metrics:
-    def __init__(self):
+    def __init__(self, extra_file: str | Path | None = None):  # a Prometheus text file shown with the API's metrics
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
         self.registry = r = CollectorRegistry()
+        if extra_file:
+            r.register(MetricsFile(extra_file))
         self.requests = Counter("churnops_http_requests_total", "HTTP requests", ["route", "method", "status"], registry=r)
         self.latency = Histogram("churnops_http_request_duration_seconds", "Request latency", ["route", "method"],
                                  buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5), registry=r)
@@ -63,6 +84,11 @@ class Metrics:
             if m is not None:
                 self.model_info.labels(m.name, m.version, m.alias, role).set(1)
                 self.load_seconds.labels(m.label, role).set(m.load_seconds)
+
+    def serve(self, host: str, port: int) -> Any:
+        "Expose /metrics on `host:port` from a background thread (the API's event loop never serves a scrape)."
+        from prometheus_client import start_http_server
+        return start_http_server(port, host, self.registry)
 
 def make_tracer(mode: str):
     "An OpenTelemetry tracer: a no-op one unless `mode` is console or otlp."

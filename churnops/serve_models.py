@@ -96,7 +96,7 @@ class ServeConfig:
     @classmethod
     def from_params(cls, params: dict[str, Any], **overrides: Any) -> ServeConfig:
         from churnops.config import mlflow_tracking_uri
-        serve = {k: v for k, v in params["serve"].items() if k not in ("host", "port")}
+        serve = {k: v for k, v in params["serve"].items() if k not in ("host", "port", "metrics_port")}  # where, not what
         config = cls(**serve, feature_ranges=params["validate"]["feature_ranges"],
                      tracking_uri=mlflow_tracking_uri(params["mlflow"]["tracking_uri"]),
                      feature_store=params["feature_store"], assignment_log=params["experiment"]["assignment_log"],

@@ -273,3 +273,32 @@ run "environment_is_validated" {
 
   expect_failures = [var.environment]
 }
+
+run "pods_reach_aws_apis_inside_the_vpc" {
+  command = apply
+
+  assert {
+    condition = alltrue([for service in ["s3", "sts", "ecr.api", "ecr.dkr"] :
+    contains(keys(aws_vpc_endpoint.interface), service)])
+    error_message = "S3, STS (IRSA) and ECR need interface endpoints: the pods' egress policy admits the VPC only."
+  }
+
+  assert {
+    condition = alltrue([for endpoint in aws_vpc_endpoint.interface :
+      endpoint.private_dns_enabled && endpoint.vpc_endpoint_type == "Interface"
+    && toset(endpoint.subnet_ids) == toset(aws_subnet.private[*].id)])
+    error_message = "Every interface endpoint has private DNS and sits in the private subnets."
+  }
+
+  assert {
+    condition     = aws_vpc_endpoint.interface["s3"].dns_options[0].private_dns_only_for_inbound_resolver_endpoint == false
+    error_message = "S3 inside the VPC must resolve to the interface endpoint, not to public addresses through the gateway."
+  }
+
+  assert {
+    condition = (aws_vpc_security_group_ingress_rule.endpoints_from_vpc.cidr_ipv4 == var.vpc_cidr
+      && aws_vpc_security_group_ingress_rule.endpoints_from_vpc.from_port == 443
+    && aws_vpc_security_group_ingress_rule.endpoints_from_vpc.to_port == 443)
+    error_message = "The endpoints admit HTTPS from the VPC only."
+  }
+}

@@ -1,5 +1,7 @@
 """k8s/: every overlay renders, validates strictly against the Kubernetes API schemas, and its custom
 resources against their CRD schemas; the pipeline Jobs match dvc.yaml; the pods are locked down."""
+import re
+
 import yaml
 
 from tests.conftest import DVC_STAGES, REPO, STAGES
@@ -109,6 +111,60 @@ def test_api_probes_and_identity(rendered):
         ":role/churnops-prod-api")  # terraform/iam.tf names the role <name>-<environment>-api
 
 
+def selects(selector: dict, labels: dict) -> bool:
+    "Whether a label selector (matchLabels, matchExpressions with In) selects these labels; {} selects everything."
+    return (all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+            and all(labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", [])))
+
+
+def admitted_ports(policies: list[dict], pod_labels: dict, namespace: str) -> set[int]:
+    "TCP ports of pods with `pod_labels` that the NetworkPolicies admit from any pod of `namespace`."
+    ports = set()
+    for policy in policies:
+        if selects(policy["spec"]["podSelector"], pod_labels):
+            for rule in policy["spec"].get("ingress", []):
+                if any("namespaceSelector" in peer and selects(peer["namespaceSelector"], {"kubernetes.io/metadata.name": namespace})
+                       and selects(peer.get("podSelector", {}), {}) for peer in rule.get("from", [])):
+                    ports |= {p["port"] for p in rule["ports"] if p["protocol"] == "TCP"}
+    return ports
+
+
+def test_prometheus_reaches_the_api_metrics_port_and_nothing_else(rendered):
+    docs = objects(rendered["prod"])
+    api = next(o for o in docs if o["kind"] == "Deployment" and o["metadata"]["name"] == "churnops-api")
+    container = api["spec"]["template"]["spec"]["containers"][0]
+    flags = dict(a.removeprefix("--").split("=", 1) for a in container["args"] if a.startswith("--"))
+    named = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert named == {"http": int(flags["port"]), "metrics": int(flags["metrics-port"])}, "the ports the CLI is told"
+    policies = [o for o in docs if o["kind"] == "NetworkPolicy"]
+    pod_labels = api["spec"]["template"]["metadata"]["labels"]
+    assert admitted_ports(policies, pod_labels, "monitoring") == {named["metrics"]}, "no prediction, no /admin/reload"
+    assert admitted_ports(policies, pod_labels, "ingress-nginx") == {named["http"]}, "clients never see /metrics"
+    monitor = next(o for o in docs if o["kind"] == "ServiceMonitor" and o["metadata"]["name"] == "churnops-api")
+    service = next(o for o in docs if o["kind"] == "Service" and o["metadata"]["name"] == "churnops-api")
+    scraped = next(p for p in service["spec"]["ports"] if p["name"] == monitor["spec"]["endpoints"][0]["port"])
+    assert scraped["targetPort"] == "metrics", "Prometheus scrapes the metrics port"
+
+
+def vpc_cidr(environment: str) -> str:
+    "The environment's VPC as terraform builds it: its tfvars' vpc_cidr, else the variable's default."
+    for text in ((REPO / "terraform" / "environments" / f"{environment}.tfvars").read_text(),
+                 (REPO / "terraform" / "variables.tf").read_text().split('variable "vpc_cidr"', 1)[1]):
+        found = re.search(r'(?:vpc_cidr|default)\s*=\s*"([^"]+)"', text)
+        if found:
+            return found.group(1)
+
+
+def test_egress_never_leaves_the_environments_vpc(rendered):
+    "Every egress rule names its destination: pods in the namespace, cluster DNS, or the VPC (AWS APIs by endpoint)."
+    for overlay in OVERLAYS:
+        for policy in (o for o in objects(rendered[overlay]) if o["kind"] == "NetworkPolicy"):
+            for rule in policy["spec"].get("egress", []):
+                assert rule.get("to"), f"{overlay} {policy['metadata']['name']}: an egress rule open to any address"
+                blocks = {peer["ipBlock"]["cidr"] for peer in rule["to"] if "ipBlock" in peer}
+                assert blocks <= {vpc_cidr(overlay)}, (overlay, policy["metadata"]["name"], blocks)
+
+
 def test_stream_scaler_follows_the_consumer_group_and_its_partitions(rendered):
     "KEDA watches the group and topic the service uses, and never adds a replica that would hold no partition."
     params = yaml.safe_load((REPO / "params.yaml").read_text())["stream"]
@@ -151,8 +207,8 @@ def test_planted_unknown_field_fails_strict_validation(k8s_copy, tmp_path):
 
 def test_planted_crd_error_fails_crd_validation(k8s_copy):
     path = k8s_copy / "base" / "monitoring" / "servicemonitor.yaml"
-    path.write_text(path.read_text().replace("    - port: http\n      path: /metrics\n      interval: 15s",
-                                             "    - port: 8000\n      path: /metrics\n      interval: 15s"))
+    path.write_text(path.read_text().replace("    - port: metrics  # the API's metrics port (the API port has no /metrics)\n      path: /metrics",
+                                             "    - port: 9100\n      path: /metrics"))
     rendered = k8s_copy / "dev.yaml"
     rendered.write_text(render(k8s_copy / "overlays" / "dev"))
     result = validate_crds(rendered)

@@ -67,7 +67,7 @@ def test_valid(initialised):
 def test_security_properties_hold(initialised):
     result = terraform(initialised, "test")
     assert result.returncode == 0, result.output
-    assert "Success! 8 passed, 0 failed." in result.output
+    assert "Success! 9 passed, 0 failed." in result.output
 
 
 def test_every_environment_has_variables_and_a_state_backend():

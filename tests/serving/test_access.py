@@ -1,6 +1,6 @@
 """Who may call the prediction API, through a real `churnops serve`: keys made by `churnops api-key create`,
 401 vs 403, per-client rate limits (429 + Retry-After), the body limit (413 before the body is read), the counters
-in /metrics, and the secure default (a local key made once, or a refusal to start)."""
+on /metrics (a port of its own, which clients never need), and the secure default (a local key made once, or a refusal to start)."""
 import os
 import re
 import socket
@@ -24,8 +24,8 @@ def create_key(keys_file, name, *options):
     return re.search(r"^(co_\S+)$", out, re.M).group(1)
 
 
-def error_count(url, kind):
-    found = re.search(rf'^churnops_errors_total{{kind="{kind}"}} ([\d.]+)$', httpx.get(url + "/metrics").text, re.M)
+def error_count(server, kind):
+    found = re.search(rf'^churnops_errors_total{{kind="{kind}"}} ([\d.]+)$', httpx.get(server.metrics_url).text, re.M)
     return float(found.group(1)) if found else 0.0
 
 
@@ -70,7 +70,7 @@ def test_keys_scopes_rate_limits_and_the_body_limit(serve, trained, tmp_path):  
         assert raw.recv(200).startswith(b"HTTP/1.1 413"), "answered before the body was read"
     assert predict(crm).status_code == 200, "still serving"
 
-    counts = {kind: error_count(server.url, kind) for kind in ("unauthenticated", "forbidden", "rate_limited", "body_too_large")}
+    counts = {kind: error_count(server, kind) for kind in ("unauthenticated", "forbidden", "rate_limited", "body_too_large")}
     assert counts == {"unauthenticated": 2, "forbidden": 1, "rate_limited": 1, "body_too_large": 3}, counts
 
 
@@ -105,3 +105,20 @@ def test_docs_and_the_schema_are_configurable(serve, trained, docs):  # noqa: F8
     server = serve(trained[0] / "1", docs=docs)
     assert httpx.get(server.url + "/openapi.json").status_code == (200 if docs else 404)
     assert httpx.get(server.url + "/docs").status_code == (200 if docs else 404)
+
+
+def test_metrics_are_served_on_their_own_port_only(serve, trained, repo, tmp_path):  # noqa: F811
+    server = serve(trained[0] / "1", api_key="co_tests-admin-key")  # pragma: allowlist secret
+    assert httpx.post(server.url + "/predict", json=trained[1][0], headers=server.headers).status_code == 200
+    assert httpx.get(server.url + "/metrics", headers=server.headers).status_code == 404, "not on the API port"
+    scraped = httpx.get(server.metrics_url)
+    assert scraped.status_code == 200 and 'route="/predict",status="200"} 1.0' in scraped.text
+    assert httpx.post(server.metrics_url.replace("/metrics", "/predict"), json=trained[1][0]).status_code >= 400
+    with socket.socket() as taken:  # a port someone else holds: a clear refusal naming it, before the API starts
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        refused = subprocess.run([CHURNOPS, "serve", "--port", "1", "--metrics-port", str(port), "--model-source",
+                                  str(trained[0] / "1"), "--params", str(repo / "params.yaml")],
+                                 capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert refused.returncode == 2 and f"cannot serve /metrics on 127.0.0.1:{port}" in refused.stderr, refused.stderr[-2000:]

@@ -77,12 +77,12 @@ class Server:
         shutil.copy(repo / "params.yaml", params)
         self.assignments = tmp_path / f"assignments-{free_port()}"  # the A/B split decisions of this server
         override_params(params, {**{f"serve.{k}": v for k, v in serve.items()}, "experiment.assignment_log": str(self.assignments)})
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port, self.metrics_port = free_port(), free_port()
+        self.url, self.metrics_url = f"http://127.0.0.1:{self.port}", f"http://127.0.0.1:{self.metrics_port}/metrics"
         self.out, self.err = tmp_path / f"{self.port}.out", tmp_path / f"{self.port}.err"  # files: a pipe can fill up
         with self.out.open("w") as out, self.err.open("w") as err:
             self.process = subprocess.Popen(
-                [str(Path(sys.executable).parent / "churnops"), "serve", "--port", str(self.port),
+                [str(Path(sys.executable).parent / "churnops"), "serve", "--port", str(self.port), "--metrics-port", str(self.metrics_port),
                  "--model-source", str(source), "--params", str(params)], stdout=out, stderr=err, cwd=cwd,
                 env={**os.environ, "CHURNOPS_ADMIN_TOKEN": TOKEN, **(env or {})})
         deadline = time.time() + 60
@@ -132,7 +132,7 @@ def api_schema(fuzz_server):
 
 
 OPERATIONS = [("/predict", "POST"), ("/predict/batch", "POST"), ("/admin/reload", "POST"), ("/ready", "GET"),
-              ("/health", "GET"), ("/metrics", "GET")]
+              ("/health", "GET")]
 
 
 @pytest.mark.parametrize(("path", "method", "mode", "credentials"), [
@@ -224,7 +224,7 @@ def test_bounded_load_with_a_reload_in_the_middle_has_no_errors(serve, trained):
     assert reloads[0].status_code == 200 and reloads[0].json()["champion"] == "churn/1"
     assert statuses == {200: 640}, statuses  # every request answered, none failed, across the swap
     assert answered_after_reload > 0, "the reload finished before the load did: it happened under load"
-    metrics = httpx.get(server.url + "/metrics").text
+    metrics = httpx.get(server.metrics_url).text
     assert 'churnops_http_requests_total{method="POST",route="/predict",status="200"} 640.0' in metrics
     assert 'churnops_prediction_score_count{model_version="churn/1",role="champion"}' in metrics
     assert httpx.post(server.url + "/admin/reload").status_code == 401
@@ -241,7 +241,7 @@ def test_split_traffic_is_sticky_per_customer_and_labelled_by_version(serve, tra
     assert 0.2 < share < 0.4, share
     batch = httpx.post(server.url + "/predict/batch", json={"rows": rows[:50]}).json()["predictions"]
     assert [p["model"]["version"] for p in batch] == [first[r["customer_id"]] for r in rows[:50]]
-    metrics = httpx.get(server.url + "/metrics").text
+    metrics = httpx.get(server.metrics_url).text
     assert 'churnops_predictions_total{model_version="churn/2",role="challenger"}' in metrics
     assert 'churnops_model_info{alias="challenger",name="churn",role="challenger",version="2"} 1.0' in metrics
     # every decision is in the assignment log, and an experiment's unit is the customer's first exposure
@@ -260,7 +260,7 @@ def test_shadow_mode_scores_with_the_challenger_but_answers_with_the_champion(se
     server = serve(root / "1", challenger_source=str(root / "2"), challenger_mode="shadow", challenger_share=1.0)
     answers = httpx.post(server.url + "/predict/batch", json={"rows": rows[:40]}).json()["predictions"]
     assert {a["role"] for a in answers} == {"champion"}
-    assert 'churnops_predictions_total{model_version="churn/2",role="shadow"} 40.0' in httpx.get(server.url + "/metrics").text
+    assert 'churnops_predictions_total{model_version="churn/2",role="shadow"} 40.0' in httpx.get(server.metrics_url).text
 
 
 def test_missing_or_corrupted_model_gives_a_clear_error_not_a_crash(serve, trained, tmp_path):

@@ -80,7 +80,7 @@ def _scrape(servers, repo, root, rows, work, binary):
     port = free_port()
     config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
               "scrape_configs": [{"job_name": "churnops-api", "static_configs": [
-                  {"targets": [f"127.0.0.1:{s.port}"], "labels": {"rollouts_pod_template_hash": name}}
+                  {"targets": [f"127.0.0.1:{s.metrics_port}"], "labels": {"rollouts_pod_template_hash": name}}
                   for name, s in servers.items()]}]}
     (work / "prometheus.yml").write_text(yaml.safe_dump(config))
     log = (work / "prometheus.log").open("w")

@@ -42,7 +42,7 @@ def test_scores_by_id_equal_the_score_stage(pipeline_run, serve, stage_scores): 
     assert missing.status_code == 404 and "987654321 has no features in the online store" in missing.json()["detail"]
     assert httpx.post(server.url + "/predict/customer", json={"customer_id": 1, "extra": 1}).status_code == 422
     assert httpx.post(server.url + "/predict/customers", json={"customer_ids": [1] * 1001}).status_code == 422
-    metrics = httpx.get(server.url + "/metrics").text
+    metrics = httpx.get(server.metrics_url).text
     assert f"churnops_stale_features_total {float(len(stage_scores) + 1)}" in metrics
     assert 'churnops_errors_total{kind="validation"} 2.0' in metrics
     paths = httpx.get(server.url + "/openapi.json").json()["paths"]
@@ -73,4 +73,4 @@ def test_redis_down_fails_only_the_lookups_by_id(pipeline_run, serve, redis_serv
     down = httpx.post(server.url + "/predict/customer", json={"customer_id": int(one)})
     assert down.status_code == 503 and "online store (redis) unavailable" in down.json()["detail"], down.text
     assert httpx.post(server.url + "/predict", json=body).status_code == 200, "the body-based route needs no store"
-    assert 'churnops_errors_total{kind="feature_store"} 1.0' in httpx.get(server.url + "/metrics").text
+    assert 'churnops_errors_total{kind="feature_store"} 1.0' in httpx.get(server.metrics_url).text
