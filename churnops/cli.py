@@ -95,7 +95,7 @@ def _features(args: argparse.Namespace) -> int:
 
 
 def _registry(args: argparse.Namespace) -> int:
-    "List, promote, roll back or export versions of the registered model."
+    "List, promote, roll back or export versions of the registered model; grant access to it."
     from churnops import registry
     from churnops.config import mlflow_tracking_uri
     from churnops.params import load_params
@@ -121,6 +121,11 @@ def _registry(args: argparse.Namespace) -> int:
     elif args.action == "export":
         out = registry.export_bundle(uri, name, args.out, alias=args.alias)
         print(f"{name}@{args.alias} exported to {out}")
+    elif args.action == "grant":
+        password = registry.grant_access(uri, args.user, name, settings["experiment"], args.permission)
+        print(f"{args.user}: {args.permission} on the registered model {name} and the experiment {settings['experiment']}")
+        if password:  # shown once: the server keeps only its hash
+            print(f"new user {args.user}, password (shown once; put it in the workload's Secret):\n{password}", flush=True)
     return 0
 
 
@@ -446,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--port", type=int, default=8866)
     dash.set_defaults(handler=_dashboards)
 
-    reg = sub.add_parser("registry", help="list, promote, roll back or export registered model versions")
+    reg = sub.add_parser("registry", help="list, promote, roll back or export registered model versions; grant access")
     reg.add_argument("--params", default="params.yaml", help="where the mlflow block (store, model name) is")
     reg.add_argument("--pipeline", default="pipeline.yaml", help="where the register stage's bundle and record live "
                      "(a path that does not exist: only the registry alias changes, as in the canary's promotion Job)")
@@ -459,6 +464,10 @@ def build_parser() -> argparse.ArgumentParser:
     export = actions.add_parser("export", help="export a version as a self-contained bundle for serving")
     export.add_argument("--out", required=True, help="bundle folder")
     export.add_argument("--alias", default="champion")
+    grant = actions.add_parser("grant", help="tracking server with basic auth: make a user (if missing) and grant it a "
+                                             "permission on the model and its experiment (run as the admin)")
+    grant.add_argument("--user", required=True, help="e.g. churnops-api (READ) or churnops-pipeline (MANAGE)")
+    grant.add_argument("--permission", default="READ", choices=["READ", "USE", "EDIT", "MANAGE"])
     reg.set_defaults(handler=_registry)
     return parser
 

@@ -18,9 +18,10 @@ from .expectations import check_expectations, describe_failures
 from .model import Predictor, as_predictor, load_model
 
 # %% auto #0
-__all__ = ['HISTORY_TAG', 'client', 'register_version', 'attach_evaluation', 'alias_version', 'champion_history', 'promote',
-           'rollback', 'load_version', 'list_versions', 'NothingPromoted', 'headroom_gain', 'promotion_decision',
-           'behaviour_checks', 'champion_on_holdout', 'export_bundle', 'publish_champion']
+__all__ = ['HISTORY_TAG', 'PERMISSIONS', 'client', 'register_version', 'attach_evaluation', 'alias_version', 'champion_history',
+           'promote', 'rollback', 'load_version', 'list_versions', 'NothingPromoted', 'headroom_gain',
+           'promotion_decision', 'behaviour_checks', 'champion_on_holdout', 'export_bundle', 'publish_champion',
+           'grant_access']
 
 # %% ../nbs_lib/05a_registry.ipynb #76b80e0f
 HISTORY_TAG = "champion_history"
@@ -62,11 +63,15 @@ def attach_evaluation(tracking_uri: str, run_id: str,
             registry.log_artifact(run_id, str(path), artifact_path="reports")
 
 def alias_version(tracking_uri: str, model_name: str, alias: str) -> str | None:
-    "The version an alias points at, or None."
+    """The version an alias points at, or None when the model or the alias does not exist. A refusal of the
+    server (no or wrong credentials, no permission) is raised: it must never look like "there is no champion"."""
+    from mlflow.exceptions import MlflowException
     try:
         return str(client(tracking_uri).get_model_version_by_alias(model_name, alias).version)
-    except Exception:
-        return None
+    except MlflowException as e:
+        if e.error_code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
+            return None
+        raise
 
 def champion_history(tracking_uri: str, model_name: str) -> list[str]:
     "Versions that have been champion, oldest first."
@@ -227,3 +232,43 @@ def publish_champion(tracking_uri: str, model_name: str,
               "champion": champion, "version": champion, "promoted": True, "manual": True}
     write_json(record, decision_path)
     return record
+
+# %% ../nbs_lib/05a_registry.ipynb #6d3f9d4d
+PERMISSIONS = ("READ", "USE", "EDIT", "MANAGE")
+
+def grant_access(tracking_uri: str, username: str, model_name: str, experiment_name: str,
+                 permission: str = "READ",  # READ for the API and the stream scorer, MANAGE for the pipeline
+                 ) -> str | None:
+    "Make `username` (if missing) and grant it `permission` on the model and its experiment; the new password, or None."
+    import secrets
+
+    from mlflow.exceptions import MlflowException
+    from mlflow.server.auth.client import AuthServiceClient
+    if permission not in PERMISSIONS:
+        raise ValueError(f"permission must be one of {', '.join(PERMISSIONS)}, got {permission!r}")
+    admin, registry = AuthServiceClient(tracking_uri), client(tracking_uri)
+    password = None
+    try:
+        admin.get_user(username)
+    except MlflowException as e:
+        if e.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        password = secrets.token_urlsafe(24)
+        admin.create_user(username, password)
+    experiment = registry.get_experiment_by_name(experiment_name)
+    experiment_id = experiment.experiment_id if experiment else registry.create_experiment(experiment_name)
+    try:
+        registry.get_registered_model(model_name)
+    except MlflowException as e:
+        if e.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        registry.create_registered_model(model_name)
+    for resource_type, resource_id in (("experiment", experiment_id), ("registered_model", model_name)):
+        try:
+            admin.grant_user_permission(username, resource_type, resource_id, permission)
+        except MlflowException as e:  # granted before: replace it (the same or another permission)
+            if e.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            admin.revoke_user_permission(username, resource_type, resource_id)
+            admin.grant_user_permission(username, resource_type, resource_id, permission)
+    return password

@@ -165,6 +165,44 @@ def test_egress_never_leaves_the_environments_vpc(rendered):
                 assert blocks <= {vpc_cidr(overlay)}, (overlay, policy["metadata"]["name"], blocks)
 
 
+def containers_in(node, owner: str = ""):
+    "(owner name, container) for every container anywhere in `node` (workloads, CronJobs, AnalysisTemplate Jobs)."
+    if isinstance(node, dict):
+        owner = node.get("metadata", {}).get("name", owner)
+        for container in node.get("containers", []):
+            yield owner, container
+        for value in node.values():
+            yield from containers_in(value, owner)
+    elif isinstance(node, list):
+        for item in node:
+            yield from containers_in(item, owner)
+
+
+def test_every_registry_client_signs_in_with_the_least_it_needs(rendered):
+    "MLflow runs its basic-auth app; who reads (API, stream) and who writes (pipeline, canary promotion) by Secret."
+    docs = objects(rendered["prod"])
+    mlflow = next(o for o in docs if o["kind"] == "Deployment" and o["metadata"]["name"] == "churnops-mlflow")
+    server = mlflow["spec"]["template"]["spec"]["containers"][0]
+    assert "--app-name=basic-auth" in server["args"]
+    config_path = next(e["value"] for e in server["env"] if e["name"] == "MLFLOW_AUTH_CONFIG_PATH")
+    mount = next(m for m in server["volumeMounts"] if config_path.startswith(m["mountPath"] + "/"))
+    volume = next(v for v in mlflow["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
+    auth = volume["secret"]["secretName"]  # pragma: allowlist secret
+    assert auth == "churnops-mlflow-auth", "the auth config holds a database password"
+    users = {}
+    for owner, container in (pair for o in docs for pair in containers_in(o)):
+        env = {e["name"]: e for e in container.get("env", [])}
+        if "MLFLOW_TRACKING_URI" in env or any(f.get("configMapRef", {}).get("name", "").startswith("churnops-config")
+                                                for f in container.get("envFrom", [])):
+            credentials = [env.get(v, {}).get("valueFrom", {}).get("secretKeyRef", {}).get("name")
+                           for v in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")]
+            secrets = set(credentials)
+            assert None not in secrets and len(secrets) == 1, f"{owner}: no registry user, or name and password apart"
+            users.setdefault(secrets.pop(), set()).add(owner.removeprefix("churnops-").split("-")[0])
+    assert users == {"churnops-mlflow-reader": {"api", "stream"},
+                     "churnops-mlflow-pipeline": {"stage", "pipeline", "retrain", "batch", "promote"}}, users
+
+
 def test_stream_scaler_follows_the_consumer_group_and_its_partitions(rendered):
     "KEDA watches the group and topic the service uses, and never adds a replica that would hold no partition."
     params = yaml.safe_load((REPO / "params.yaml").read_text())["stream"]
@@ -264,7 +302,7 @@ def test_the_api_rolls_out_as_a_canary_that_promotes_the_model_it_served(rendere
     container = job["containers"][0]
     assert container["image"] == deployment["spec"]["template"]["spec"]["containers"][0]["image"], "the image tag follows"
     config = next(o["metadata"]["name"] for o in prod if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("churnops-config"))
-    assert {e["valueFrom"]["configMapKeyRef"]["name"] for e in container["env"]} == {config}, "the hashed config map name"
+    assert {e["valueFrom"]["configMapKeyRef"]["name"] for e in container["env"] if "configMapKeyRef" in e["valueFrom"]} == {config}, "the hashed config map name"
     assert container["args"][:3] == ["registry", "--pipeline=none", "promote"] and "$(CHURNOPS_MODEL_SOURCE)" in container["args"]
     monitor = next(o for o in prod if o["kind"] == "ServiceMonitor" and o["metadata"]["name"] == "churnops-api")
     assert monitor["spec"]["endpoints"][0]["relabelings"][0]["targetLabel"] == "rollouts_pod_template_hash"

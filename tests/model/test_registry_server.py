@@ -1,10 +1,13 @@
-"""The production setting, for real: an MLflow tracking server with a PostgreSQL backend store.
+"""The production setting, for real: an MLflow tracking server with a PostgreSQL backend store, and one with
+MLflow's basic-auth app (users and per-model permissions: the pipeline writes, the API only reads).
 
 A throwaway PostgreSQL cluster (the machine's binaries, run as an unprivileged user, bound to 127.0.0.1)
 and `mlflow server` on a free local port; training, registration, promotion and export go through HTTP.
 In production the artifact store is S3 (`--artifacts-destination s3://...`); here it is a local folder.
 """
+import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -17,10 +20,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
+from mlflow.exceptions import MlflowException
 
 from churnops import registry
 from churnops.model import load_model
 from churnops.train import log_training_run, make_model
+from tests.conftest import REPO
 from tests.model.test_registry import toy_data
 
 pytestmark = pytest.mark.skipif(shutil.which("initdb") is None or shutil.which("pg_ctl") is None,
@@ -60,18 +66,18 @@ def postgres_uri():
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def tracking_server(postgres_uri, tmp_path_factory):
-    artifacts = tmp_path_factory.mktemp("artifacts")
+@contextlib.contextmanager
+def mlflow_server(backend_store_uri: str, artifacts: Path, *options: str, env: dict | None = None):
+    "`mlflow server` on a free local port until the block ends; its URL."
     port = free_port()
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", postgres_uri,
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true", **(env or {})}
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_store_uri,
                                "--artifacts-destination", str(artifacts), "--host", "127.0.0.1", "--port", str(port),
-                               "--workers", "1"],
+                               "--workers", "1", *options],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
+        for _ in range(240):
             try:
                 if urllib.request.urlopen(f"{url}/health", timeout=1).status == 200:
                     break
@@ -80,12 +86,18 @@ def tracking_server(postgres_uri, tmp_path_factory):
             if server.poll() is not None:
                 pytest.fail(f"mlflow server exited: {server.stderr.read().decode()[-2000:]}")
         else:
-            pytest.fail("mlflow server did not become healthy within 60 s")
+            pytest.fail("mlflow server did not become healthy within 120 s")
         yield url
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def tracking_server(postgres_uri, tmp_path_factory):
+    with mlflow_server(postgres_uri, tmp_path_factory.mktemp("artifacts")) as url:
+        yield url
 
 
 def test_train_register_promote_and_export_through_the_server(tracking_server, tmp_path, monkeypatch):
@@ -104,3 +116,75 @@ def test_train_register_promote_and_export_through_the_server(tracking_server, t
     bundle = registry.export_bundle(tracking_server, "churn", tmp_path / "bundle")
     exported = load_model(bundle / "model")
     assert (exported.predict_proba(data[["a", "b"]]) == model.predict_proba(data[["a", "b"]])).all()
+
+
+ADMIN = ("admin", "admin-password-for-tests")  # pragma: allowlist secret
+
+
+def as_user(monkeypatch, user: str | None, password: str | None = None):
+    "MLflow's client sends these credentials (MLFLOW_TRACKING_USERNAME/PASSWORD) with every call."
+    for variable, value in (("MLFLOW_TRACKING_USERNAME", user), ("MLFLOW_TRACKING_PASSWORD", password)):
+        if value is None:
+            monkeypatch.delenv(variable, raising=False)
+        else:
+            monkeypatch.setenv(variable, value)
+
+
+def grant(url, tmp_path, user, permission):
+    "`churnops registry grant` as the admin; the new password it printed, or None."
+    env = {**os.environ, "MLFLOW_TRACKING_URI": url, "MLFLOW_TRACKING_USERNAME": ADMIN[0], "MLFLOW_TRACKING_PASSWORD": ADMIN[1]}
+    result = subprocess.run([str(Path(sys.executable).parent / "churnops"), "registry", "--params", str(REPO / "params.yaml"),
+                             "grant", "--user", user, "--permission", permission],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = re.search(r"shown once.*\n(\S+)$", result.stdout.strip(), re.S)
+    return found.group(1) if found else None
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory):
+    "A tracking server with basic auth in which nobody may do anything until granted (default NO_PERMISSIONS)."
+    root = tmp_path_factory.mktemp("auth-server")
+    (root / "basic_auth.ini").write_text(f"[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
+                                         f"database_uri = sqlite:///{root}/auth.db\nadmin_username = {ADMIN[0]}\n")
+    env = {"MLFLOW_AUTH_CONFIG_PATH": str(root / "basic_auth.ini"), "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN[1],
+           "MLFLOW_FLASK_SERVER_SECRET_KEY": "tests-only-csrf-key"}  # pragma: allowlist secret
+    with mlflow_server(f"sqlite:///{root}/mlflow.db", root / "artifacts", "--app-name", "basic-auth", env=env) as url:
+        yield url
+
+
+def test_the_pipeline_writes_and_the_api_only_reads_the_registry(auth_server, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = yaml.safe_load((REPO / "params.yaml").read_text())["mlflow"]
+    api_password = grant(auth_server, tmp_path, "churnops-api", "READ")  # the CLI, before the first training run
+    as_user(monkeypatch, *ADMIN)
+    pipeline_password = registry.grant_access(auth_server, "churnops-pipeline", settings["model_name"],
+                                              settings["experiment"], "MANAGE")
+    assert api_password and pipeline_password and api_password != pipeline_password
+    assert registry.grant_access(auth_server, "churnops-api", settings["model_name"], settings["experiment"]) is None, \
+        "granting again changes no password"
+
+    as_user(monkeypatch, "churnops-pipeline", pipeline_password)
+    data = toy_data(0)
+    model = make_model("logistic_regression", ["a", "b"], [], {"C": 1.0}).fit(data[["a", "b"]], data.churned)
+    leaderboard = pd.DataFrame([{"candidate": "logistic_regression", "roc_auc": 0.7, "pr_auc": 0.4, "selected": True,
+                                 "expectations_failed": ""}])
+    run = log_training_run(model, data, {"train": {"candidates": {"logistic_regression": {"C": 1.0}}}}, leaderboard,
+                           {"data_fingerprint": "test"}, auth_server, settings["experiment"])
+    name = settings["model_name"]
+    version = registry.register_version(auth_server, name, run["model_uri"], run["run_id"], {"pr_auc": 0.5})
+    registry.promote(auth_server, name, version, "first")
+
+    as_user(monkeypatch, "churnops-api", api_password)
+    assert registry.alias_version(auth_server, name, "champion") == version
+    bundle = registry.export_bundle(auth_server, name, tmp_path / "bundle")  # what `churnops serve` downloads
+    assert (load_model(bundle / "model").predict_proba(data[["a", "b"]]) == model.predict_proba(data[["a", "b"]])).all()
+    with pytest.raises(MlflowException) as refused:
+        registry.promote(auth_server, name, version, "the API may not move the champion")
+    assert refused.value.error_code == "PERMISSION_DENIED"
+
+    for user, password in [(None, None), ("churnops-api", "wrong-password")]:  # pragma: allowlist secret
+        as_user(monkeypatch, user, password)
+        with pytest.raises(MlflowException) as refused:
+            registry.alias_version(auth_server, name, "champion")  # never "no champion": a refusal is an error
+        assert refused.value.error_code == "UNAUTHENTICATED"
