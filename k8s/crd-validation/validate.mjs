@@ -1,6 +1,6 @@
 // Validate the custom resources in YAML files against the OpenAPI schemas of their CRDs.
 // The schemas come from @kubernetes-models (generated from the upstream CRDs of Argo CD 3, Argo Rollouts, the
-// Prometheus Operator and KEDA), pinned in package-lock.json. Kinds without a schema here are left to kubernetes-validate.
+// Prometheus Operator, KEDA and Kyverno), pinned in package-lock.json. Kinds without a schema here are left to kubernetes-validate.
 // Usage: node validate.mjs FILE.yaml...   Exit code 1 and one line per error when a resource is invalid.
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
@@ -13,6 +13,7 @@ import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitorin
 import { PodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor";
 import { ScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject";
 import { TriggerAuthentication } from "@kubernetes-models/keda/keda.sh/v1alpha1/TriggerAuthentication";
+import { ClusterPolicy } from "@kubernetes-models/kyverno/kyverno.io/v1/ClusterPolicy";
 
 const models = {
   "argoproj.io/v1alpha1/Application": Application,
@@ -24,6 +25,7 @@ const models = {
   "monitoring.coreos.com/v1/PodMonitor": PodMonitor,
   "keda.sh/v1alpha1/ScaledObject": ScaledObject,
   "keda.sh/v1alpha1/TriggerAuthentication": TriggerAuthentication,
+  "kyverno.io/v1/ClusterPolicy": ClusterPolicy,
 };
 
 let errors = 0;

@@ -1,5 +1,6 @@
 """k8s/: every overlay renders, validates strictly against the Kubernetes API schemas, and its custom
 resources against their CRD schemas; the pipeline Jobs match dvc.yaml; the pods are locked down."""
+import fnmatch
 import re
 
 import yaml
@@ -9,6 +10,7 @@ from tests.deploy.conftest import OVERLAYS, render, run, tool
 
 KUBERNETES_VERSION = "1.34"  # terraform/variables.tf kubernetes_version
 CRD_VALIDATOR = REPO / "k8s" / "crd-validation" / "validate.mjs"
+SIGNATURE_POLICY = REPO / "k8s" / "policies" / "verify-image-signatures.yaml"
 
 
 def objects(path) -> list[dict]:
@@ -49,11 +51,31 @@ def test_rendered_manifests_pass_strict_schema_validation(rendered):
 
 def test_custom_resources_match_their_crd_schemas(rendered):
     argocd = sorted((REPO / "k8s" / "argocd").glob("*.yaml"))
-    result = validate_crds(*rendered.values(), *argocd)
+    result = validate_crds(*rendered.values(), *argocd, SIGNATURE_POLICY)
     assert result.returncode == 0, result.output
     # 2 x (2 ServiceMonitors + 1 rule + the stream's PodMonitor, ScaledObject, TriggerAuthentication + the API's
-    # Rollout and 2 AnalysisTemplates) + 3 Argo CD
-    assert "21 custom resources valid, 0 invalid" in result.stdout
+    # Rollout and 2 AnalysisTemplates) + 3 Argo CD + the Kyverno ClusterPolicy
+    assert "22 custom resources valid, 0 invalid" in result.stdout
+
+
+def test_only_images_the_image_workflow_signed_are_admitted(rendered):
+    "The Kyverno policy trusts this repository's image workflow on main, and covers every churnops image we deploy."
+    policy = objects(SIGNATURE_POLICY)[0]
+    rule = policy["spec"]["rules"][0]
+    check = rule["verifyImages"][0]
+    assert check["failureAction"] == "Enforce" and check["required"] and check["mutateDigest"] and check["verifyDigest"]
+    repository = re.search(r"^git_url = (\S+)$", (REPO / "settings.ini").read_text(), re.M).group(1)
+    signer = {"issuer": "https://token.actions.githubusercontent.com",
+              "subject": f"{repository}/.github/workflows/image.yml@refs/heads/main", "rekor": {"url": "https://rekor.sigstore.dev"}}
+    assert [e["keyless"] for a in check["attestors"] for e in a["entries"]] == [signer]
+    assert [e["keyless"] for t in check["attestations"] for a in t["attestors"] for e in a["entries"]] == [signer]
+    workflow = (REPO / ".github" / "workflows" / "image.yml").read_text()
+    assert "cosign sign --yes" in workflow and "cosign attest --yes --type cyclonedx" in workflow, "what the policy checks"
+    namespaces = set(rule["match"]["any"][0]["resources"]["namespaces"])
+    for overlay in OVERLAYS:
+        assert f"churnops-{overlay}" in namespaces
+        images = {c["image"] for o in objects(rendered[overlay]) for _, c in containers_in(o) if "/churnops" in c["image"]}
+        assert images and all(any(fnmatch.fnmatch(i, pattern) for pattern in check["imageReferences"]) for i in images), images
 
 
 def test_one_job_per_dvc_stage_runs_that_stage(rendered):
