@@ -187,17 +187,67 @@ def test_egress_never_leaves_the_environments_vpc(rendered):
                 assert blocks <= {vpc_cidr(overlay)}, (overlay, policy["metadata"]["name"], blocks)
 
 
-def containers_in(node, owner: str = ""):
-    "(owner name, container) for every container anywhere in `node` (workloads, CronJobs, AnalysisTemplate Jobs)."
+def pod_templates_in(node, owner: str = ""):
+    "(owner name, pod labels, pod spec) for every pod template anywhere in `node` (workloads, CronJobs, AnalysisTemplate Jobs)."
     if isinstance(node, dict):
         owner = node.get("metadata", {}).get("name", owner)
-        for container in node.get("containers", []):
-            yield owner, container
+        if "containers" in node.get("spec", {}):
+            yield owner, node.get("metadata", {}).get("labels", {}), node["spec"]
         for value in node.values():
-            yield from containers_in(value, owner)
+            yield from pod_templates_in(value, owner)
     elif isinstance(node, list):
         for item in node:
-            yield from containers_in(item, owner)
+            yield from pod_templates_in(item, owner)
+
+
+def containers_in(node):
+    "(owner name, container) for every container anywhere in `node`."
+    for owner, _, spec in pod_templates_in(node):
+        for container in spec["containers"]:
+            yield owner, container
+
+
+def calls_the_registry(container: dict) -> bool:
+    return any(e["name"] == "MLFLOW_TRACKING_URI" for e in container.get("env", [])) or any(
+        f.get("configMapRef", {}).get("name", "").startswith("churnops-config") for f in container.get("envFrom", []))
+
+
+def egress_allowed(policies: list[dict], labels: dict, peer: dict, port: int) -> bool:
+    "Whether a pod with `labels` may open `port` on a pod matching `peer` ({'pod': labels} or {'namespace': name, 'pod': labels})."
+    for policy in policies:
+        if selects(policy["spec"]["podSelector"], labels) and "Egress" in policy["spec"]["policyTypes"]:
+            for rule in policy["spec"].get("egress", []):
+                if any(p["port"] == port for p in rule.get("ports", [])) and any(
+                        selects(to.get("podSelector", {}), peer["pod"])
+                        and (selects(to["namespaceSelector"], {"kubernetes.io/metadata.name": peer["namespace"]})
+                             if "namespaceSelector" in to else "namespace" not in peer)
+                        for to in rule.get("to", []) if "ipBlock" not in to):
+                    return True
+    return False
+
+
+def ingress_admitted(policies: list[dict], labels: dict, client: dict, port: int) -> bool:
+    "Whether a pod with `labels` admits a pod of the same namespace with `client` labels on `port`."
+    return any(selects(policy["spec"]["podSelector"], labels) and any(
+        any(p["port"] == port for p in rule.get("ports", []))
+        and any("namespaceSelector" not in peer and "ipBlock" not in peer and selects(peer["podSelector"], client)
+                for peer in rule.get("from", []))
+        for rule in policy["spec"].get("ingress", [])) for policy in policies)
+
+
+def test_every_registry_client_may_reach_the_registry_through_the_network_policies(rendered):
+    "Default deny: each pod that calls MLflow needs DNS, an egress rule to MLflow and MLflow's ingress rule."
+    docs = objects(rendered["prod"])
+    policies = [o for o in docs if o["kind"] == "NetworkPolicy"]
+    mlflow = {"pod": {"app.kubernetes.io/component": "mlflow"}}
+    dns = {"namespace": "kube-system", "pod": {"k8s-app": "kube-dns"}}
+    clients = {owner: labels for o in docs for owner, labels, spec in pod_templates_in(o)
+               if any(calls_the_registry(c) for c in spec["containers"]) and o["kind"] != "Rollout"}
+    assert {"churnops-api", "churnops-stream", "churnops-promote-champion", "churnops-retrain-if-drift"} <= set(clients)
+    for owner, labels in clients.items():
+        assert egress_allowed(policies, labels, dns, 53), f"{owner}: no DNS"
+        assert egress_allowed(policies, labels, mlflow, 5000), f"{owner}: no egress to MLflow"
+        assert ingress_admitted(policies, mlflow["pod"], labels, 5000), f"{owner}: MLflow does not admit it"
 
 
 def test_every_registry_client_signs_in_with_the_least_it_needs(rendered):
@@ -214,8 +264,7 @@ def test_every_registry_client_signs_in_with_the_least_it_needs(rendered):
     users = {}
     for owner, container in (pair for o in docs for pair in containers_in(o)):
         env = {e["name"]: e for e in container.get("env", [])}
-        if "MLFLOW_TRACKING_URI" in env or any(f.get("configMapRef", {}).get("name", "").startswith("churnops-config")
-                                                for f in container.get("envFrom", [])):
+        if calls_the_registry(container):
             credentials = [env.get(v, {}).get("valueFrom", {}).get("secretKeyRef", {}).get("name")
                            for v in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")]
             secrets = set(credentials)
