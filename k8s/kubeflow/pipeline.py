@@ -7,7 +7,12 @@ runs its stage and pushes the outputs before it writes its own state. The data, 
 through the DVC remote by content hash; the state artifacts make each step's inputs visible in the Kubeflow UI.
 
 Compile (tests/deploy does this):  python k8s/kubeflow/pipeline.py --out churnops-pipeline.yaml
-Upload the YAML in the Kubeflow UI, or: kfp pipeline upload -p churnops churnops-pipeline.yaml
+Run it:  python k8s/kubeflow/pipeline.py --submit https://kubeflow.example/pipeline --namespace churnops-dev
+A run's pods use the service account churnops-pipeline (the IRSA role terraform/iam.tf binds to it): Kubeflow
+takes the service account per run, not from the compiled file, so `--submit` names it, and the admission policy
+k8s/policies/pipeline-pods.yaml refuses pipeline pods under any other account (e.g. a run started from the UI
+with the profile's default-editor). Steps run as a non-root user; the Kubeflow backend (kfp >= 2.15) drops
+their capabilities and privilege escalation, which the same policy checks.
 """
 
 import argparse  # no `from __future__ import annotations`: kfp reads the annotations as types
@@ -17,6 +22,7 @@ import yaml
 from kfp import compiler, dsl, kubernetes
 
 REPO = Path(__file__).resolve().parents[2]
+SERVICE_ACCOUNT = "churnops-pipeline"  # terraform/iam.tf: the pipeline's IRSA role trusts this account
 
 
 def overlay_image(overlay: Path = REPO / "k8s/overlays/dev/kustomization.yaml") -> str:
@@ -97,9 +103,23 @@ def compile_pipeline(out: Path, dvc_yaml: Path = REPO / "dvc.yaml") -> Path:
     return out
 
 
+def submit(package: Path, host: str, namespace: str) -> str:
+    "Start a run of a compiled pipeline in `namespace` as the pipeline's service account; the run id."
+    from kfp import Client
+    run = Client(host=host, namespace=namespace).create_run_from_pipeline_package(
+        str(package), experiment_name="churnops", namespace=namespace, service_account=SERVICE_ACCOUNT)
+    return run.run_id
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("churnops-pipeline.yaml"))
     parser.add_argument("--dvc-yaml", type=Path, default=REPO / "dvc.yaml")
+    parser.add_argument("--submit", metavar="HOST", help="then start a run on this Kubeflow Pipelines endpoint")
+    parser.add_argument("--namespace", help="the Kubeflow profile namespace of the run (churnops-dev, churnops-prod)")
     args = parser.parse_args()
+    if args.submit and not args.namespace:
+        parser.error("--submit needs --namespace (the profile whose churnops-pipeline account the run uses)")
     print(compile_pipeline(args.out, args.dvc_yaml))
+    if args.submit:
+        print(f"run {submit(args.out, args.submit, args.namespace)} as {SERVICE_ACCOUNT} in {args.namespace}")

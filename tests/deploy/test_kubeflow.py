@@ -31,6 +31,11 @@ def test_pipeline_compiles_to_one_step_per_stage_in_order(tmp_path):
         assert executor["container"]["command"] == ["churnops"] and executor["container"]["args"][0] == "cluster-run"
     kubernetes = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     assert all(e["emptyDirMounts"][0]["mountPath"] == "/workspace" for e in kubernetes.values())
+    policy = yaml.safe_load((REPO / "k8s/policies/pipeline-pods.yaml").read_text())["spec"]["rules"][0]
+    label = policy["match"]["any"][0]["resources"]["selector"]["matchLabels"]
+    for executor in kubernetes.values():  # every step is a pipeline pod to the admission policy, and runs non-root
+        assert executor["podMetadata"]["labels"].items() >= label.items()
+        assert executor["securityContext"]["runAsNonRoot"] is True
 
 
 def test_planted_pipeline_without_stages_is_refused(tmp_path):

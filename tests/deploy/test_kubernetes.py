@@ -10,6 +10,7 @@ from tests.deploy.conftest import OVERLAYS, render, run, tool
 
 KUBERNETES_VERSION = "1.34"  # terraform/variables.tf kubernetes_version
 CRD_VALIDATOR = REPO / "k8s" / "crd-validation" / "validate.mjs"
+POLICIES = sorted((REPO / "k8s" / "policies").glob("*.yaml"))
 SIGNATURE_POLICY = REPO / "k8s" / "policies" / "verify-image-signatures.yaml"
 
 
@@ -51,11 +52,11 @@ def test_rendered_manifests_pass_strict_schema_validation(rendered):
 
 def test_custom_resources_match_their_crd_schemas(rendered):
     argocd = sorted((REPO / "k8s" / "argocd").glob("*.yaml"))
-    result = validate_crds(*rendered.values(), *argocd, SIGNATURE_POLICY)
+    result = validate_crds(*rendered.values(), *argocd, *POLICIES)
     assert result.returncode == 0, result.output
     # 2 x (2 ServiceMonitors + 1 rule + the stream's PodMonitor, ScaledObject, TriggerAuthentication + the API's
-    # Rollout and 2 AnalysisTemplates) + 3 Argo CD + the Kyverno ClusterPolicy
-    assert "22 custom resources valid, 0 invalid" in result.stdout
+    # Rollout and 2 AnalysisTemplates) + 3 Argo CD + 2 Kyverno ClusterPolicies
+    assert "23 custom resources valid, 0 invalid" in result.stdout
 
 
 def test_only_images_the_image_workflow_signed_are_admitted(rendered):
@@ -272,6 +273,33 @@ def test_every_registry_client_signs_in_with_the_least_it_needs(rendered):
             users.setdefault(secrets.pop(), set()).add(owner.removeprefix("churnops-").split("-")[0])
     assert users == {"churnops-mlflow-reader": {"api", "stream"},
                      "churnops-mlflow-pipeline": {"stage", "pipeline", "retrain", "batch", "promote"}}, users
+
+
+def matches(pattern, value) -> bool:
+    "Kyverno's validate pattern, the part these policies use: mappings key by key, a one-element list for every item."
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(k in value and matches(v, value[k]) for k, v in pattern.items())
+    if isinstance(pattern, list) and len(pattern) == 1 and isinstance(pattern[0], dict):
+        return isinstance(value, list) and all(matches(pattern[0], item) for item in value)
+    return pattern == value
+
+
+def test_pipeline_pods_run_as_the_identity_terraform_trusts(rendered):
+    "The admission rule names the service account of the pipeline's IRSA role, and our own pipeline pods pass it."
+    rule = objects(REPO / "k8s" / "policies" / "pipeline-pods.yaml")[0]["spec"]["rules"][0]
+    pattern = rule["validate"]["pattern"]
+    pipeline_role = (REPO / "terraform" / "iam.tf").read_text().split("pipeline = {", 1)[1]
+    assert pattern["spec"]["serviceAccountName"] == re.search(r'service_account = "([^"]+)"', pipeline_role).group(1)
+    selector = rule["match"]["any"][0]["resources"]["selector"]
+    for overlay in OVERLAYS:
+        pods = [(owner, {"spec": spec}) for o in objects(rendered[overlay]) for owner, labels, spec in pod_templates_in(o)
+                if selects(selector, labels)]
+        assert len(pods) >= 12, "the stage Jobs and the CronJobs"
+        for owner, pod in pods:
+            assert matches(pattern, pod), f"{overlay} {owner}: the admission rule would refuse it"
+    locked_down = {"spec": {"serviceAccountName": "default", "securityContext": {"runAsNonRoot": True},
+                            "containers": [{"securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}]}}
+    assert not matches(pattern, locked_down), "another service account is refused"
 
 
 def test_stream_scaler_follows_the_consumer_group_and_its_partitions(rendered):
