@@ -172,7 +172,7 @@ def _serve(args: argparse.Namespace) -> int:
     host, port = args.host or params["serve"]["host"], args.port or params["serve"]["port"]
     metrics_port = args.metrics_port or params["serve"]["metrics_port"]
     if metrics_port == port:
-        raise ValueError(f"the metrics port must differ from the API port ({port}): pass --metrics-port")
+        raise ValueError(f"the metrics port must differ from the API port ({port}): set serve.metrics_port or pass --metrics-port")
     app = create_app(config, access)
     try:
         app.state.metrics.serve(host, metrics_port)

@@ -211,12 +211,6 @@ class Serve(_Block):
     max_body_bytes: int = Field(2_000_000, gt=0)
     docs: bool = True
 
-    @model_validator(mode="after")
-    def _ports(self):
-        if self.metrics_port == self.port:
-            raise ValueError(f"serve.metrics_port must differ from serve.port ({self.port}): the metrics have a port of their own")
-        return self
-
 class FeatureStore(_Block):
     repo: str
     project: str = Field(pattern=r"^[A-Za-z0-9_]+$")
