@@ -167,12 +167,12 @@ def _serve(args: argparse.Namespace) -> int:
     params = load_params(args.params)
     config = ServeConfig.from_params(params, model_source=args.model_source, challenger_source=args.challenger_source)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    access = access_policy(config.api_keys_file, config.allow_anonymous, config.anonymous_requests_per_minute,
-                           announce=lambda text: print(text, file=sys.stderr, flush=True))
     host, port = args.host or params["serve"]["host"], args.port or params["serve"]["port"]
     metrics_port = args.metrics_port or params["serve"]["metrics_port"]
-    if metrics_port == port:
+    if metrics_port == port:  # before a local API key is made for a server that will not start
         raise ValueError(f"the metrics port must differ from the API port ({port}): set serve.metrics_port or pass --metrics-port")
+    access = access_policy(config.api_keys_file, config.allow_anonymous, config.anonymous_requests_per_minute,
+                           announce=lambda text: print(text, file=sys.stderr, flush=True))
     app = create_app(config, access)
     try:
         app.state.metrics.serve(host, metrics_port)
