@@ -155,6 +155,8 @@ def auth_server(tmp_path_factory):
 
 def test_the_pipeline_writes_and_the_api_only_reads_the_registry(auth_server, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", auth_server)  # restored after the test (as in test_registry.py's store):
+    # log_training_run's mlflow.set_tracking_uri exports it, and later pipeline runs would call this server, gone by then
     settings = yaml.safe_load((REPO / "params.yaml").read_text())["mlflow"]
     api_password = grant(auth_server, tmp_path, "churnops-api", "READ")  # the CLI, before the first training run
     as_user(monkeypatch, *ADMIN)
