@@ -140,15 +140,26 @@ def selects(selector: dict, labels: dict) -> bool:
             and all(labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", [])))
 
 
-def admitted_ports(policies: list[dict], pod_labels: dict, namespace: str) -> set[int]:
-    "TCP ports of pods with `pod_labels` that the NetworkPolicies admit from any pod of `namespace`."
+def peer_matches(entry: dict, peer: dict) -> bool:
+    "Whether a from/to entry of a policy matches `peer`: {'pod': labels} in the policy's namespace, or also 'namespace'."
+    if "ipBlock" in entry:
+        return False
+    if ("namespaceSelector" in entry) != ("namespace" in peer):
+        return False
+    if "namespaceSelector" in entry and not selects(entry["namespaceSelector"], {"kubernetes.io/metadata.name": peer["namespace"]}):
+        return False
+    return selects(entry.get("podSelector", {}), peer["pod"])
+
+
+def open_ports(policies: list[dict], labels: dict, peer: dict, direction: str = "ingress") -> set[int]:
+    "Ports the NetworkPolicies open for a pod with `labels` from (ingress) or to (egress) `peer`."
+    side = {"ingress": "from", "egress": "to"}[direction]
     ports = set()
     for policy in policies:
-        if selects(policy["spec"]["podSelector"], pod_labels):
-            for rule in policy["spec"].get("ingress", []):
-                if any("namespaceSelector" in peer and selects(peer["namespaceSelector"], {"kubernetes.io/metadata.name": namespace})
-                       and selects(peer.get("podSelector", {}), {}) for peer in rule.get("from", [])):
-                    ports |= {p["port"] for p in rule["ports"] if p["protocol"] == "TCP"}
+        if selects(policy["spec"]["podSelector"], labels) and direction.capitalize() in policy["spec"]["policyTypes"]:
+            for rule in policy["spec"].get(direction, []):
+                if any(peer_matches(entry, peer) for entry in rule.get(side, [])):
+                    ports |= {p["port"] for p in rule.get("ports", [])}
     return ports
 
 
@@ -161,8 +172,9 @@ def test_prometheus_reaches_the_api_metrics_port_and_nothing_else(rendered):
     assert named == {"http": int(flags["port"]), "metrics": int(flags["metrics-port"])}, "the ports the CLI is told"
     policies = [o for o in docs if o["kind"] == "NetworkPolicy"]
     pod_labels = api["spec"]["template"]["metadata"]["labels"]
-    assert admitted_ports(policies, pod_labels, "monitoring") == {named["metrics"]}, "no prediction, no /admin/reload"
-    assert admitted_ports(policies, pod_labels, "ingress-nginx") == {named["http"]}, "clients never see /metrics"
+    from_namespace = {name: {"namespace": name, "pod": {}} for name in ("monitoring", "ingress-nginx")}
+    assert open_ports(policies, pod_labels, from_namespace["monitoring"]) == {named["metrics"]}, "no prediction, no /admin/reload"
+    assert open_ports(policies, pod_labels, from_namespace["ingress-nginx"]) == {named["http"]}, "clients never see /metrics"
     monitor = next(o for o in docs if o["kind"] == "ServiceMonitor" and o["metadata"]["name"] == "churnops-api")
     service = next(o for o in docs if o["kind"] == "Service" and o["metadata"]["name"] == "churnops-api")
     scraped = next(p for p in service["spec"]["ports"] if p["name"] == monitor["spec"]["endpoints"][0]["port"])
@@ -213,29 +225,6 @@ def calls_the_registry(container: dict) -> bool:
         f.get("configMapRef", {}).get("name", "").startswith("churnops-config") for f in container.get("envFrom", []))
 
 
-def egress_allowed(policies: list[dict], labels: dict, peer: dict, port: int) -> bool:
-    "Whether a pod with `labels` may open `port` on a pod matching `peer` ({'pod': labels} or {'namespace': name, 'pod': labels})."
-    for policy in policies:
-        if selects(policy["spec"]["podSelector"], labels) and "Egress" in policy["spec"]["policyTypes"]:
-            for rule in policy["spec"].get("egress", []):
-                if any(p["port"] == port for p in rule.get("ports", [])) and any(
-                        selects(to.get("podSelector", {}), peer["pod"])
-                        and (selects(to["namespaceSelector"], {"kubernetes.io/metadata.name": peer["namespace"]})
-                             if "namespaceSelector" in to else "namespace" not in peer)
-                        for to in rule.get("to", []) if "ipBlock" not in to):
-                    return True
-    return False
-
-
-def ingress_admitted(policies: list[dict], labels: dict, client: dict, port: int) -> bool:
-    "Whether a pod with `labels` admits a pod of the same namespace with `client` labels on `port`."
-    return any(selects(policy["spec"]["podSelector"], labels) and any(
-        any(p["port"] == port for p in rule.get("ports", []))
-        and any("namespaceSelector" not in peer and "ipBlock" not in peer and selects(peer["podSelector"], client)
-                for peer in rule.get("from", []))
-        for rule in policy["spec"].get("ingress", [])) for policy in policies)
-
-
 def test_every_registry_client_may_reach_the_registry_through_the_network_policies(rendered):
     "Default deny: each pod that calls MLflow needs DNS, an egress rule to MLflow and MLflow's ingress rule."
     docs = objects(rendered["prod"])
@@ -246,9 +235,9 @@ def test_every_registry_client_may_reach_the_registry_through_the_network_polici
                if any(calls_the_registry(c) for c in spec["containers"]) and o["kind"] != "Rollout"}
     assert {"churnops-api", "churnops-stream", "churnops-promote-champion", "churnops-retrain-if-drift"} <= set(clients)
     for owner, labels in clients.items():
-        assert egress_allowed(policies, labels, dns, 53), f"{owner}: no DNS"
-        assert egress_allowed(policies, labels, mlflow, 5000), f"{owner}: no egress to MLflow"
-        assert ingress_admitted(policies, mlflow["pod"], labels, 5000), f"{owner}: MLflow does not admit it"
+        assert 53 in open_ports(policies, labels, dns, "egress"), f"{owner}: no DNS"
+        assert 5000 in open_ports(policies, labels, mlflow, "egress"), f"{owner}: no egress to MLflow"
+        assert 5000 in open_ports(policies, mlflow["pod"], {"pod": labels}), f"{owner}: MLflow does not admit it"
 
 
 def test_every_registry_client_signs_in_with_the_least_it_needs(rendered):
