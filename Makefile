@@ -138,8 +138,12 @@ nbdev-check: setup
 nbdev-test: setup spark
 	nbdev_test --path nbs_lib --n_workers 1
 
+# Two pytest processes (pytest-xdist), each given whole test files: a file's tests run in order in one process and
+# share its fixtures. The pipeline runs the tests start are mostly single-threaded, so two processes use both cores;
+# each process then gets one OpenMP thread (two each would oversubscribe 2 cores). PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
 pytest: setup spark system-tools infra-tools scan-tools
-	pytest
+	OMP_NUM_THREADS=1 pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # Only the deployment artefacts (k8s, Terraform, Dockerfile, workflows, Kubeflow): about a minute.
 deploy-check: setup system-tools infra-tools
