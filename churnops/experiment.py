@@ -20,7 +20,8 @@ from .contract import LABEL_COLUMN
 
 # %% auto #0
 __all__ = ['ARMS', 'AssignmentLog', 'read_assignments', 'first_exposures', 'observe_outcomes', 'plan_sample_size',
-           'detectable_effect', 'analyze', 'result_tables', 'run_analysis', 'simulate_observed', 'simulate_experiment']
+           'detectable_effect', 'analyze', 'result_tables', 'sample_size_calculator', 'run_analysis',
+           'simulate_observed', 'simulate_experiment', 'foresight_scores']
 
 # %% ../nbs_lib/17_experiment.ipynb #df38f16c
 ARMS = {"champion": "A", "challenger": "B"}  # the API's roles and the arms they are in an experiment
@@ -234,6 +235,38 @@ def result_tables(result: dict[str, Any],  # `analyze` output
     return {"arms": arms, "effects": effects,
             "plans": plans[["minimum_detectable_effect", "customers_a", "customers_b", "days"]].set_index("minimum_detectable_effect")}
 
+def sample_size_calculator(plan: dict[str, Any],  # `plan_sample_size` output: the starting values
+                           ) -> Any:
+    "An ipywidgets calculator for planning the next experiment: every change re-runs `plan_sample_size`."
+    import ipywidgets as widgets
+    style, layout = {"description_width": "230px"}, widgets.Layout(width="420px")
+    def number(description: str, value: float, low: float, high: float, step: float) -> widgets.BoundedFloatText:
+        return widgets.BoundedFloatText(value=value, min=low, max=high, step=step, description=description,
+                                        style=style, layout=layout)
+    inputs = {"baseline_retention": number("retention of A", plan["baseline_retention"], 0.001, 0.999, 0.01),
+              "minimum_detectable_effect": number("retention change to detect", plan["minimum_detectable_effect"],
+                                                  0.0001, 0.5, 0.001),
+              "alpha": number("significance level (two-sided)", plan["alpha"], 0.0001, 0.5, 0.01),
+              "power": number("power", plan["power"], 0.5, 0.9999, 0.01),
+              "share_b": number("share of customers in B", plan["share_b"], 0.001, 0.999, 0.01),
+              "new_customers_per_day": number("new customers per day", plan["new_customers_per_day"] or 0, 0, 1e9, 1)}
+    answer = widgets.HTML()
+    def update(_: Any = None) -> None:
+        values = {k: w.value for k, w in inputs.items()}
+        try:
+            p = plan_sample_size(**{**values, "new_customers_per_day": values["new_customers_per_day"] or None})
+        except ValueError as e:  # an effect that does not fit beside the baseline, a share of 0 or 1
+            answer.value = f"<b>Cannot plan:</b> {e}"
+            return
+        days = f"{p['days']:,.0f} days at {p['new_customers_per_day']:,.0f} new customers a day" if p["days"] else \
+            "enter the new customers per day for the duration"
+        answer.value = (f"<b>{p['customers_a']:,} customers in A and {p['customers_b']:,} in B</b> "
+                        f"({p['customers']:,} in all): {days}.")
+    for w in inputs.values():
+        w.observe(update, names="value")
+    update()
+    return widgets.VBox([*inputs.values(), answer])
+
 def run_analysis(experiment: dict[str, Any],  # params `experiment` block
                  features: dict[str, Any], schema: dict[str, Any],  # params blocks (the outcome is the pipeline's label)
                  share_b: float,               # serve.challenger_share: the split the SRM check expects
@@ -286,14 +319,14 @@ def simulate_experiment(score_a: Callable[[pd.DataFrame], np.ndarray],  # A's mo
     horizon = features["churn_horizon_days"]
     if day + horizon >= n_days:
         raise ValueError(f"day {day} + churn_horizon_days {horizon} must end before n_days {n_days}: outcomes unobservable")
-    customers, history = generate_churn_data(n_customers, n_days, seed=seed)
+    customers, history, truth = generate_churn_data(n_customers, n_days, seed=seed, with_truth=True)
     as_of = history["ts"].min().normalize() + pd.Timedelta(days=day)
     # features read only events before as_of (point in time); the label (churn without any offer) is the truth's input
     snapshot = build_features(customers, history, features, schema, as_of_dates=[as_of])
     live, churn = snapshot.drop(columns=LABEL_COLUMN), snapshot[LABEL_COLUMN].astype(int).to_numpy()
     probability_a, probability_b = np.asarray(score_a(live)), np.asarray(score_b(live))
     contact_a, contact_b = probability_a >= thresholds[0], probability_b >= thresholds[1]
-    is_b = np.array([customer_bucket(c) < share_b for c in live["customer_id"]])
+    is_b = np.array([customer_bucket(c, experiment) < share_b for c in live["customer_id"]])
     probability, contact = np.where(is_b, probability_b, probability_a), np.where(is_b, contact_b, contact_a)
     stamp = (as_of + pd.Timedelta(hours=9)).isoformat()
     log.append([{"ts": stamp, "experiment": experiment, "customer_id": str(c), "arm": "challenger" if b else "champion",
@@ -302,7 +335,26 @@ def simulate_experiment(score_a: Callable[[pd.DataFrame], np.ndarray],  # A's mo
     contacted = live.loc[contact, "customer_id"].to_numpy()
     _, after = generate_churn_data(n_customers, n_days, seed=seed, campaign={
         "day": day, "contacted": contacted, "offer_success_rate": offer_success_rate, "offer_days": horizon})
-    # the true effect: both policies applied to every live customer, against the churn they would have without an offer
-    true_effect = offer_success_rate * float((contact_b * churn).mean() - (contact_a * churn).mean())
+    # the true effect: both policies applied to every live customer, against the churn they would have without an
+    # offer; only churners still there on the day can be kept (one who went quiet earlier is gone: the offer is lost)
+    left_day = truth.set_index("customer_id").left_day[live["customer_id"]].to_numpy()
+    saveable = churn * ((left_day < 0) | (left_day >= day))
+    true_effect = offer_success_rate * float((contact_b * saveable).mean() - (contact_a * saveable).mean())
     return {"customers": customers, "events": after, "experiment": experiment, "as_of": as_of,
-            "live_customers": len(live), "true_retention_difference": true_effect}
+            "live_customers": len(live), "true_retention_difference": true_effect,
+            "already_gone": {"A": int((contact_a * churn).sum() - (contact_a * saveable).sum()),  # contacted, left before
+                             "B": int((contact_b * churn).sum() - (contact_b * saveable).sum())}}
+
+# %% ../nbs_lib/17_experiment.ipynb #7c067956
+def foresight_scores(n_customers: int, n_days: int, seed: int,  # the simulation `simulate_experiment` runs
+                     day: int, horizon: int,                    # the experiment's day and the churn horizon
+                     ) -> Callable[[pd.DataFrame], np.ndarray]:
+    "A best-case targeting model for simulated experiments: it ranks first the customers the truth says leave within the horizon."
+    from churnops.generate import generate_churn_data
+    left_day = generate_churn_data(n_customers, n_days, seed=seed, with_truth=True)[2].set_index("customer_id").left_day
+    def scores(rows: pd.DataFrame) -> np.ndarray:
+        leaves = left_day[rows["customer_id"]].to_numpy()
+        # the leavers first, then the others in a random order: a threshold of 0.6 contacts the top 40%
+        key = ((leaves >= day) & (leaves < day + horizon)) + np.random.default_rng(seed).random(len(rows))
+        return pd.Series(key).rank(pct=True, method="first").to_numpy()
+    return scores

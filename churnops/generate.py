@@ -66,10 +66,13 @@ def generate_churn_data(n_customers: int = 5_000,       # customers to simulate
                         seed: int = 42,                 # seed of the only random generator used
                         drift: dict[str, Any] | None = None,  # {scenario: no_drift|price_rise|outage, start_day, ...}
                         campaign: dict[str, Any] | None = None,  # {day, contacted: [customer ids], offer_success_rate, offer_days}
-                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                        with_truth: bool = False,       # also return the latent truth (experiments need it)
+                        ) -> tuple[pd.DataFrame, ...]:
     """Simulate `(customers, events)`: customer attributes at signup and a timestamped event log.
     A `campaign` contacts customers on `day` with a retention offer: each accepts with `offer_success_rate`, and an
-    accepting customer does not leave for `offer_days` (default 30). The days before `day` are the same as without it."""
+    accepting customer does not leave for `offer_days` (default 30). The days before `day` are the same as without it.
+    `with_truth`: `(customers, events, truth)`, truth holding each customer's `left_day` (the simulated day they left,
+    -1 if they did not): a customer who went quiet is gone before the data can tell, and no offer reaches them."""
     if n_customers < 1 or n_days < 1:
         raise ValueError(f"n_customers and n_days must be positive, got {n_customers} and {n_days}")
     drift = _check_drift(drift, n_days)
@@ -95,22 +98,18 @@ def generate_churn_data(n_customers: int = 5_000,       # customers to simulate
     support_rate = rng.gamma(1.5, 0.02, n)
     bad_support_prob = rng.beta(2, 6, n)
 
-    price = PLAN_PRICES[plan].copy()
-    current_plan = plan.copy()
-    churned = np.zeros(n, dtype=bool)
-    failure_pressure = np.zeros(n)
-    support_pressure = np.zeros(n)
-    chunks: list[dict[str, np.ndarray]] = []
-
-    for day in range(n_days):
+    def live_one_day(rng: np.random.Generator, active: np.ndarray, day: int, kept: np.ndarray,
+                     state: tuple[np.ndarray, ...]) -> tuple[list[dict[str, np.ndarray]], np.ndarray, tuple[np.ndarray, ...]]:
+        "One day of the `active` customers: their events, who would leave (offer or not), the state after the day."
+        failure_pressure, support_pressure, current_plan, price = state
         day_start = start + np.timedelta64(day, "D")
         after_drift = drift["scenario"] != "no_drift" and day >= drift["start_day"]
         price_factor = 1 + drift.get("price_increase", 0.3) if drift["scenario"] == "price_rise" and after_drift else 1.0
         in_outage = (drift["scenario"] == "outage" and after_drift
                      and day < drift["start_day"] + drift.get("outage_days", 14))
         outage_factor = drift.get("engagement_factor", 0.4) if in_outage else 1.0
+        chunks = []
 
-        active = (signup_day <= day) & ~churned
         engagement_ratio = np.exp(-decline_rate * np.maximum(0, day - decline_start))
         sessions = rng.poisson(base_engagement * engagement_ratio * outage_factor * active)
         idx = np.repeat(np.arange(n), sessions)
@@ -142,11 +141,38 @@ def generate_churn_data(n_customers: int = 5_000,       # customers to simulate
         log_hazard = (np.log(0.0012) + 1.5 * (1 - engagement_ratio * outage_factor) + 2.5 * failure_pressure
                       + 2.0 * support_pressure + price_sensitivity * (price * price_factor / 20 - 1)
                       + 4.0 * price_sensitivity * (price_factor - 1))
-        kept = accepted & (offer_start <= day < offer_end)  # the offer holds them for its days
-        leaving = active & (rng.random(n) < np.exp(log_hazard)) & ~kept
+        leaving = active & (rng.random(n) < np.exp(log_hazard))
         explicit = leaving & (rng.random(n) < 0.65)  # the others just go quiet
-        chunks.append(_day_events(rng, np.flatnonzero(explicit), day_start, "cancellation"))
+        cancelled = _day_events(rng, np.flatnonzero(explicit), day_start, "cancellation")
+        stays = ~kept[cancelled["customer_idx"]]  # held by an offer: no cancellation (the draws are made all the same)
+        chunks.append({key: values[stays] for key, values in cancelled.items()})
+        return chunks, leaving, (failure_pressure, support_pressure, current_plan, price)
+
+    # Two worlds in lockstep, so that an offer changes nothing but what it does: `rng` draws every day as if there were
+    # no campaign (`gone`: who has left there), and the customers an offer kept who are gone in that world live their
+    # extra days on a stream of their own. Every other customer's history is the one without the campaign.
+    saved_rng = np.random.default_rng([seed, 2])
+    state = (np.zeros(n), np.zeros(n), plan.copy(), PLAN_PRICES[plan].copy())
+    gone = np.zeros(n, dtype=bool)     # left, in the world without the campaign
+    churned = np.zeros(n, dtype=bool)  # left, in this world
+    left_day = np.full(n, -1, dtype=np.int64)
+    chunks: list[dict[str, np.ndarray]] = []
+    for day in range(n_days):
+        joined = signup_day <= day
+        kept = accepted & (offer_start <= day < offer_end)  # an accepted offer holds them for its days
+        saved = joined & gone & ~churned
+        day_chunks, leaving, after = live_one_day(rng, joined & ~gone, day, kept, state)
+        chunks += day_chunks
+        if saved.any():
+            saved_chunks, saved_leaving, saved_after = live_one_day(saved_rng, saved, day, kept, state)
+            chunks += saved_chunks
+            after = tuple(np.where(saved, a, b) for a, b in zip(saved_after, after))
+            leaving = leaving | saved_leaving
+        state = after
+        gone |= leaving & ~saved
+        leaving &= ~kept
         churned |= leaving
+        left_day[leaving] = day
 
     customer_ids = np.arange(1, n + 1, dtype=np.int64)
     columns = {key: np.concatenate([c[key] for c in chunks]) for key in chunks[0]}
@@ -164,6 +190,8 @@ def generate_churn_data(n_customers: int = 5_000,       # customers to simulate
         "plan": PLANS[plan], "monthly_price": PLAN_PRICES[plan],
         "region": REGIONS[region], "acquisition_channel": CHANNELS[channel],
     })
+    if with_truth:
+        return customers, events, pd.DataFrame({"customer_id": customer_ids, "left_day": left_day})
     return customers, events
 
 # %% ../nbs_lib/01_generate.ipynb #42fe8db5

@@ -153,13 +153,12 @@ def create_app(config: ServeConfig,   # sources, routing, limits
         "Score through the routing; in an A/B split, record each customer's arm in the assignment log."
         scored = predictions(rows, score_routed(state, served, rows, metrics.observe_model_call))
         if assignments is not None and served.challenger is not None and config.challenger_mode == "split":
-            model = lambda m: f"{m.name}/{m.version}"
-            name = config.experiment or f"{model(served.champion)} vs {model(served.challenger)}"
             now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
             try:
-                assignments.append([{"ts": now, "experiment": name, "customer_id": str(p.customer_id), "arm": p.role,
-                                     "model": model(p.model), "score": round(p.churn_probability, 6),
-                                     "contact": p.contact, "request_id": rid} for p in scored])
+                assignments.append([{"ts": now, "experiment": served.experiment, "customer_id": str(p.customer_id),
+                                     "arm": p.role, "model": f"{p.model.name}/{p.model.version}",
+                                     "score": round(p.churn_probability, 6), "contact": p.contact, "request_id": rid}
+                                    for p in scored])
             except OSError as e:  # the answer still goes out; the gap is counted and logged
                 metrics.child(metrics.errors, "assignment_log").inc()
                 log.error("churnops serve: assignment log %s not written: %s", assignments.root, e)

@@ -22,8 +22,8 @@ from .scorer import Feature
 from .serve_schemas import request_models
 
 # %% auto #0
-__all__ = ['ModelLoadError', 'LoadedModel', 'load_model_source', 'ServeConfig', 'customer_bucket', 'Served', 'ServiceState',
-           'score_routed']
+__all__ = ['ModelLoadError', 'LoadedModel', 'load_model_source', 'ServeConfig', 'customer_bucket', 'experiment_name', 'Served',
+           'ServiceState', 'score_routed']
 
 # %% ../nbs_lib/12a_serve_models.ipynb #020d2c57
 class ModelLoadError(RuntimeError):
@@ -111,10 +111,19 @@ class ServeConfig:
         return config
 
 # %% ../nbs_lib/12a_serve_models.ipynb #aaafd16d
-def customer_bucket(customer_id: int | str) -> float:
-    "A stable number in [0, 1) per customer id."
-    digest = hashlib.blake2b(str(customer_id).encode(), digest_size=8).digest()
+def customer_bucket(customer_id: int | str,
+                    experiment: str = "",  # the experiment's name keys the hash: every experiment splits anew
+                    ) -> float:
+    "A stable number in [0, 1) per customer id and experiment."
+    key = hashlib.blake2b(experiment.encode(), digest_size=32).digest() if experiment else b""
+    digest = hashlib.blake2b(str(customer_id).encode(), digest_size=8, key=key).digest()
     return int.from_bytes(digest, "big") / 2**64
+
+def experiment_name(config: ServeConfig, champion: LoadedModel, challenger: LoadedModel | None) -> str | None:
+    "The A/B experiment being served: `experiment.name`, or \"<champion> vs <challenger>\" (None: no challenger)."
+    if challenger is None:
+        return None
+    return config.experiment or f"{champion.name}/{champion.version} vs {challenger.name}/{challenger.version}"
 
 @dataclass(frozen=True)
 class Served:
@@ -125,6 +134,7 @@ class Served:
     batch_model: type[BaseModel]
     online: Any = None               # churnops.feature_store.OnlineFeatures, when the store is there
     online_error: str | None = None  # why it is not
+    experiment: str | None = None    # the A/B experiment (routing key and assignment-log name), with a challenger
 
 class ServiceState:
     "What is being served; `reload` loads a new set beside the old one and swaps it in."
@@ -144,7 +154,7 @@ class ServiceState:
                 raise ModelLoadError(f"{c.challenger_source}: the challenger reads other features than the champion")
         online, online_error = self.open_feature_store(champion)
         return Served(champion, challenger, *request_models(champion.predictor.features, c.max_batch_rows),
-                      online, online_error)
+                      online, online_error, experiment_name(c, champion, challenger))
 
     def open_feature_store(self, champion: LoadedModel) -> tuple[Any, str | None]:
         "The online features for lookups by id; a store that lacks a model input refuses the load, naming it."
@@ -177,9 +187,10 @@ class ServiceState:
             return served
 
     def route(self, served: Served, customer_id: int | str) -> str:
-        "`champion` or `challenger` for this customer (sticky)."
+        "`champion` or `challenger` for this customer (sticky within the experiment)."
         c = self.config
-        if served.challenger is not None and c.challenger_mode == "split" and customer_bucket(customer_id) < c.challenger_share:
+        if (served.challenger is not None and c.challenger_mode == "split"
+                and customer_bucket(customer_id, served.experiment) < c.challenger_share):
             return "challenger"
         return "champion"
 

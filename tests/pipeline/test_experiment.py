@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 from nbconvert.preprocessors import ExecutePreprocessor
 
-from churnops.experiment import AssignmentLog, read_assignments, run_analysis, simulate_experiment
+from churnops.experiment import (
+    AssignmentLog,
+    foresight_scores,
+    read_assignments,
+    run_analysis,
+    simulate_experiment,
+)
 from churnops.params import load_params
 from churnops.pipeline import override_params
 
@@ -20,7 +26,7 @@ CHURNOPS = str(Path(sys.executable).parent / "churnops")
 
 @pytest.fixture(scope="module")
 def campaign(repo, tmp_path_factory):
-    "A simulated campaign (A contacts 40% at random, B the 40% silent longest) analysed from a params copy."
+    "A simulated campaign (A contacts 40% at random, B the customers about to leave first) analysed from a params copy."
     root = tmp_path_factory.mktemp("experiment")
     params_path = root / "params.yaml"
     params_path.write_text((repo / "params.yaml").read_text())
@@ -28,7 +34,7 @@ def campaign(repo, tmp_path_factory):
                                   "experiment.outcome_data": str(root / "outcomes")})
     params = load_params(params_path)
     sim = simulate_experiment(lambda rows: np.random.default_rng(5).random(len(rows)),
-                              lambda rows: rows["days_since_last_event"].rank(pct=True, method="first").to_numpy(),
+                              foresight_scores(6_000, 150, seed=11, day=110, horizon=params["features"]["churn_horizon_days"]),
                               (0.6, 0.6), AssignmentLog(root / "assignments", replica="api-0"),
                               params["features"], params["schema"], share_b=0.5, offer_success_rate=0.9,
                               n_customers=6_000, n_days=150, day=110, seed=11)

@@ -188,3 +188,24 @@ def test_voila_dashboards_render_the_runs_numbers(pipeline_run, browser, dashboa
     text = seen.page.locator("body").inner_text()
     assert "Traceback" not in text and "Error" not in text, text[-1500:]
     assert_offline_and_clean(seen, f"the {dashboard} dashboard")
+
+
+def test_the_experiment_dashboard_plans_with_a_live_calculator(pipeline_run, browser, dashboards):
+    "The sample-size calculator runs in the dashboard's kernel: a changed effect gets the plan `plan_sample_size` makes."
+    import pandas as pd
+
+    from churnops.experiment import plan_sample_size
+    from churnops.params import load_params
+    params = load_params(pipeline_run / "params.yaml")
+    retention = round(float(1 - pd.read_parquet(pipeline_run / "data" / "features" / "labelled.parquet").churned.mean()), 3)
+    settings, share = params["experiment"], params["serve"]["challenger_share"]
+    planned = lambda effect: plan_sample_size(retention, effect, settings["alpha"], settings["power"], share)
+    before, after = planned(settings["minimum_detectable_effect"]), planned(0.05)
+    text = lambda plan: f"{plan['customers_a']:,} customers in A and {plan['customers_b']:,} in B"
+    seen = visit(browser, f"{dashboards}/voila/render/experiment.ipynb", wait_for=text(before), timeout_ms=120_000)
+    effect = seen.page.get_by_label("retention change to detect")
+    effect.fill("0.05")
+    effect.press("Enter")
+    seen.page.get_by_text(text(after)).wait_for(timeout=30_000)
+    assert after["customers"] < before["customers"]
+    assert_offline_and_clean(seen, "the experiment calculator")

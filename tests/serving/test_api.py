@@ -25,6 +25,7 @@ from churnops.model import save_model
 from churnops.params import load_params
 from churnops.pipeline import override_params
 from churnops.serve_auth import hash_key
+from churnops.serve_models import customer_bucket
 from churnops.train import make_model
 from tests.conftest import free_port
 
@@ -237,6 +238,7 @@ def test_split_traffic_is_sticky_per_customer_and_labelled_by_version(serve, tra
         first = {r["customer_id"]: client.post("/predict", json=r).json()["model"]["version"] for r in rows}
         again = {r["customer_id"]: client.post("/predict", json=r).json()["model"]["version"] for r in rows}
     assert first == again, "a customer always meets the same model"
+    assert first == {c: "2" if customer_bucket(c, "churn/1 vs churn/2") < 0.3 else "1" for c in first}, "split per experiment"
     share = sum(v == "2" for v in first.values()) / len(first)
     assert 0.2 < share < 0.4, share
     batch = httpx.post(server.url + "/predict/batch", json={"rows": rows[:50]}).json()["predictions"]
