@@ -11,6 +11,12 @@ STAGES = ["ingest", "validate", "features", "materialize", "train", "evaluate", 
 DVC_STAGES = ["sources", *STAGES]  # `sources` hashes the input files params.yaml names (not a notebook)
 
 
+def pytest_collection_modifyitems(items):
+    "Files with end-to-end pipeline runs (marked `slow`) first, so that the two xdist processes finish together."
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # a stable sort: a file's tests keep their order
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO

@@ -5,6 +5,7 @@ import re
 
 import yaml
 
+from churnops.params import load_params
 from tests.conftest import DVC_STAGES, REPO, STAGES
 from tests.deploy.conftest import OVERLAYS, render, run, tool
 
@@ -35,7 +36,7 @@ def validate_crds(*paths):
 def test_every_overlay_renders_the_whole_system(rendered):
     for overlay in OVERLAYS:
         kinds = sorted({o["kind"] for o in objects(rendered[overlay])})
-        assert kinds == ["AnalysisTemplate", "ConfigMap", "CronJob", "Deployment", "HorizontalPodAutoscaler", "Job",
+        assert kinds == ["AnalysisTemplate", "ConfigMap", "CronJob", "Deployment", "HorizontalPodAutoscaler", "Ingress", "Job",
                          "Namespace", "NetworkPolicy", "PodDisruptionBudget", "PodMonitor", "PrometheusRule", "Rollout",
                          "ScaledObject", "Service", "ServiceAccount", "ServiceMonitor", "StatefulSet", "StorageClass",
                          "TriggerAuthentication"], overlay
@@ -394,3 +395,28 @@ def test_the_api_rolls_out_as_a_canary_that_promotes_the_model_it_served(rendere
     assert container["args"][:3] == ["registry", "--pipeline=none", "promote"] and "$(CHURNOPS_MODEL_SOURCE)" in container["args"]
     monitor = next(o for o in prod if o["kind"] == "ServiceMonitor" and o["metadata"]["name"] == "churnops-api")
     assert monitor["spec"]["endpoints"][0]["relabelings"][0]["targetLabel"] == "rollouts_pod_template_hash"
+
+
+def test_canary_weights_are_shares_of_requests_through_the_ingress(rendered):
+    "ingress-nginx splits requests by weight: the Rollout names the Ingress, and the Ingress sends to the stable track."
+    for overlay in OVERLAYS:
+        manifests = objects(rendered[overlay])
+        canary = next(o for o in manifests if o["kind"] == "Rollout")["spec"]["strategy"]["canary"]
+        ingress = next(o for o in manifests if o["kind"] == "Ingress" and
+                       o["metadata"]["name"] == canary["trafficRouting"]["nginx"]["stableIngress"])
+        assert ingress["spec"]["ingressClassName"] == "nginx"
+        [rule] = ingress["spec"]["rules"]
+        assert rule["host"].startswith("churnops-api.") and rule["host"] != "churnops-api.local", "the overlay sets the host"
+        backends = {p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
+        assert backends == {canary["stableService"]}, backends
+        services = {o["metadata"]["name"]: o for o in manifests if o["kind"] == "Service"}
+        api = next(o for o in manifests if o["kind"] == "Deployment" and o["metadata"]["name"] == "churnops-api")
+        for track in (canary["stableService"], canary["canaryService"]):
+            spec = services[track]["spec"]
+            assert spec["selector"].items() <= api["spec"]["template"]["metadata"]["labels"].items(), track
+            # the API port only: the ServiceMonitor (port: metrics) scrapes each pod once, through churnops-api
+            assert [p["targetPort"] for p in spec["ports"]] == ["http"], track
+    # a proxy limit below the API's own would answer 413 before the API could count it
+    limit = next(o for o in objects(rendered["prod"]) if o["kind"] == "Ingress")["metadata"]["annotations"][
+        "nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert int(limit.rstrip("m")) * 1_000_000 > load_params(REPO / "params.yaml")["serve"]["max_body_bytes"]
