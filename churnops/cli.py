@@ -174,10 +174,7 @@ def _serve(args: argparse.Namespace) -> int:
     access = access_policy(config.api_keys_file, config.allow_anonymous, config.anonymous_requests_per_minute,
                            announce=lambda text: print(text, file=sys.stderr, flush=True))
     app = create_app(config, access)
-    try:
-        app.state.metrics.serve(host, metrics_port)
-    except OSError as e:  # e.g. the port is taken: say which, before the API starts
-        raise RuntimeError(f"cannot serve /metrics on {host}:{metrics_port}: {e.strerror}") from e
+    app.state.metrics.serve(host, metrics_port)  # a taken port fails here, named, before the API starts
     clients = f"{len(access.keys.by_hash)} API client(s)" if access.keys else "no API keys"
     print(f"churnops serve: {config.model_source} on http://{host}:{port} ({clients}"
           f"{', anonymous predictions' if access.anonymous else ''}; docs: {'/docs' if config.docs else 'off'}); "

@@ -458,8 +458,8 @@ class StreamMetrics:
 
     def serve(self, host: str, port: int) -> Any:
         "Expose /metrics on a background thread."
-        from prometheus_client import start_http_server
-        return start_http_server(port, host, self.registry)
+        from churnops.serve_metrics import serve_metrics
+        return serve_metrics(self.registry, host, port)
 
 class StreamError(RuntimeError):
     "The session cannot go on (scores not delivered, offsets not committed); the service starts a new one."
