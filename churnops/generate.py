@@ -63,7 +63,7 @@ def _day_events(rng, customer_idx, day_start, event_type, amount=None, duration=
 def generate_churn_data(n_customers: int = 5_000,       # customers to simulate
                         n_days: int = 180,              # length of the event log in days
                         start_date: str = "2025-01-01", # first day of the event log
-                        seed: int = 42,                 # seed of the only random generator used
+                        seed: int = 42,                 # seeds every random stream (one per purpose)
                         drift: dict[str, Any] | None = None,  # {scenario: no_drift|price_rise|outage, start_day, ...}
                         campaign: dict[str, Any] | None = None,  # {day, contacted: [customer ids], offer_success_rate, offer_days}
                         with_truth: bool = False,       # also return the latent truth (experiments need it)
