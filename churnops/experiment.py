@@ -20,7 +20,7 @@ from .contract import LABEL_COLUMN
 
 # %% auto #0
 __all__ = ['ARMS', 'AssignmentLog', 'read_assignments', 'first_exposures', 'observe_outcomes', 'plan_sample_size',
-           'detectable_effect', 'analyze', 'result_tables', 'sample_size_calculator', 'run_analysis',
+           'detectable_effect', 'analyze', 'result_tables', 'starting_plan', 'sample_size_calculator', 'run_analysis',
            'simulate_observed', 'simulate_experiment', 'foresight_scores']
 
 # %% ../nbs_lib/17_experiment.ipynb #df38f16c
@@ -234,6 +234,22 @@ def result_tables(result: dict[str, Any],  # `analyze` output
                           for effect in (0.005, 0.01, 0.02, 0.05) if plan["baseline_retention"] + effect < 1])
     return {"arms": arms, "effects": effects,
             "plans": plans[["minimum_detectable_effect", "customers_a", "customers_b", "days"]].set_index("minimum_detectable_effect")}
+
+def starting_plan(root: Path,                       # a project folder (params.yaml, the pipeline's outputs)
+                  result: dict[str, Any] | None = None,  # the latest `analyze` output, if any
+                  ) -> dict[str, Any] | None:
+    "Where planning starts: the latest analysis's plan, or params.yaml's with the labelled data's retention (None: neither)."
+    if result is not None:
+        return result["power"]["plan"]
+    labelled = Path(root) / "data" / "features" / "labelled.parquet"
+    if not labelled.exists():
+        return None
+    from churnops.params import load_params
+    params = load_params(Path(root) / "params.yaml")
+    settings, share_b = params["experiment"], params["serve"]["challenger_share"]
+    retention = 1 - pd.read_parquet(labelled, columns=[LABEL_COLUMN])[LABEL_COLUMN].mean()
+    return plan_sample_size(round(float(retention), 3), settings["minimum_detectable_effect"], settings["alpha"],
+                            settings["power"], share_b if 0 < share_b < 1 else 0.5)  # no split configured: plan 50/50
 
 def sample_size_calculator(plan: dict[str, Any],  # `plan_sample_size` output: the starting values
                            ) -> Any:

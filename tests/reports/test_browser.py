@@ -194,13 +194,14 @@ def test_the_experiment_dashboard_plans_with_a_live_calculator(pipeline_run, bro
     "The sample-size calculator runs in the dashboard's kernel: a changed effect gets the plan `plan_sample_size` makes."
     import pandas as pd
 
-    from churnops.experiment import plan_sample_size
+    from churnops.experiment import plan_sample_size, starting_plan
     from churnops.params import load_params
-    params = load_params(pipeline_run / "params.yaml")
-    retention = round(float(1 - pd.read_parquet(pipeline_run / "data" / "features" / "labelled.parquet").churned.mean()), 3)
-    settings, share = params["experiment"], params["serve"]["challenger_share"]
-    planned = lambda effect: plan_sample_size(retention, effect, settings["alpha"], settings["power"], share)
-    before, after = planned(settings["minimum_detectable_effect"]), planned(0.05)
+    before = starting_plan(pipeline_run)  # params.yaml's plan at the labelled data's retention (no analysis here)
+    labelled = pd.read_parquet(pipeline_run / "data" / "features" / "labelled.parquet")
+    settings = load_params(pipeline_run / "params.yaml")["experiment"]
+    assert before["baseline_retention"] == round(float(1 - labelled.churned.mean()), 3)
+    assert before["minimum_detectable_effect"] == settings["minimum_detectable_effect"] and before["alpha"] == settings["alpha"]
+    after = plan_sample_size(before["baseline_retention"], 0.05, before["alpha"], before["power"], before["share_b"])
     text = lambda plan: f"{plan['customers_a']:,} customers in A and {plan['customers_b']:,} in B"
     seen = visit(browser, f"{dashboards}/voila/render/experiment.ipynb", wait_for=text(before), timeout_ms=120_000)
     effect = seen.page.get_by_label("retention change to detect")
