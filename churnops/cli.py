@@ -165,7 +165,8 @@ def _serve(args: argparse.Namespace) -> int:
     from churnops.serve_auth import access_policy
 
     params = load_params(args.params)
-    config = ServeConfig.from_params(params, model_source=args.model_source, challenger_source=args.challenger_source)
+    config = ServeConfig.from_params(params, model_source=args.model_source, challenger_source=args.challenger_source,
+                                     assignment_log=args.assignment_log)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     host, port = args.host or params["serve"]["host"], args.port or params["serve"]["port"]
     metrics_port = args.metrics_port or params["serve"]["metrics_port"]
@@ -277,6 +278,7 @@ def _experiment(args: argparse.Namespace) -> int:
     out = Path(args.out)
     html = run_report_notebook("notebooks/experiment.py",  # run from the project root, like the stages
                                {"experiment": block, "features": params["features"], "schema": params["schema"],
+                                "stream": params["stream"],
                                 "campaign": params["evaluate"]["campaign"], "share_b": params["serve"]["challenger_share"],
                                 "product": {"json": str(out / "analysis.json")}}, out / "analysis.html")
     result = json.loads((out / "analysis.json").read_text())
@@ -374,7 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="default: serve.port in params.yaml")
     serve.add_argument("--metrics-port", type=int, help="/metrics (Prometheus) port; default: serve.metrics_port in params.yaml")
     serve.add_argument("--model-source", help="bundle folder or models:/<name>@<alias> (default: serve.model_source)")
-    serve.add_argument("--challenger-source", help="a second model for split or shadow traffic")
+    serve.add_argument("--challenger-source", help="a second model for split or shadow traffic (\"\": none)")
+    serve.add_argument("--assignment-log", help="where split decisions go: a folder or kafka:<topic> "
+                                                "(default: experiment.assignment_log; \"\": nowhere)")
     serve.add_argument("--params", default="params.yaml")
     serve.set_defaults(handler=_serve)
 
@@ -415,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze = experiment_actions.add_parser("analyze", help="join the API's assignment log with later outcomes; "
                                             "report effect, interval, test, P(B beats A), SRM, guardrails, power")
     analyze.add_argument("--params", default="params.yaml")
-    analyze.add_argument("--log", help="assignment log folder (default: experiment.assignment_log)")
+    analyze.add_argument("--log", help="assignment log: a folder or kafka:<topic> (default: experiment.assignment_log)")
     analyze.add_argument("--name", help="the experiment (default: experiment.name, or the only one in the log)")
     analyze.add_argument("--outcome-data", help="folder with customers.parquet and events.parquet observed later "
                          "(default: experiment.outcome_data)")

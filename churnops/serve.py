@@ -24,7 +24,7 @@ from starlette.requests import Request  # module level: FastAPI resolves handler
 from starlette.responses import Response
 
 from . import serve_schemas as schema
-from .experiment import AssignmentLog
+from .experiment import open_assignment_log
 from .serve_auth import AccessPolicy, BodySizeLimit, Client, Denied
 from .serve_metrics import Metrics, MetricsMiddleware, make_tracer
 from .serve_models import ServeConfig, Served, ServiceState, score_routed
@@ -138,6 +138,8 @@ def create_app(config: ServeConfig,   # sources, routing, limits
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # no signals off the main thread
             loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(reload_quietly()))
         yield
+        if assignments is not None:
+            assignments.close()  # what the producer still holds goes to the broker
 
     docs = {} if config.docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
     app = FastAPI(title="ChurnOps prediction API", version="1", lifespan=lifespan, **docs)
@@ -147,7 +149,13 @@ def create_app(config: ServeConfig,   # sources, routing, limits
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.openapi = lambda: _openapi(app, state)
 
-    assignments = AssignmentLog(Path(config.root, config.assignment_log)) if config.assignment_log else None
+    def assignments_lost(count: int, reason: str) -> None:  # the answers went out; the gap is counted and logged
+        if count:
+            metrics.child(metrics.errors, "assignment_log").inc(count)
+        log.error("churnops serve: assignment log %s: %s", config.assignment_log, reason)
+
+    assignments = (open_assignment_log(config.assignment_log, config.root, config.stream or {}, assignments_lost)
+                   if config.assignment_log else None)
 
     def scored_predictions(served: Served, rows: list[dict[str, Any]], rid: str) -> list[schema.Prediction]:
         "Score through the routing; in an A/B split, record each customer's arm in the assignment log."
@@ -159,9 +167,8 @@ def create_app(config: ServeConfig,   # sources, routing, limits
                                      "arm": p.role, "model": f"{p.model.name}/{p.model.version}",
                                      "score": round(p.churn_probability, 6), "contact": p.contact, "request_id": rid}
                                     for p in scored])
-            except OSError as e:  # the answer still goes out; the gap is counted and logged
-                metrics.child(metrics.errors, "assignment_log").inc()
-                log.error("churnops serve: assignment log %s not written: %s", assignments.root, e)
+            except OSError as e:
+                assignments_lost(len(scored), f"not written: {e}")
         return scored
 
     def validate_and_score(body: bytes, batch: bool, served: Served, rid: str) -> list[schema.Prediction] | ValidationError:

@@ -84,7 +84,8 @@ class ServeConfig:
     feature_ranges: dict[str, list[float]] = field(default_factory=lambda: {"*": [-1e12, 1e12]})
     tracking_uri: str | None = None
     feature_store: dict[str, Any] | None = None  # the `feature_store` block: /predict/customer looks features up by id
-    assignment_log: str | None = None            # split decisions are appended here (churnops.experiment.AssignmentLog)
+    assignment_log: str | None = None            # split decisions go here: a folder or kafka:<topic> (churnops.experiment)
+    stream: dict[str, Any] | None = None         # the `stream` block: the brokers of a kafka: assignment log
     experiment: str | None = None                # the experiment's name in that log (None: "<champion> vs <challenger>")
     root: str = "."                              # the project root its paths are relative to
     api_keys_file: str | None = ".churnops/api-keys.yaml"  # clients, scopes, rates (churnops.serve_auth)
@@ -100,10 +101,10 @@ class ServeConfig:
         config = cls(**serve, feature_ranges=params["validate"]["feature_ranges"],
                      tracking_uri=mlflow_tracking_uri(params["mlflow"]["tracking_uri"]),
                      feature_store=params["feature_store"], assignment_log=params["experiment"]["assignment_log"],
-                     experiment=params["experiment"]["name"])
+                     stream=params["stream"], experiment=params["experiment"]["name"])
         for key, value in overrides.items():
             if value is not None:
-                setattr(config, key, value)
+                setattr(config, key, None if value == "" else value)  # "" (an empty setting in k8s): off
         if config.challenger_mode not in ("split", "shadow"):
             raise ValueError(f"serve.challenger_mode must be split or shadow, got {config.challenger_mode!r}")
         if not 0 <= config.challenger_share <= 1:

@@ -1,9 +1,9 @@
 # %% [markdown]
 # # Experiment: champion (A) against challenger (B)
-# Who saw which model comes from the API's assignment log (`experiment.assignment_log`); who churned comes from
-# data observed later (`experiment.outcome_data`, the pipeline's label at each customer's first exposure). Run by
-# `churnops experiment analyze` whenever new data has arrived; not a pipeline stage, since the log is the
-# API's, not the pipeline's. Outputs: this report and `reports/experiment/analysis.json`.
+# Who saw which model comes from the API's assignment log (`experiment.assignment_log`: a folder or a Kafka topic);
+# who churned comes from data observed later (`experiment.outcome_data`, the pipeline's label at each customer's
+# first exposure). Run by `churnops experiment analyze` whenever new data has arrived; not a pipeline stage, since
+# the log is the API's, not the pipeline's. Outputs: this report and `reports/experiment/analysis.json`.
 
 # %% tags=["parameters"]
 product = None
@@ -12,6 +12,7 @@ features = None
 schema = None
 campaign = None
 share_b = None     # serve.challenger_share: the split the sample-ratio check expects
+stream = None      # the brokers of a log on a Kafka topic (kafka:<topic>)
 
 # %%
 import matplotlib.pyplot as plt
@@ -21,7 +22,7 @@ from churnops.config import write_json
 from churnops.experiment import result_tables, run_analysis
 
 # %%
-result, observed = run_analysis(experiment, features, schema, share_b, campaign)
+result, observed = run_analysis(experiment, features, schema, share_b, campaign, stream)
 write_json(result, product["json"])
 counts, r = result["counts"], result["retention"]
 display(Markdown(f"**{counts['experiment']}** ({counts['first_exposure'][:10]} to {counts['last_exposure'][:10]}): "

@@ -310,6 +310,25 @@ def test_stream_scaler_follows_the_consumer_group_and_its_partitions(rendered):
     assert {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]} == {9096, 5000}
 
 
+def test_the_api_records_a_configured_split_on_the_brokers_topic(rendered):
+    "An A/B experiment is one setting; its decisions go to a Kafka topic the API may reach, never to the pod's disk."
+    for overlay in OVERLAYS:
+        rendered_objects = objects(rendered[overlay])
+        config = next(o for o in rendered_objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("churnops-config"))["data"]
+        assert config["CHURNOPS_CHALLENGER_SOURCE"] == "", "no experiment until one is configured"
+        assert config["CHURNOPS_ASSIGNMENT_LOG"].startswith("kafka:")
+        api = next(o for o in rendered_objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "churnops-api")
+        container = api["spec"]["template"]["spec"]["containers"][0]
+        assert {"--challenger-source=$(CHURNOPS_CHALLENGER_SOURCE)", "--assignment-log=$(CHURNOPS_ASSIGNMENT_LOG)"} <= set(container["args"])
+        env = {e["name"]: e for e in container["env"]}
+        assert {"CHURNOPS_CHALLENGER_SOURCE", "CHURNOPS_ASSIGNMENT_LOG", "CHURNOPS_KAFKA_BOOTSTRAP",
+                "CHURNOPS_KAFKA_SASL_PASSWORD"} <= env.keys()
+        assert env["CHURNOPS_KAFKA_BOOTSTRAP"]["valueFrom"]["configMapKeyRef"]["key"] in config
+        policy = next(o for o in rendered_objects if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "churnops-api")
+        brokers = [rule for rule in policy["spec"]["egress"] if any(p["port"] == 9096 for p in rule["ports"])]
+        assert [peer["ipBlock"]["cidr"] for rule in brokers for peer in rule["to"]] == [vpc_cidr(overlay)], overlay
+
+
 # Planted errors: each validator catches its kind of mistake.
 
 def test_planted_wrong_type_fails_strict_validation(k8s_copy, tmp_path):

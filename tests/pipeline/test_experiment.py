@@ -68,7 +68,7 @@ def test_analyze_recovers_the_simulated_effect_and_publishes_report_json_and_das
     assert retention["ci_low"] <= sim["true_retention_difference"] <= retention["ci_high"], (retention, sim)
     assert retention["p_value"] < 0.05 and retention["ci_low"] > 0, retention
     assert not result["srm"]["mismatch"] and result["verdict"].startswith("B retains more")
-    assert "unreadable assignment line(s) skipped" in (root / "reports" / "experiment" / "analysis.ipynb").read_text()
+    assert "unreadable assignment record(s) skipped" in (root / "reports" / "experiment" / "analysis.ipynb").read_text()
     # the CLI's numbers are the library's
     params = load_params(params_path)
     library, _ = run_analysis(params["experiment"], params["features"], params["schema"], 0.5, params["evaluate"]["campaign"])

@@ -64,7 +64,8 @@ class Server:
     keys): then the server reads a keys file with one client of that key (scopes predict and admin, no practical
     rate limit) and `other_clients`, and `headers` carries the key."""
 
-    def __init__(self, repo, tmp_path, source, cwd=None, env=None, api_key=None, other_clients=(), **serve):
+    def __init__(self, repo, tmp_path, source, cwd=None, env=None, api_key=None, other_clients=(), assignment_log=None,
+                 **serve):
         self.headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         if api_key:
             keys = tmp_path / f"api-keys-{free_port()}.yaml"
@@ -76,7 +77,7 @@ class Server:
             serve = {"api_keys_file": None, "allow_anonymous": True, "anonymous_requests_per_minute": 1e9, **serve}
         params = tmp_path / f"params-{free_port()}.yaml"
         shutil.copy(repo / "params.yaml", params)
-        self.assignments = tmp_path / f"assignments-{free_port()}"  # the A/B split decisions of this server
+        self.assignments = assignment_log or tmp_path / f"assignments-{free_port()}"  # this server's A/B split decisions
         override_params(params, {**{f"serve.{k}": v for k, v in serve.items()}, "experiment.assignment_log": str(self.assignments)})
         self.port, self.metrics_port = free_port(), free_port()
         self.url, self.metrics_url = f"http://127.0.0.1:{self.port}", f"http://127.0.0.1:{self.metrics_port}/metrics"
@@ -255,6 +256,35 @@ def test_split_traffic_is_sticky_per_customer_and_labelled_by_version(serve, tra
     assert counts["customers"] == len(rows) and counts["crossed_arms"] == 0
     logged = dict(zip(exposures.customer_id, exposures.model))
     assert logged == {str(c): f"churn/{v}" for c, v in first.items()}
+
+
+def test_replicas_record_the_split_on_a_kafka_topic_that_outlives_them(serve, trained, kafka_broker, repo):
+    # the cluster's log: pods have read-only disks and come and go; the topic keeps every decision
+    root, rows = trained[0], trained[1][:300]
+    topic = f"churnops.assignments.{free_port()}"
+    split = {"challenger_source": str(root / "2"), "challenger_share": 0.3, "assignment_log": f"kafka:{topic}",
+             "env": {"CHURNOPS_KAFKA_BOOTSTRAP": kafka_broker}}
+    replicas = [serve(root / "1", **split), serve(root / "1", **split)]
+    with httpx.Client() as client:
+        answered = {r["customer_id"]: client.post(replicas[i % 2].url + "/predict", json=r).json()["model"]["version"]
+                    for i, r in enumerate(rows)}
+    replicas[0].stop()  # a restart (a rollout, an evicted pod): what it queued is delivered on the way out
+    restarted = serve(root / "1", **split)
+    assert httpx.post(restarted.url + "/predict/batch", json={"rows": rows[:50]}).status_code == 200
+    for server in (replicas[1], restarted):
+        _, err = server.stop()
+        assert "assignment log" not in err, err[-2000:]
+    from confluent_kafka import Producer  # a message that is not a decision: skipped, and named
+    stranger = Producer({"bootstrap.servers": kafka_broker})
+    stranger.produce(topic, b"not json", b"someone")
+    stranger.flush(10)
+    with pytest.warns(UserWarning, match=rf"1 unreadable assignment record\(s\) skipped, first: {topic}\[\d\]@\d+"):
+        assignments = read_assignments(f"kafka:{topic}", {**load_params(repo / "params.yaml")["stream"],
+                                                          "bootstrap_servers": kafka_broker})
+    assert len(assignments) == len(rows) + 50 and set(assignments.experiment) == {"churn/1 vs churn/2"}
+    exposures, counts = first_exposures(assignments)
+    assert counts["customers"] == len(rows) and counts["crossed_arms"] == 0
+    assert dict(zip(exposures.customer_id, exposures.model)) == {str(c): f"churn/{v}" for c, v in answered.items()}
 
 
 def test_shadow_mode_scores_with_the_challenger_but_answers_with_the_champion(serve, trained):
