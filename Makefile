@@ -46,8 +46,9 @@ spark: .venv/.spark-synced
 # Programs the tests start or call that come from Debian, installed when missing (root, or sudo): java (Spark),
 # promtool (PrometheusRule checks and unit tests), a Pushgateway (the drift-metrics scrape test) and
 # redis-server (the Redis online store of the feature store) and chromium (the browser tests of the reports, driven by
-# Playwright: browser downloads are not possible here, so the Debian build is used).
-SYSTEM_TOOLS := java=default-jre-headless promtool=prometheus prometheus-pushgateway=prometheus-pushgateway redis-server=redis-server chromium=chromium
+# Playwright: browser downloads are not possible here, so the Debian build is used) and haproxy (the
+# health-checking proxy of the failover drill).
+SYSTEM_TOOLS := java=default-jre-headless promtool=prometheus prometheus-pushgateway=prometheus-pushgateway redis-server=redis-server chromium=chromium haproxy=haproxy
 system-tools:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v "$${tool%%=*}" >/dev/null || missing="$$missing $${tool#*=}"; done; \
 	if [ -n "$$missing" ]; then \

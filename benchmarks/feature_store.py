@@ -7,7 +7,6 @@ the run's registry and online store are not touched. Prints one table.
     python benchmarks/feature_store.py [--calls 2000]
 """
 import argparse
-import socket
 import subprocess
 import tempfile
 import time
@@ -16,17 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from churnops.config import free_port
 from churnops.feature_store import OnlineFeatures, materialize_newest, open_store
 from churnops.params import load_params
 from churnops.pipeline import stage_products
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def latencies(fn, calls):

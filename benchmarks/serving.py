@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,18 +24,13 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from churnops.config import free_port
 from churnops.model import load_model
 from churnops.params import load_params
 from churnops.scorer import Scorer
 from churnops.serve_auth import API_KEYS_ENV, add_api_key
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def per_call(fn, n):

@@ -14,7 +14,6 @@ copies in a temporary folder (the run's online store is not touched); starts and
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,19 +24,13 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from churnops.config import write_parquet
+from churnops.config import free_port, write_parquet
 from churnops.generate import generate_churn_data
 from churnops.pipeline import override_params
 
 ROOT = Path(__file__).resolve().parents[1]
 COPIED = ["params.yaml", "pipeline.yaml", "feature_repo", "models", "data/feature_store"]
 CHURNOPS = str(Path(sys.executable).parent / "churnops")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def metrics(port):

@@ -19,7 +19,7 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['atomic_path', 'write_parquet', 'write_json', 'publish_file', 'atomic_directory', 'file_sha256', 'git_commit',
-           'mlflow_tracking_uri']
+           'mlflow_tracking_uri', 'free_port']
 
 # %% ../nbs_lib/00_config.ipynb #6bf978f2
 @contextlib.contextmanager
@@ -127,3 +127,10 @@ def mlflow_tracking_uri(default: str,  # the embedded store from params.yaml, e.
                         ) -> str:
     "`MLFLOW_TRACKING_URI` from the environment (production server) or the embedded default."
     return os.environ.get("MLFLOW_TRACKING_URI") or default
+
+def free_port() -> int:
+    "A free TCP port on 127.0.0.1, for a local server (tests, benchmarks, drills)."
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,9 +1,9 @@
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from churnops.config import free_port
 from churnops.pipeline import copy_work_tree, override_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,13 +20,6 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
-
-
-def free_port() -> int:
-    "A free TCP port on 127.0.0.1 for a server a test starts."
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def dvc_repro(root: Path, *stages: str) -> tuple[int, str]:
