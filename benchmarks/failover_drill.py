@@ -38,11 +38,14 @@ def main() -> None:
                            rate=args.rate, workdir=tempfile.mkdtemp(prefix="churnops-drill-"))
         results.append(result)
         print(f"run {run}: {json.dumps(result.summary())}", flush=True)
-    columns = ["requests", "failed", "failover_seconds", "primary_ready_at", "failback_seconds"]
+    columns = {"requests": lambda r: r.requests, "failed": lambda r: r.failed,
+               "failover_seconds": lambda r: r.failover_seconds,
+               "restart_seconds": lambda r: None if r.primary_ready_at is None else r.primary_ready_at - args.restore_at,
+               "failback_seconds": lambda r: r.failback_seconds}
     print(f"\nmedian of {args.runs} run(s) at {args.rate:g} requests/s, primary killed at {args.kill_at:g} s, "
-          f"restarted at {args.restore_at:g} s:")
-    for column in columns:
-        values = [getattr(r, column) for r in results if getattr(r, column) is not None]
+          f"restarted at {args.restore_at:g} s (restart: until its /ready answers 200):")
+    for column, value in columns.items():
+        values = [v for v in map(value, results) if v is not None]
         print(f"  {column:<18} {statistics.median(values):10.3f}" if values else f"  {column:<18} {'n/a':>10}")
 
 
