@@ -50,7 +50,7 @@ spark: .venv/.spark-synced
 # health-checking proxy of the failover drill).
 SYSTEM_TOOLS := java=default-jre-headless promtool=prometheus prometheus-pushgateway=prometheus-pushgateway redis-server=redis-server chromium=chromium haproxy=haproxy
 system-tools:
-	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v "$${tool%%=*}" >/dev/null || missing="$$missing $${tool#*=}"; done; \
+	@missing=""; for tool in $(SYSTEM_TOOLS); do { command -v "$${tool%%=*}" || [ -x "/usr/sbin/$${tool%%=*}" ]; } >/dev/null || missing="$$missing $${tool#*=}"; done; \
 	if [ -n "$$missing" ]; then \
 	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
 	  echo "installing from Debian:$$missing"; \

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,10 @@ def haproxy_config(listen_port: int,         # where clients connect (127.0.0.1)
         return (f"    server {region.name} 127.0.0.1:{region.port} check inter {interval_ms} fall {fall} rise {rise} "
                 f"observe layer4 error-limit 1 on-error mark-down{role}")
     return "\n".join([
-        "global", "    maxconn 512", "",
-        "defaults", "    mode http", "    timeout connect 1s", "    timeout client 10s", "    timeout server 10s",
-        "    retries 2", "    option redispatch", "    option http-buffer-request",
+        "global", "    maxconn 512", "    log stdout format raw local0", "",
+        "defaults", "    mode http", "    log global", "    option httplog",  # a line per request: how it ended
+        "    timeout connect 1s", "    timeout client 10s", "    timeout server 10s",
+        "    retries 3", "    option redispatch 1", "    option http-buffer-request",
         "    retry-on conn-failure empty-response response-timeout", "",
         "frontend clients", f"    bind 127.0.0.1:{listen_port}", "    default_backend regions", "",
         "backend regions", f"    option httpchk GET {check_path}", "    http-check expect status 200",
@@ -74,6 +76,7 @@ class DrillResult:
     primary_ready_at: float | None        # the restarted primary's first /ready
     failback_seconds: float | None        # primary ready again -> its first answer through the proxy
     failed_after_failover: int            # failures once the secondary had answered (should be none)
+    failed_statuses: dict[int, int]       # the failures by status (0: no answer)
     records: list[tuple[float, int, str]] = field(repr=False, default_factory=list)  # (sent, status, region)
 
     def summary(self) -> dict[str, Any]:
@@ -103,7 +106,7 @@ def run_drill(model_source: str,            # the model both regions serve (a bu
 
     from churnops.config import free_port
     from churnops.pipeline import override_params
-    haproxy = shutil.which("haproxy")
+    haproxy = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")  # sbin: not on every PATH
     if haproxy is None:
         raise FileNotFoundError("haproxy is not installed: `make system-tools` installs it from Debian")
     work = Path(workdir or tempfile.mkdtemp(prefix="churnops-drill-"))
@@ -187,4 +190,5 @@ def drill_result(records: list[tuple[float, int, str]],  # (sent, status, region
         failback_seconds=None if back is None or primary_ready_at is None else max(0.0, back - primary_ready_at),
         failed_after_failover=sum(status != 200 for t, status, _ in records
                                   if first_secondary is not None and t > first_secondary),
+        failed_statuses=dict(Counter(status for _, status, _ in records if status != 200)),
         records=records)

@@ -1,7 +1,5 @@
 """The failover drill: two `churnops serve` regions behind a real health-checking proxy (Debian's HAProxy), the
 primary killed under a bounded load and started again (benchmarks/failover_drill.py prints the numbers)."""
-import shutil
-
 import pytest
 
 from churnops.failover import run_drill
@@ -10,15 +8,14 @@ from tests.serving.test_api import trained  # noqa: F401  (the module's model bu
 
 @pytest.fixture(scope="module")
 def drill(trained, repo, tmp_path_factory):  # noqa: F811
-    if shutil.which("haproxy") is None:
-        pytest.fail("haproxy is not installed: `make system-tools` (README test command) installs it")
-    root, rows = trained
+    root, rows = trained  # without haproxy the drill fails saying what installs it (`make system-tools`)
     return run_drill(str(root / "1"), repo / "params.yaml", rows, kill_at=3, restore_at=5, after_ready=4, rate=40,
                      workdir=tmp_path_factory.mktemp("drill"))
 
 
 def test_no_request_fails_when_the_primary_region_dies_and_returns(drill):
-    assert drill.requests > 100 and drill.failed == 0, drill.summary()
+    failures = [r for r in drill.records if r[1] != 200]
+    assert drill.requests > 100 and drill.failed == 0, (drill.summary(), failures[:10], "see haproxy.log of the drill")
     assert set(drill.answered_by) == {"eu-west-1", "us-east-1"}, drill.summary()
 
 
