@@ -86,13 +86,14 @@ class KafkaAssignmentLog:
             self.on_failure(1, f"{self.topic}: {error}")
 
     def append(self, records: list[dict[str, Any]]) -> None:
-        "Queue the records for the broker; OSError when the producer's local queue is full (the broker is away)."
-        for record in records:
+        "Queue the records for the broker; when its local queue is full (the broker away), the rest count as failed."
+        for queued, record in enumerate(records):
             try:
                 self.producer.produce(self.topic, json.dumps(record, separators=(",", ":")).encode(),
                                       str(record["customer_id"]).encode(), on_delivery=self._delivered)
             except BufferError as e:
-                raise OSError(f"{self.topic}: the producer's queue is full ({e})") from e
+                self.on_failure(len(records) - queued, f"{self.topic}: the producer's queue is full ({e})")
+                break
         self.producer.poll(0)  # serve the delivery reports of earlier records
 
     def close(self, timeout: float = 10) -> None:

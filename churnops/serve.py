@@ -149,10 +149,17 @@ def create_app(config: ServeConfig,   # sources, routing, limits
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.openapi = lambda: _openapi(app, state)
 
-    def assignments_lost(count: int, reason: str) -> None:  # the answers went out; the gap is counted and logged
+    quiet = {"until": 0.0, "held": 0}  # one log line a minute at most: a broker away fails every record
+
+    def assignments_lost(count: int, reason: str) -> None:  # the answers went out; every lost record is counted
         if count:
             metrics.child(metrics.errors, "assignment_log").inc(count)
-        log.error("churnops serve: assignment log %s: %s", config.assignment_log, reason)
+        if time.monotonic() < quiet["until"]:
+            quiet["held"] += 1
+            return
+        held = f" (and {quiet['held']} more failure(s) in the last minute)" if quiet["held"] else ""
+        log.error("churnops serve: assignment log %s: %s%s", config.assignment_log, reason, held)
+        quiet.update(until=time.monotonic() + 60, held=0)
 
     assignments = (open_assignment_log(config.assignment_log, config.root, config.stream or {}, assignments_lost)
                    if config.assignment_log else None)
