@@ -70,16 +70,14 @@ class KafkaAssignmentLog:
                                   "compression.type": "lz4"})
 
     def _create_topic(self, settings: dict[str, Any], partitions: int) -> None:
-        from confluent_kafka import KafkaError, KafkaException
-        from confluent_kafka.admin import AdminClient, NewTopic
-        admin = AdminClient(settings)  # alive until the answer: a collected client cancels its requests
-        future = admin.create_topics([NewTopic(self.topic, partitions, -1, config={"retention.ms": "-1"})],
-                                     request_timeout=10)[self.topic]
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import NewTopic
+
+        from churnops.stream import create_missing_topics
         try:
-            future.result(timeout=15)
+            create_missing_topics(settings, [NewTopic(self.topic, partitions, -1, config={"retention.ms": "-1"})])
         except KafkaException as error:  # unreachable brokers surface as failed deliveries, counted
-            if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                self.on_failure(0, f"topic {self.topic} not created: {error}")
+            self.on_failure(0, f"topic {self.topic} not created: {error}")
 
     def _delivered(self, error: Any, message: Any) -> None:
         if error is not None:
@@ -146,7 +144,6 @@ def _topic_records(topic: str, settings: dict[str, Any], timeout: float = 60,
             raise FileNotFoundError(f"{KAFKA_LOG}{topic}: no such topic on {settings['bootstrap.servers']}: has the "
                                     "API served a challenger split with experiment.assignment_log set?")
         marks = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15) for p in metadata.partitions}
-        high = {p: end for p, (_, end) in marks.items()}
         behind = {p for p, (low, end) in marks.items() if end > low}  # partitions with records kept
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in marks])
         records, bad, deadline = [], [], time.monotonic() + timeout
@@ -162,7 +159,7 @@ def _topic_records(topic: str, settings: dict[str, Any], timeout: float = 60,
             for message in messages:
                 if message.error() is not None:
                     continue
-                if message.offset() >= high[message.partition()] - 1:
+                if message.offset() >= marks[message.partition()][1] - 1:
                     behind.discard(message.partition())
                 try:
                     records.append(_parse_record(message.value()))

@@ -126,8 +126,9 @@ def run_drill(model_source: str,            # the model both regions serve (a bu
             processes[region.name] = _serve(params, model_source, region.port, work / f"{region.name}.log")
         for region in (primary, secondary):
             wait_ready(f"http://127.0.0.1:{region.port}/ready", process=processes[region.name])
-        processes["haproxy"] = subprocess.Popen([haproxy, "-f", str(work / "haproxy.cfg"), "-db"],
-                                                stdout=(work / "haproxy.log").open("w"), stderr=subprocess.STDOUT)
+        with (work / "haproxy.log").open("w") as out:
+            processes["haproxy"] = subprocess.Popen([haproxy, "-f", str(work / "haproxy.cfg"), "-db"],
+                                                    stdout=out, stderr=subprocess.STDOUT)
         wait_ready(f"http://127.0.0.1:{listen}/ready", process=processes["haproxy"])
         start = time.monotonic()
 

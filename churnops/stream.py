@@ -26,8 +26,8 @@ from .features import _sql_literal, feature_sql, materialize_tables
 
 # %% auto #0
 __all__ = ['ContractError', 'EventContract', 'event_profile', 'StreamState', 'event_messages', 'with_event_ids', 'kafka_settings',
-           'ensure_topics', 'Replayed', 'replay', 'OnlineWriter', 'StreamMetrics', 'StreamError', 'StreamScorer',
-           'score_message']
+           'create_missing_topics', 'ensure_topics', 'Replayed', 'replay', 'OnlineWriter', 'StreamMetrics',
+           'StreamError', 'StreamScorer', 'score_message']
 
 # %% ../nbs_lib/16_stream.ipynb #b1b99311
 class ContractError(ValueError):
@@ -290,25 +290,32 @@ def kafka_settings(block: dict[str, Any],  # the `stream` block
             settings[name] = value
     return settings
 
-def ensure_topics(block: dict[str, Any],       # the `stream` block
-                  windows_days: list[int],     # `features.windows_days`: how far back the state reads
-                  ) -> None:
-    "Create the events, scores (compacted: the newest score per customer) and dead-letter topics if missing."
+def create_missing_topics(settings: dict[str, Any],  # librdkafka settings (`kafka_settings`)
+                          topics: list[Any],          # confluent_kafka.admin.NewTopic
+                          ) -> None:
+    "Create the topics that do not exist yet; KafkaException for any other failure."
     from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka.admin import AdminClient, NewTopic
-    admin = AdminClient(kafka_settings(block))
-    # replication -1: the broker's default (1 here, 3 on MSK); events are kept long enough to rebuild any
-    # consumer's state from the topic (its longest window plus a week)
-    retention = {"retention.ms": str((max(windows_days) + 8) * 86_400_000)}
-    wanted = [NewTopic(block["events_topic"], block["partitions"], -1, config=retention),
-              NewTopic(block["scores_topic"], block["partitions"], -1, config={"cleanup.policy": "compact"}),
-              NewTopic(block["dead_letter_topic"], 1, -1)]
-    for future in admin.create_topics(wanted, request_timeout=10).values():
+    from confluent_kafka.admin import AdminClient
+    admin = AdminClient(settings)  # alive until the answers: a collected client cancels its requests
+    for future in admin.create_topics(topics, request_timeout=10).values():
         try:
             future.result(timeout=15)
         except KafkaException as error:
             if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
+
+def ensure_topics(block: dict[str, Any],       # the `stream` block
+                  windows_days: list[int],     # `features.windows_days`: how far back the state reads
+                  ) -> None:
+    "Create the events, scores (compacted: the newest score per customer) and dead-letter topics if missing."
+    from confluent_kafka.admin import NewTopic
+    # replication -1: the broker's default (1 here, 3 on MSK); events are kept long enough to rebuild any
+    # consumer's state from the topic (its longest window plus a week)
+    retention = {"retention.ms": str((max(windows_days) + 8) * 86_400_000)}
+    create_missing_topics(kafka_settings(block), [
+        NewTopic(block["events_topic"], block["partitions"], -1, config=retention),
+        NewTopic(block["scores_topic"], block["partitions"], -1, config={"cleanup.policy": "compact"}),
+        NewTopic(block["dead_letter_topic"], 1, -1)])
 
 @dataclass
 class Replayed:
