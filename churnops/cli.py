@@ -26,7 +26,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from churnops.config import mlflow_tracking_uri
     from churnops.params import load_params
-    from churnops.pipeline import pipeline_progress
+    from churnops.pipeline import pipeline_progress, stage_server
     from churnops.reports import run_summary, summary_lines, summary_paths
     params = load_params(args.params)  # a bad key stops here, before any stage starts
     tracking_uri = mlflow_tracking_uri(params["mlflow"]["tracking_uri"])
@@ -35,7 +35,9 @@ def _run(args: argparse.Namespace) -> int:
     command = ["dvc", "repro", *(["--force"] if args.force else []), *args.stages]
     started = time.monotonic()
     # the stages' progress bars go to this terminal (stderr); DVC's own lines are read and summarised
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1) as dvc:
+    # DVC decides what runs; the stages it runs are handed to one warm stage server (see churnops.pipeline)
+    with stage_server() as environment, subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1,
+                                                         env=environment) as dvc:
         for line in pipeline_progress(dvc.stdout):
             print(line, flush=True)
     code = dvc.returncode
@@ -51,9 +53,19 @@ def _run(args: argparse.Namespace) -> int:
     return code
 
 def _stage(args: argparse.Namespace) -> int:
-    "Run one stage notebook (what each dvc.yaml stage calls)."
-    from churnops.pipeline import run_stage
+    "Run one stage notebook (what each dvc.yaml stage calls): on the run's stage server if there is one, else here."
+    from churnops.pipeline import STAGE_SERVER_ENV, run_stage, run_stage_on_server
+    if os.environ.get(STAGE_SERVER_ENV):
+        code = run_stage_on_server(args.name, os.environ[STAGE_SERVER_ENV])
+        if code is not None:
+            return code
     run_stage(args.name, args.pipeline)
+    return 0
+
+def _stage_server(args: argparse.Namespace) -> int:
+    "Keep stage kernels warm for one `churnops run` (it starts and stops this)."
+    from churnops.pipeline import serve_stages
+    serve_stages(args.socket, args.pipeline)
     return 0
 
 def _check_pipeline(args: argparse.Namespace) -> int:
@@ -341,6 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("name")
     stage.add_argument("--pipeline", default="pipeline.yaml")
     stage.set_defaults(handler=_stage)
+
+    server = sub.add_parser("stage-server", help="run the stages `churnops stage` hands over, in warm kernels "
+                                                 "(`churnops run` starts and stops it)")
+    server.add_argument("--socket", required=True, help="the Unix socket to listen on")
+    server.add_argument("--pipeline", default="pipeline.yaml")
+    server.set_defaults(handler=_stage_server)
 
     check = sub.add_parser("check-pipeline", help="check that pipeline.yaml and dvc.yaml describe the same stages")
     check.add_argument("--pipeline", default="pipeline.yaml")

@@ -8,15 +8,17 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 # %% auto #0
-__all__ = ['DVC_ONLY_STAGES', 'BUILT_BY_SETUP', 'ploomber_stages', 'dvc_stages', 'library_modules', 'pipeline_differences',
-           'stage_products', 'stage_order', 'StageFailed', 'run_stage', 'notebook_warnings', 'pipeline_progress',
-           'run_report_notebook', 'copy_work_tree', 'override_params']
+__all__ = ['DVC_ONLY_STAGES', 'STAGE_ENVIRONMENT', 'STAGE_SERVER_ENV', 'STAGE_SERVER_LOG', 'BUILT_BY_SETUP', 'ploomber_stages',
+           'dvc_stages', 'library_modules', 'pipeline_differences', 'stage_products', 'stage_order', 'StageFailed',
+           'run_stage', 'notebook_warnings', 'pipeline_progress', 'run_report_notebook', 'stage_imports',
+           'KernelWarmer', 'serve_stages', 'run_stage_on_server', 'stage_server', 'copy_work_tree', 'override_params']
 
 # %% ../nbs_lib/09_pipeline.ipynb #0230c16c
 def ploomber_stages(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, dict[str, Any]]:
@@ -139,10 +141,15 @@ class StageFailed(RuntimeError):
         return cls(f"stage {stage!r} failed: {message}\n(executed notebook: reports/notebooks/{stage}.ipynb; "
                    f"full traceback: {log})")
 
+STAGE_ENVIRONMENT = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}  # defaults for every stage kernel: no upload bars
+
 def run_stage(name: str,                                   # a task of pipeline.yaml
               pipeline_yaml: str | Path = "pipeline.yaml",
+              kernel_manager: Any = None,                  # a started kernel (`KernelWarmer`); None: start one now
+              dag_cache: dict | None = None,               # rendered DAGs kept between the stages of one run
               ) -> None:
     "Execute one stage notebook now with the checked parameters, trusting that its upstream products are current (DVC's job)."
+    import json
     import os
 
     from ploomber.constants import TaskStatus
@@ -153,9 +160,16 @@ def run_stage(name: str,                                   # a task of pipeline.
 
     # params.yaml merged with params.override.yaml and checked: a bad key stops here, before any work
     params = load_params(Path(pipeline_yaml).parent / "params.yaml")
+    # a DAG is ~2 s to build (it reads every notebook); within a run it is the same while its inputs are
+    sources = sorted(Path(pipeline_yaml).parent.glob("notebooks/*.py"))
+    key = (json.dumps(params, sort_keys=True, default=str), Path(pipeline_yaml).read_text(),
+           tuple(path.stat().st_mtime_ns for path in sources))
     with warnings.catch_warnings():  # Ploomber's render notes (e.g. publish's `upstream` only orders it last)
         warnings.filterwarnings("ignore", category=UserWarning, module=r"ploomber\.")
-        dag = DAGSpec(str(pipeline_yaml), env=params).to_dag()
+        dag = (dag_cache or {}).get(key) or DAGSpec(str(pipeline_yaml), env=params).to_dag()
+        if dag_cache is not None:
+            dag_cache.clear()
+            dag_cache[key] = dag
         if name not in dag:
             raise KeyError(f"{pipeline_yaml}: no stage {name!r}; stages are {list(dag)}")
         dag.render(force=True, show_progress=False)
@@ -169,7 +183,11 @@ def run_stage(name: str,                                   # a task of pipeline.
     # kernel talks to papermill over Unix sockets, not unencrypted TCP ports on localhost; MLflow's upload bars off
     task.executor_params = {**task.executor_params, "progress_bar": {"desc": name, "disable": None, "leave": False},
                             "config": Config(KernelManager={"transport": "ipc"})}
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    task.executor_params.pop("km", None)
+    if kernel_manager is not None:
+        task.executor_params["km"] = kernel_manager  # papermill hands it to nbclient, which then starts none
+    for key, value in STAGE_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
     started = time.monotonic()
     try:
         with warnings.catch_warnings():
@@ -258,6 +276,255 @@ def run_report_notebook(source: str | Path,          # a Jupytext py:percent not
         with atomic_path(html_path) as tmp:
             tmp.write_text(body)
     return html_path
+
+# %% ../nbs_lib/09_pipeline.ipynb #660d0483
+STAGE_SERVER_ENV = "CHURNOPS_STAGE_SERVER"  # the socket of the run's stage server (set by `churnops run`)
+
+def stage_imports(source: str | Path,       # a stage notebook
+                  package_dir: str | Path,  # the churnops package folder
+                  ) -> list[str]:
+    "Every module the stage notebook imports, directly or through its churnops modules, inside functions too."
+    import ast
+
+    package = Path(package_dir).name
+    library = sorted(library_modules(source, package_dir))
+    modules = {f"{package}.{Path(path).stem}" for path in library}
+    for path in [Path(source), *map(Path, library)]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module != "__future__":
+                modules.add(node.module)
+    return sorted(modules)
+
+class KernelWarmer:
+    """Kernels started ahead of their notebooks, on an event loop of their own: each imports the modules it is given
+    (a module that fails to import is left to the notebook, whose own import then says why)."""
+
+    def __init__(self, startup_timeout: float = 120):
+        import asyncio
+        import itertools
+        import tempfile
+        import threading
+
+        self.startup_timeout = startup_timeout
+        # each kernel's Unix sockets under a path of its own (`kernel-ipc-N` in the working directory, the default,
+        # is taken by two kernels started at once: they would read each other's messages)
+        self._sockets = Path(tempfile.mkdtemp(prefix="churnops-kernels-"))
+        self._count = itertools.count()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="kernel-warmer", daemon=True)
+        self._thread.start()
+        self._started: list[Any] = []  # every kernel manager not yet stopped
+        self._stopping: list[Any] = []  # futures of the shutdowns under way
+
+    def start(self, modules: list[str]):  # -> concurrent.futures.Future of a started AsyncKernelManager
+        "Start a kernel that imports `modules`; the future is done when it has."
+        import asyncio
+        return asyncio.run_coroutine_threadsafe(self._start(modules), self._loop)
+
+    async def _start(self, modules: list[str]):
+        from jupyter_client.manager import AsyncKernelManager
+
+        manager = AsyncKernelManager(kernel_name="python3", transport="ipc",  # as run_stage's own kernels
+                                     ip=str(self._sockets / f"kernel-{next(self._count)}"))
+        await manager.start_kernel()
+        self._started.append(manager)
+        client = manager.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=self.startup_timeout)
+            code = ("def _warm(modules):\n    import importlib\n    for name in modules:\n        try:\n"
+                    "            importlib.import_module(name)\n        except Exception:\n            pass\n"
+                    f"_warm({modules!r})\ndel _warm\n")
+            request = client.execute(code, silent=True, store_history=False)
+            while (await client.get_shell_msg(timeout=self.startup_timeout))["parent_header"].get("msg_id") != request:
+                pass
+        finally:
+            client.stop_channels()
+        return manager
+
+    def stop(self, manager: Any) -> None:
+        "Shut a kernel down in the background (its stage is done with it)."
+        import asyncio
+        if manager in self._started:
+            self._started.remove(manager)
+            self._stopping.append(asyncio.run_coroutine_threadsafe(manager.shutdown_kernel(), self._loop))
+
+    def close(self, timeout: float = 30) -> None:
+        "Shut down every kernel still running (waiting up to `timeout` s) and the event loop."
+        import asyncio
+        import concurrent.futures
+        import shutil
+
+        async def stop_all():
+            await asyncio.gather(*(m.shutdown_kernel(now=True) for m in self._started), return_exceptions=True)
+            self._started.clear()
+        try:
+            concurrent.futures.wait(self._stopping, timeout)
+            asyncio.run_coroutine_threadsafe(stop_all(), self._loop).result(timeout)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout)
+            shutil.rmtree(self._sockets, ignore_errors=True)
+
+def serve_stages(socket_path: str | Path,                    # a Unix socket to listen on (its folder: the user's own)
+                 pipeline_yaml: str | Path = "pipeline.yaml",
+                 ) -> None:
+    """Run the stages `churnops stage` hands over on `socket_path`, one at a time, each in a kernel warmed while the
+    stage before it ran, until SIGTERM. Output and exit code go back to the `churnops stage` that asked."""
+    import json
+    import os
+    import signal
+    import socket
+    import sys
+    import traceback
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from ploomber.spec import DAGSpec  # noqa: F401 (imported once here instead of once per stage)
+
+    class Relay:  # a text stream whose writes go to the client as {"stdout"|"stderr": text} lines
+        def __init__(self, stream, key, tty):
+            self.stream, self.key, self.tty = stream, key, tty
+        def write(self, text: str) -> int:
+            self.stream.write(json.dumps({self.key: text}) + "\n")
+            self.stream.flush()
+            return len(text)
+        def flush(self) -> None:
+            self.stream.flush()
+        def isatty(self) -> bool:  # the stage's progress bar is drawn where the client's output is a terminal
+            return self.tty
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+    signal.signal(signal.SIGTERM, stop)
+    pipeline_yaml = Path(pipeline_yaml).resolve()
+    root = pipeline_yaml.parent
+    sources = {task["name"]: root / task["source"] for task in yaml.safe_load(pipeline_yaml.read_text())["tasks"]}
+    order = [name for name in stage_order(root / "dvc.yaml") if name in sources]
+    for key, value in STAGE_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)  # before the first kernel starts: kernels inherit it
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(socket_path))
+    listener.listen()
+    warmer, warming, dags = KernelWarmer(), {}, {}  # warming: stage -> future of its kernel
+
+    def warm_ahead(after: str | None) -> None:  # kernels for the next two stages (the machine's cores overlap them)
+        upcoming = order[order.index(after) + 1:] if after else order
+        for stage in upcoming[:2]:
+            if stage not in warming:
+                warming[stage] = warmer.start(stage_imports(sources[stage], root / "churnops"))
+    warm_ahead(None)
+    try:
+        while True:
+            connection, _ = listener.accept()
+            with connection, connection.makefile("rw", encoding="utf-8") as stream:
+                request = json.loads(stream.readline() or "{}")
+                name = request.get("stage")
+                if Path(request.get("cwd", "")).resolve() != Path.cwd().resolve() or name not in order:
+                    stream.write(json.dumps({"refused": f"this server runs the stages of {Path.cwd()}"}) + "\n")
+                    continue
+                received, kernel = time.monotonic(), None
+                # its own kernel, or the one warmed first (DVC skipped that stage); those of stages before it: stopped
+                future = warming.pop(name, None) or (warming.pop(next(iter(warming))) if warming else None)
+                for stage in [s for s in warming if order.index(s) < order.index(name)]:
+                    warming.pop(stage).add_done_callback(lambda f: f.exception() or warmer.stop(f.result()))
+                warm_ahead(name)
+                if future is not None:
+                    try:
+                        kernel = future.result(timeout=warmer.startup_timeout)
+                    except Exception as error:  # the stage starts a kernel of its own
+                        print(f"warm kernel for {name} failed: {error!r}", file=sys.stderr, flush=True)
+                code, ran = 0, time.monotonic()
+                tty = request.get("tty", {})
+                with (redirect_stdout(Relay(stream, "stdout", tty.get("stdout", False))),
+                      redirect_stderr(Relay(stream, "stderr", tty.get("stderr", False)))):
+                    try:
+                        run_stage(name, pipeline_yaml, kernel_manager=kernel, dag_cache=dags)
+                    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as error:  # as `churnops stage` says it
+                        print(f"churnops stage: error: {error}", file=sys.stderr)
+                        code = 2
+                    except Exception:
+                        traceback.print_exc()
+                        code = 1
+                if kernel is not None:
+                    warmer.stop(kernel)
+                stream.write(json.dumps({"exit": code}) + "\n")
+                print(f"{name}: exit {code}; {ran - received:.1f} s waiting for its kernel, "
+                      f"{time.monotonic() - ran:.1f} s running", file=sys.stderr, flush=True)
+    finally:
+        listener.close()
+        warmer.close()
+
+def run_stage_on_server(name: str,                 # a stage of pipeline.yaml
+                        socket_path: str | Path,   # the server's socket (CHURNOPS_STAGE_SERVER)
+                        ) -> int | None:
+    "Hand stage `name` to the run's stage server and relay its output here; its exit code, or None if no server took it."
+    import json
+    import os
+    import socket
+    import sys
+
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.connect(str(socket_path))
+    except OSError:
+        connection.close()
+        return None
+    with connection, connection.makefile("rw", encoding="utf-8") as stream:
+        stream.write(json.dumps({"stage": name, "cwd": os.getcwd(),
+                                 "tty": {"stdout": sys.stdout.isatty(), "stderr": sys.stderr.isatty()}}) + "\n")
+        stream.flush()
+        for line in stream:
+            message = json.loads(line)
+            if "exit" in message:
+                return message["exit"]
+            if "refused" in message:
+                return None
+            for key, out in (("stdout", sys.stdout), ("stderr", sys.stderr)):
+                if key in message:
+                    out.write(message[key])
+                    out.flush()
+    raise RuntimeError(f"the stage server stopped before stage {name!r} finished (its log: {STAGE_SERVER_LOG})")
+
+STAGE_SERVER_LOG = "reports/logs/stage-server.log"
+
+@contextmanager
+def stage_server(root: str | Path = ".",      # the project (its pipeline.yaml, and where DVC runs the stages)
+                 ready_timeout: float = 10,   # seconds to wait for its socket
+                 ) -> Iterator[dict[str, str]]:
+    """Start a stage server (`churnops stage-server`) for one run; yield the environment that points `churnops stage`
+    at it (the plain environment if it could not start: stages then start cold); stop it and its kernels after."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    command = shutil.which("churnops")
+    folder = Path(tempfile.mkdtemp(prefix="churnops-stages-"))  # 0700: only this user reaches the socket
+    socket_path = folder / "socket"
+    log = Path(root) / STAGE_SERVER_LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+    process = None
+    try:
+        if command:
+            with open(log, "w") as out:
+                process = subprocess.Popen([command, "stage-server", "--socket", str(socket_path)], cwd=root,
+                                           stdout=out, stderr=subprocess.STDOUT)
+            deadline = time.monotonic() + ready_timeout
+            while not socket_path.exists() and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+        ready = process is not None and socket_path.exists()
+        yield {**os.environ, STAGE_SERVER_ENV: str(socket_path)} if ready else dict(os.environ)
+    finally:
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        shutil.rmtree(folder, ignore_errors=True)
 
 # %% ../nbs_lib/09_pipeline.ipynb #08b16519
 BUILT_BY_SETUP = ("report-assets/dist",)  # ignored by git, built by `make setup`, read by the stages

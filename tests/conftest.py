@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from churnops.config import free_port
-from churnops.pipeline import copy_work_tree, override_params
+from churnops.pipeline import copy_work_tree, override_params, stage_server
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ["ingest", "validate", "features", "materialize", "train", "evaluate", "register", "score", "monitor", "publish"]
@@ -23,8 +23,9 @@ def repo() -> Path:
 
 
 def dvc_repro(root: Path, *stages: str) -> tuple[int, str]:
-    "Run `dvc repro` in `root`; return the exit code and the combined output."
-    result = subprocess.run(["dvc", "repro", *stages], cwd=root, capture_output=True, text=True)
+    "Run `dvc repro` in `root` as `churnops run` does (its stages on one warm stage server); return the exit code and the combined output."
+    with stage_server(root) as environment:
+        result = subprocess.run(["dvc", "repro", *stages], cwd=root, capture_output=True, text=True, env=environment)
     return result.returncode, result.stdout + result.stderr
 
 
