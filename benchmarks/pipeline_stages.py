@@ -1,16 +1,20 @@
-"""Wall and CPU time of every pipeline stage, split into start-up, imports and work, at the default size, at
-the V2 predecessor's size (2,000 customers x 120 days) and on a customer table of about 7,000 rows.
+"""Wall and CPU time of the pipeline at the default size, at the V2 predecessor's size (2,000 customers x 120 days)
+and on a customer table of about 7,000 rows: end to end as a user runs it (`churnops run`: DVC, its stages handed to
+one warm stage server), and stage by stage cold (each stage's dvc.yaml command alone, as `dvc repro` by hand or a
+K8s Job runs it).
 
-Each stage runs as DVC runs it (its dvc.yaml command, e.g. `churnops stage train`) in a throwaway copy of the
-work tree. CPU time is user + system time of the stage process and its children (the kernel). From the
-executed notebook (papermill's per-cell durations): `imports` is the time of the cells that only import,
-`work` the other cells, and `start-up` the rest of the wall time (Python and Ploomber start, kernel start,
-HTML export).
-Usage: python benchmarks/pipeline_stages.py [--sizes 5000x180 2000x120 table:9000]
+`churnops run` (mode `run`): the total, each stage's time as `churnops run` prints it (DVC's bookkeeping included),
+and from the stage server's log how long the stage waited for its kernel (started while the stages before it ran)
+and how long it ran. Cold stages (mode `stages`): CPU time is user + system time of the stage process and its
+children (the kernel). From the executed notebook (papermill's per-cell durations): `imports` is the time of the
+cells that only import, `work` the other cells, and `start-up` the rest of the wall time (Python and Ploomber start,
+kernel start, HTML export). Both run in throwaway copies of the work tree.
+Usage: python benchmarks/pipeline_stages.py [--sizes 5000x180 2000x120 table:9000] [--modes run stages]
 """
 import argparse
 import ast
 import json
+import re
 import resource
 import shlex
 import shutil
@@ -22,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from churnops.generate import example_customer_table
-from churnops.pipeline import copy_work_tree, override_params
+from churnops.pipeline import STAGE_SERVER_LOG, copy_work_tree, override_params
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -82,6 +86,34 @@ def run_pipeline(label: str, overrides: dict, prepare=None) -> list[tuple]:
     return timings
 
 
+def run_end_to_end(label: str, overrides: dict, prepare=None) -> float:
+    "`churnops run` from an empty pipeline state in a copy of the work tree (its own git repository, for DVC)."
+    root = copy_work_tree(REPO, tempfile.mkdtemp(prefix="churnops-bench-"))
+    override_params(root / "params.yaml", overrides)
+    if prepare:
+        prepare(root)
+    for command in (["git", "init", "-q"], ["git", "add", "-A"],
+                    ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "copy"]):
+        subprocess.run(command, cwd=root, check=True)
+    try:
+        wall, cpu = time.perf_counter(), cpu_seconds()
+        result = subprocess.run(["churnops", "run"], cwd=root, capture_output=True, text=True)
+        wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+        if result.returncode:
+            raise SystemExit(result.stdout[-3000:] + result.stderr[-3000:])
+        stages = re.findall(r"done: (\S+) \(([\d.]+) s\)", result.stdout)
+        server = dict((name, (float(wait), float(running))) for name, wait, running in re.findall(
+            r"^(\S+): exit 0; ([\d.]+) s waiting for its kernel, ([\d.]+) s running", (root / STAGE_SERVER_LOG).read_text(), re.M))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"\n{label}: churnops run {wall:.1f} s wall, {cpu:.1f} s CPU")
+    print(f"{'stage':<12} {'wall s':>7} {'kernel wait':>12} {'running':>8}")
+    for name, seconds in stages:
+        wait, running = server.get(name, (float("nan"), float("nan")))
+        print(f"{name:<12} {float(seconds):7.1f} {wait:12.1f} {running:8.1f}")
+    return wall
+
+
 def customer_table(customers: int):
     "Params and data for the snapshot-table path on the example customer table (README)."
     def prepare(root: Path) -> None:
@@ -96,12 +128,18 @@ def customer_table(customers: int):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", nargs="+", default=["5000x180", "2000x120", "table:9000"])
-    for size in parser.parse_args().sizes:
+    parser.add_argument("--modes", nargs="+", choices=["run", "stages"], default=["run", "stages"])
+    args = parser.parse_args()
+    for size in args.sizes:
         if size.startswith("table:"):
             customers = int(size.split(":")[1])
             overrides, prepare = customer_table(customers)
-            run_pipeline(f"customer table from {customers:,} simulated customers", overrides, prepare)
+            label = f"customer table from {customers:,} simulated customers"
         else:
             customers, days = (int(x) for x in size.split("x"))
-            run_pipeline(f"{customers:,} customers x {days} days", {"ingest.synthetic.n_customers": customers,
-                                                                   "ingest.synthetic.n_days": days})
+            overrides, prepare = {"ingest.synthetic.n_customers": customers, "ingest.synthetic.n_days": days}, None
+            label = f"{customers:,} customers x {days} days"
+        if "run" in args.modes:
+            run_end_to_end(label, overrides, prepare)
+        if "stages" in args.modes:
+            run_pipeline(f"{label}, stage by stage, cold", overrides, prepare)
