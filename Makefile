@@ -10,7 +10,10 @@ export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 export PLOOMBER_STATS_ENABLED := false
-export OMP_NUM_THREADS := 2
+# One OpenMP thread per process unless the environment says otherwise: `churnops run` starts the next stages' kernels
+# beside the running stage, and the tests run two at a time; on 2 cores a second thread then waits more than it works
+# (train: 22 s with 2 threads, 13 s with 1, in benchmarks/pipeline_stages.py)
+export OMP_NUM_THREADS ?= 1
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
 
 .PHONY: setup spark system-tools infra-tools scan-tools pipeline test lint scan audit sbom image-sbom nbdev-check nbdev-test pytest deploy-check benchmark clean
