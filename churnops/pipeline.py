@@ -18,7 +18,7 @@ import yaml
 __all__ = ['DVC_ONLY_STAGES', 'STAGE_ENVIRONMENT', 'STAGE_SERVER_ENV', 'STAGE_SERVER_LOG', 'BUILT_BY_SETUP', 'ploomber_stages',
            'dvc_stages', 'library_modules', 'pipeline_differences', 'stage_products', 'stage_order', 'StageFailed',
            'run_stage', 'notebook_warnings', 'pipeline_progress', 'run_report_notebook', 'stage_imports',
-           'KernelWarmer', 'serve_stages', 'run_stage_on_server', 'stage_server', 'copy_work_tree', 'override_params']
+           'serve_stages', 'run_stage_on_server', 'stage_server', 'copy_work_tree', 'override_params']
 
 # %% ../nbs_lib/09_pipeline.ipynb #0230c16c
 def ploomber_stages(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, dict[str, Any]]:
@@ -145,7 +145,7 @@ STAGE_ENVIRONMENT = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}  # default
 
 def run_stage(name: str,                                   # a task of pipeline.yaml
               pipeline_yaml: str | Path = "pipeline.yaml",
-              kernel_manager: Any = None,                  # a started kernel (`KernelWarmer`); None: start one now
+              kernel_manager: Any = None,                  # a started kernel (churnops.kernels); None: start one now
               dag_cache: dict | None = None,               # rendered DAGs kept between the stages of one run
               ) -> None:
     "Execute one stage notebook now with the checked parameters, trusting that its upstream products are current (DVC's job)."
@@ -297,77 +297,6 @@ def stage_imports(source: str | Path,       # a stage notebook
                 modules.add(node.module)
     return sorted(modules)
 
-class KernelWarmer:
-    """Kernels started ahead of their notebooks, on an event loop of their own: each imports the modules it is given
-    (a module that fails to import is left to the notebook, whose own import then says why)."""
-
-    def __init__(self, startup_timeout: float = 120):
-        import asyncio
-        import itertools
-        import tempfile
-        import threading
-
-        self.startup_timeout = startup_timeout
-        # each kernel's Unix sockets under a path of its own (`kernel-ipc-N` in the working directory, the default,
-        # is taken by two kernels started at once: they would read each other's messages)
-        self._sockets = Path(tempfile.mkdtemp(prefix="churnops-kernels-"))
-        self._count = itertools.count()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="kernel-warmer", daemon=True)
-        self._thread.start()
-        self._started: list[Any] = []  # every kernel manager not yet stopped
-        self._stopping: list[Any] = []  # futures of the shutdowns under way
-
-    def start(self, modules: list[str]):  # -> concurrent.futures.Future of a started AsyncKernelManager
-        "Start a kernel that imports `modules`; the future is done when it has."
-        import asyncio
-        return asyncio.run_coroutine_threadsafe(self._start(modules), self._loop)
-
-    async def _start(self, modules: list[str]):
-        from jupyter_client.manager import AsyncKernelManager
-
-        manager = AsyncKernelManager(kernel_name="python3", transport="ipc",  # as run_stage's own kernels
-                                     ip=str(self._sockets / f"kernel-{next(self._count)}"))
-        await manager.start_kernel()
-        self._started.append(manager)
-        client = manager.client()
-        client.start_channels()
-        try:
-            await client.wait_for_ready(timeout=self.startup_timeout)
-            code = ("def _warm(modules):\n    import importlib\n    for name in modules:\n        try:\n"
-                    "            importlib.import_module(name)\n        except Exception:\n            pass\n"
-                    f"_warm({modules!r})\ndel _warm\n")
-            request = client.execute(code, silent=True, store_history=False)
-            while (await client.get_shell_msg(timeout=self.startup_timeout))["parent_header"].get("msg_id") != request:
-                pass
-        finally:
-            client.stop_channels()
-        return manager
-
-    def stop(self, manager: Any) -> None:
-        "Shut a kernel down in the background (its stage is done with it)."
-        import asyncio
-        if manager in self._started:
-            self._started.remove(manager)
-            self._stopping.append(asyncio.run_coroutine_threadsafe(manager.shutdown_kernel(), self._loop))
-
-    def close(self, timeout: float = 30) -> None:
-        "Shut down every kernel still running (waiting up to `timeout` s) and the event loop."
-        import asyncio
-        import concurrent.futures
-        import shutil
-
-        async def stop_all():
-            await asyncio.gather(*(m.shutdown_kernel(now=True) for m in self._started), return_exceptions=True)
-            self._started.clear()
-        try:
-            concurrent.futures.wait(self._stopping, timeout)
-            asyncio.run_coroutine_threadsafe(stop_all(), self._loop).result(timeout)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout)
-            shutil.rmtree(self._sockets, ignore_errors=True)
-
 def serve_stages(socket_path: str | Path,                    # a Unix socket to listen on (its folder: the user's own)
                  pipeline_yaml: str | Path = "pipeline.yaml",
                  ) -> None:
@@ -382,6 +311,8 @@ def serve_stages(socket_path: str | Path,                    # a Unix socket to 
     from contextlib import redirect_stderr, redirect_stdout
 
     from ploomber.spec import DAGSpec  # noqa: F401 (imported once here instead of once per stage)
+
+    from churnops.kernels import KernelWarmer
 
     class Relay:  # a text stream whose writes go to the client as {"stdout"|"stderr": text} lines
         def __init__(self, stream, key, tty):
@@ -407,13 +338,16 @@ def serve_stages(socket_path: str | Path,                    # a Unix socket to 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(socket_path))
     listener.listen()
-    warmer, warming, dags = KernelWarmer(), {}, {}  # warming: stage -> future of its kernel
+    imports = {stage: stage_imports(sources[stage], root / "churnops") for stage in order}
+    # kernels forked from one process that imports what the stages import, in the order they run
+    warmer = KernelWarmer(list(dict.fromkeys(module for stage in order for module in imports[stage])))
+    warming, dags = {}, {}  # warming: stage -> future of its kernel
 
     def warm_ahead(after: str | None) -> None:  # kernels for the next two stages (the machine's cores overlap them)
         upcoming = order[order.index(after) + 1:] if after else order
         for stage in upcoming[:2]:
             if stage not in warming:
-                warming[stage] = warmer.start(stage_imports(sources[stage], root / "churnops"))
+                warming[stage] = warmer.start(imports[stage])
     warm_ahead(None)
     try:
         while True:
@@ -435,6 +369,7 @@ def serve_stages(socket_path: str | Path,                    # a Unix socket to 
                         kernel = future.result(timeout=warmer.startup_timeout)
                     except Exception as error:  # the stage starts a kernel of its own
                         print(f"warm kernel for {name} failed: {error!r}", file=sys.stderr, flush=True)
+                how = "forked" if kernel is not None else "none ready: started cold"
                 code, ran = 0, time.monotonic()
                 tty = request.get("tty", {})
                 with (redirect_stdout(Relay(stream, "stdout", tty.get("stdout", False))),
@@ -451,7 +386,7 @@ def serve_stages(socket_path: str | Path,                    # a Unix socket to 
                     warmer.stop(kernel)
                 stream.write(json.dumps({"exit": code}) + "\n")
                 print(f"{name}: exit {code}; {ran - received:.1f} s waiting for its kernel, "
-                      f"{time.monotonic() - ran:.1f} s running", file=sys.stderr, flush=True)
+                      f"{time.monotonic() - ran:.1f} s running; kernel {how}", file=sys.stderr, flush=True)
     finally:
         listener.close()
         warmer.close()
