@@ -336,8 +336,9 @@ def serve_stages(socket_path: str | Path,                    # a Unix socket to 
     for key, value in STAGE_ENVIRONMENT.items():
         os.environ.setdefault(key, value)  # before the first kernel starts: kernels inherit it
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(socket_path))
+    listener.bind(f"{socket_path}.binding")
     listener.listen()
+    os.rename(f"{socket_path}.binding", socket_path)  # the socket appears when it accepts
     imports = {stage: stage_imports(sources[stage], root / "churnops") for stage in order}
     # kernels forked from one process that imports what the stages import, in the order they run
     warmer = KernelWarmer(list(dict.fromkeys(module for stage in order for module in imports[stage])))
