@@ -340,16 +340,7 @@ def serve_stages(socket_path: str | Path,                    # a Unix socket to 
     listener.listen()
     os.rename(f"{socket_path}.binding", socket_path)  # the socket appears when it accepts
     imports = {stage: stage_imports(sources[stage], root / "churnops") for stage in order}
-    # kernels forked from one process that imports what the stages import, in the order they run
-    warmer = KernelWarmer(list(dict.fromkeys(module for stage in order for module in imports[stage])))
-    warming, dags = {}, {}  # warming: stage -> future of its kernel
-
-    def warm_ahead(after: str | None) -> None:  # kernels for the next two stages (the machine's cores overlap them)
-        upcoming = order[order.index(after) + 1:] if after else order
-        for stage in upcoming[:2]:
-            if stage not in warming:
-                warming[stage] = warmer.start(imports[stage])
-    warm_ahead(None)
+    warmer, warming, dags = None, {}, {}  # warming: stage -> future of its kernel
     try:
         while True:
             connection, _ = listener.accept()
@@ -360,16 +351,20 @@ def serve_stages(socket_path: str | Path,                    # a Unix socket to 
                     stream.write(json.dumps({"refused": f"this server runs the stages of {Path.cwd()}"}) + "\n")
                     continue
                 received, kernel = time.monotonic(), None
-                # its own kernel, or the one warmed first (DVC skipped that stage); those of stages before it: stopped
-                future = warming.pop(name, None) or (warming.pop(next(iter(warming))) if warming else None)
-                for stage in [s for s in warming if order.index(s) < order.index(name)]:
-                    warming.pop(stage).add_done_callback(lambda f: f.exception() or warmer.stop(f.result()))
-                warm_ahead(name)
-                if future is not None:
-                    try:
-                        kernel = future.result(timeout=warmer.startup_timeout)
-                    except Exception as error:  # the stage starts a kernel of its own
-                        print(f"warm kernel for {name} failed: {error!r}", file=sys.stderr, flush=True)
+                if warmer is None:  # at the first stage DVC runs: kernels forked from one process that imports,
+                    # in the order the stages run from here, what they import (nothing, if DVC runs nothing)
+                    warmer = KernelWarmer(list(dict.fromkeys(
+                        module for stage in order[order.index(name):] for module in imports[stage])))
+                future = warming.pop(name, None) or warmer.start(imports[name])
+                for stage in [s for s in warming if order.index(s) < order.index(name)]:  # DVC skipped them
+                    warming.pop(stage).add_done_callback(lambda f, stop=warmer.stop: f.exception() or stop(f.result()))
+                for stage in order[order.index(name) + 1:][:2]:  # the next two stages' (the cores overlap them)
+                    if stage not in warming:
+                        warming[stage] = warmer.start(imports[stage])
+                try:
+                    kernel = future.result(timeout=warmer.startup_timeout)
+                except Exception as error:  # the stage starts a kernel of its own
+                    print(f"a kernel for {name} could not be forked: {error!r}", file=sys.stderr, flush=True)
                 how = "forked" if kernel is not None else "none ready: started cold"
                 code, ran = 0, time.monotonic()
                 tty = request.get("tty", {})
@@ -390,7 +385,8 @@ def serve_stages(socket_path: str | Path,                    # a Unix socket to 
                       f"{time.monotonic() - ran:.1f} s running; kernel {how}", file=sys.stderr, flush=True)
     finally:
         listener.close()
-        warmer.close()
+        if warmer is not None:
+            warmer.close()
 
 def run_stage_on_server(name: str,                 # a stage of pipeline.yaml
                         socket_path: str | Path,   # the server's socket (CHURNOPS_STAGE_SERVER)
