@@ -21,7 +21,7 @@ from jupyter_client.provisioning import LocalProvisioner
 from traitlets import List, Unicode
 
 # %% auto #0
-__all__ = ['kernel_zygote', 'ForkedKernel', 'ForkedProvisioner', 'KernelWarmer']
+__all__ = ['listen', 'kernel_zygote', 'ForkedKernel', 'ForkedProvisioner', 'KernelWarmer']
 
 # %% ../nbs_lib/09a_kernels.ipynb #dddb470c
 def _die_with_parent(signum: int) -> None:
@@ -29,6 +29,14 @@ def _die_with_parent(signum: int) -> None:
     import ctypes
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signum)  # PR_SET_PDEATHSIG
+
+def listen(socket_path: str | Path) -> socket.socket:
+    "A Unix socket listening on `socket_path`; the path appears only once it accepts (a client never finds it refusing)."
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(f"{socket_path}.binding")
+    listener.listen()
+    os.rename(f"{socket_path}.binding", socket_path)
+    return listener
 
 def kernel_zygote(socket_path: str | Path,  # where to listen
                   modules: list[str],        # what the kernels will import, in the order they will need it
@@ -45,10 +53,7 @@ def kernel_zygote(socket_path: str | Path,  # where to listen
                     importlib.import_module(name)
 
     _die_with_parent(signal.SIGTERM)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(f"{socket_path}.binding")
-    listener.listen()
-    os.rename(f"{socket_path}.binding", socket_path)  # the socket appears when it accepts
+    listener = listen(socket_path)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels that exit are reaped by the system (no zombies)
     pending = list(modules)
     while True:

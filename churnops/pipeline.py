@@ -305,14 +305,13 @@ def serve_stages(socket_path: str | Path,                    # a Unix socket to 
     import json
     import os
     import signal
-    import socket
     import sys
     import traceback
     from contextlib import redirect_stderr, redirect_stdout
 
     from ploomber.spec import DAGSpec  # noqa: F401 (imported once here instead of once per stage)
 
-    from churnops.kernels import KernelWarmer
+    from churnops.kernels import KernelWarmer, listen
 
     class Relay:  # a text stream whose writes go to the client as {"stdout"|"stderr": text} lines
         def __init__(self, stream, key, tty):
@@ -335,10 +334,7 @@ def serve_stages(socket_path: str | Path,                    # a Unix socket to 
     order = [name for name in stage_order(root / "dvc.yaml") if name in sources]
     for key, value in STAGE_ENVIRONMENT.items():
         os.environ.setdefault(key, value)  # before the first kernel starts: kernels inherit it
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(f"{socket_path}.binding")
-    listener.listen()
-    os.rename(f"{socket_path}.binding", socket_path)  # the socket appears when it accepts
+    listener = listen(socket_path)
     imports = {stage: stage_imports(sources[stage], root / "churnops") for stage in order}
     warmer, warming, dags = None, {}, {}  # warming: stage -> future of its kernel
     try:
