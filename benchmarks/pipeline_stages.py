@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from churnops.generate import example_customer_table
-from churnops.pipeline import STAGE_SERVER_LOG, copy_work_tree, override_params
+from churnops.pipeline import STAGE_SERVER_LOG, commit_work_tree, copy_work_tree, override_params
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -92,9 +92,7 @@ def run_end_to_end(label: str, overrides: dict, prepare=None) -> float:
     override_params(root / "params.yaml", overrides)
     if prepare:
         prepare(root)
-    for command in (["git", "init", "-q"], ["git", "add", "-A"],
-                    ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "copy"]):
-        subprocess.run(command, cwd=root, check=True)
+    commit_work_tree(root)
     try:
         wall = time.perf_counter()
         result = subprocess.run(["churnops", "run"], cwd=root, capture_output=True, text=True)

@@ -18,7 +18,8 @@ import yaml
 __all__ = ['DVC_ONLY_STAGES', 'STAGE_ENVIRONMENT', 'STAGE_SERVER_ENV', 'STAGE_SERVER_LOG', 'BUILT_BY_SETUP', 'ploomber_stages',
            'dvc_stages', 'library_modules', 'pipeline_differences', 'stage_products', 'stage_order', 'StageFailed',
            'run_stage', 'notebook_warnings', 'pipeline_progress', 'run_report_notebook', 'stage_imports',
-           'serve_stages', 'run_stage_on_server', 'stage_server', 'copy_work_tree', 'override_params']
+           'serve_stages', 'run_stage_on_server', 'stage_server', 'copy_work_tree', 'commit_work_tree',
+           'override_params']
 
 # %% ../nbs_lib/09_pipeline.ipynb #0230c16c
 def ploomber_stages(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, dict[str, Any]]:
@@ -475,6 +476,13 @@ def copy_work_tree(src: str | Path,   # a git work tree
         if (src / built).is_dir():
             shutil.copytree(src / built, dest / built, dirs_exist_ok=True)
     return dest
+
+def commit_work_tree(root: str | Path) -> None:
+    "Make a copy (`copy_work_tree`, then changed) a git repository of its own with everything committed: DVC needs one."
+    import subprocess
+    for command in (["git", "init", "-q"], ["git", "add", "-A"],
+                    ["git", "-c", "user.name=churnops", "-c", "user.email=churnops@localhost", "commit", "-qm", "copy"]):
+        subprocess.run(command, cwd=root, check=True)
 
 def override_params(path: str | Path,          # params.yaml
                     overrides: dict[str, Any],  # dotted keys, e.g. {"ingest.synthetic.n_days": 120}

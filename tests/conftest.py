@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from churnops.config import free_port
-from churnops.pipeline import copy_work_tree, override_params, stage_server
+from churnops.pipeline import commit_work_tree, copy_work_tree, override_params, stage_server
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ["ingest", "validate", "features", "materialize", "train", "evaluate", "register", "score", "monitor", "publish"]
@@ -43,9 +43,7 @@ def pipeline_run(repo, tmp_path_factory) -> Path:
     override_params(root / "params.yaml", {"ingest.synthetic.n_customers": 1000, "ingest.synthetic.n_days": 180,
                                            "train.candidates.hist_gradient_boosting.max_iter": 100,
                                            "expectations.max_against": 0.1})
-    for command in (["git", "init", "-q"], ["git", "add", "-A"],
-                    ["git", "-c", "user.name=ci", "-c", "user.email=ci@localhost", "commit", "-qm", "clone"]):
-        subprocess.run(command, cwd=root, check=True)
+    commit_work_tree(root)
     code, output = dvc_repro(root)
     assert code == 0, output[-4000:]
     assert ran(output) == STAGES
