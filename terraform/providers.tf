@@ -1,13 +1,19 @@
+# One provider per region: the default one is the primary region's. The secondary's exists in a single-region
+# environment too (Terraform needs every provider configured), pointing at the primary region, used by nothing.
 provider "aws" {
   region = var.region
 
   default_tags {
-    tags = {
-      Project     = var.name
-      Environment = var.environment
-      ManagedBy   = "terraform"
-      Repository  = var.github_repository
-    }
+    tags = local.tags
+  }
+}
+
+provider "aws" {
+  alias  = "secondary"
+  region = coalesce(var.secondary_region, var.region)
+
+  default_tags {
+    tags = local.tags
   }
 }
 
@@ -15,15 +21,15 @@ data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
-data "aws_availability_zones" "available" {
-  state = "available"
-}
-
 locals {
-  prefix     = "${var.name}-${var.environment}"
-  account_id = data.aws_caller_identity.current.account_id
-  partition  = data.aws_partition.current.partition
-  azs        = slice(data.aws_availability_zones.available.names, 0, var.az_count)
-  # Kubernetes namespace of this environment (k8s/overlays/<environment>) and its service accounts.
-  namespace = "${var.name}-${var.environment}"
+  prefix       = "${var.name}-${var.environment}"
+  account_id   = data.aws_caller_identity.current.account_id
+  partition    = data.aws_partition.current.partition
+  multi_region = var.secondary_region != null
+  tags = {
+    Project     = var.name
+    Environment = var.environment
+    ManagedBy   = "terraform"
+    Repository  = var.github_repository
+  }
 }

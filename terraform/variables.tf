@@ -20,9 +20,31 @@ variable "environment" {
 }
 
 variable "region" {
-  description = "AWS region."
+  description = "The primary AWS region: it runs the pipeline and holds the writer copies of the buckets and the MLflow database."
   type        = string
   default     = "eu-west-1"
+}
+
+variable "secondary_region" {
+  description = "The standby region (k8s/RUNBOOK.md): the same modules, replicated buckets, images and MLflow database, pipeline suspended. null: a single-region environment."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.secondary_region == null || var.secondary_region != var.region
+    error_message = "secondary_region must differ from region."
+  }
+}
+
+variable "secondary_vpc_cidr" {
+  description = "CIDR block of the secondary region's VPC (apart from vpc_cidr, so the two can be peered)."
+  type        = string
+  default     = "10.41.0.0/16"
+
+  validation {
+    condition     = var.secondary_vpc_cidr != var.vpc_cidr
+    error_message = "secondary_vpc_cidr must differ from vpc_cidr."
+  }
 }
 
 variable "github_repository" {
@@ -136,5 +158,54 @@ variable "stream_kafka_password" {
   validation {
     condition     = length(var.stream_kafka_password) >= 16 && length(var.stream_kafka_password) <= 128
     error_message = "stream_kafka_password: 16 to 128 characters."
+  }
+}
+
+variable "mlflow_db_engine_version" {
+  description = "Aurora PostgreSQL version of the MLflow global database (multi-region environments)."
+  type        = string
+  default     = "16.6"
+}
+
+variable "mlflow_db_instance_class" {
+  description = "Instance class of the MLflow database (Aurora global databases need a memory-optimized class)."
+  type        = string
+  default     = "db.r6g.large"
+}
+
+variable "mlflow_db_password" {
+  description = "Master password of the MLflow global database (TF_VAR_mlflow_db_password from your secret store; never in a tfvars file). The same value goes to the Kubernetes Secret churnops-mlflow-db (key: password) in both regions. Needed when secondary_region is set."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.secondary_region == null || try(length(var.mlflow_db_password) >= 16 && length(var.mlflow_db_password) <= 128 && !can(regex("[/@\" ]", var.mlflow_db_password)), false)
+    error_message = "mlflow_db_password: 16 to 128 characters without /, @, \" or spaces (RDS's rule), required when secondary_region is set."
+  }
+}
+
+variable "api_dns" {
+  description = <<-EOT
+    Route 53 failover of the prediction API (multi-region environments): zone_id of the hosted zone, name of the
+    API (the Ingress host of k8s/overlays/<environment>), and each region's own host name, a record to that
+    region's ingress load balancer (which also answers to it), keyed by region. Route 53 checks /ready on each.
+  EOT
+  type = object({
+    zone_id      = string
+    name         = string
+    region_hosts = map(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.secondary_region == null || var.api_dns != null
+    error_message = "api_dns is required when secondary_region is set: without failover records the secondary takes no traffic."
+  }
+
+  validation {
+    condition = var.api_dns == null || var.secondary_region == null || try(
+    toset(keys(var.api_dns.region_hosts)) == toset([var.region, var.secondary_region]), false)
+    error_message = "api_dns.region_hosts needs exactly one host per region: region and secondary_region."
   }
 }

@@ -8,7 +8,7 @@ through the DVC remote by content hash; the state artifacts make each step's inp
 
 Compile (tests/deploy does this):  python k8s/kubeflow/pipeline.py --out churnops-pipeline.yaml
 Run it:  python k8s/kubeflow/pipeline.py --submit https://kubeflow.example/pipeline --namespace churnops-dev
-A run's pods use the service account churnops-pipeline (the IRSA role terraform/iam.tf binds to it): Kubeflow
+A run's pods use the service account churnops-pipeline (the IRSA role terraform/modules/region/iam.tf binds to it): Kubeflow
 takes the service account per run, not from the compiled file, so `--submit` names it, and the admission policy
 k8s/policies/pipeline-pods.yaml refuses pipeline pods under any other account (e.g. a run started from the UI
 with the profile's default-editor). Steps run as a non-root user; the Kubeflow backend (kfp >= 2.15) drops
@@ -22,7 +22,7 @@ import yaml
 from kfp import compiler, dsl, kubernetes
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICE_ACCOUNT = "churnops-pipeline"  # terraform/iam.tf: the pipeline's IRSA role trusts this account
+SERVICE_ACCOUNT = "churnops-pipeline"  # terraform/modules/region/iam.tf: the pipeline's IRSA role trusts this account
 
 
 def overlay_image(overlay: Path = REPO / "k8s/overlays/dev/kustomization.yaml") -> str:

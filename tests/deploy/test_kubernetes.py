@@ -132,7 +132,7 @@ def test_api_probes_and_identity(rendered):
     assert config["data"][source["key"]] == "models:/churnops-churn@champion"
     accounts = {o["metadata"]["name"]: o for o in objects(rendered["prod"]) if o["kind"] == "ServiceAccount"}
     assert accounts[pod["serviceAccountName"]]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
-        ":role/churnops-prod-api")  # terraform/iam.tf names the role <name>-<environment>-api
+        ":role/churnops-prod-api")  # terraform/modules/region/iam.tf names the role <name>-<environment>-api
 
 
 def selects(selector: dict, labels: dict) -> bool:

@@ -106,8 +106,11 @@ resource "aws_s3_bucket_policy" "this" {
   depends_on = [aws_s3_bucket_public_access_block.this]
 }
 
+data "aws_partition" "current" {}
+
 output "arn" {
-  value = aws_s3_bucket.this.arn
+  # What S3 makes of the name; spelled out so it is known before apply (and in the mocked tests).
+  value = "arn:${data.aws_partition.current.partition}:s3:::${aws_s3_bucket.this.bucket}"
 }
 
 output "bucket" {

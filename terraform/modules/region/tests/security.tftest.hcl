@@ -1,5 +1,6 @@
-# Security properties of the plan, checked offline: `terraform test` with a mocked AWS provider applies
-# the configuration to fake resources, so every value (policies included) is known and asserted.
+# Security properties of one region, checked offline: `terraform test` with a mocked AWS provider applies
+# the module to fake resources, so every value (policies included) is known and asserted. What spans regions
+# (replication, failover, the global database) is asserted by the root module's tests/regions.tftest.hcl.
 mock_provider "aws" {
   mock_data "aws_caller_identity" {
     defaults = { account_id = "123456789012" }
@@ -45,20 +46,49 @@ mock_provider "aws" {
   }
 }
 
+# The region's two keys apart, so an assertion can tell which one encrypts what.
+override_resource {
+  target = aws_kms_key.data
+  values = { arn = "arn:aws:kms:eu-west-1:123456789012:key/mrk-11111111111111111111111111111111", multi_region = true }
+}
+
+override_resource {
+  target = aws_kms_replica_key.data
+  values = { arn = "arn:aws:kms:us-east-1:123456789012:key/mrk-11111111111111111111111111111111" }
+}
+
 variables {
+  name                           = "churnops"
   environment                    = "dev"
+  prefix                         = "churnops-dev"
+  role                           = "primary"
+  region                         = "eu-west-1"
+  vpc_cidr                       = "10.40.0.0/16"
+  az_count                       = 3
+  single_nat_gateway             = true
+  kubernetes_version             = "1.34"
+  endpoint_public_access_cidrs   = []
+  node_instance_types            = ["m6i.large"]
+  node_min_size                  = 1
+  node_desired_size              = 2
+  node_max_size                  = 4
+  log_retention_days             = 365
+  feature_store_node_type        = "cache.t4g.small"
   feature_store_redis_auth_token = "test-only-token-0123456789"
+  stream_kafka_version           = "3.8.x"
+  stream_broker_instance_type    = "kafka.m7g.large"
+  stream_broker_volume_gb        = 100
   stream_kafka_password          = "test-only-password-0123456789" # pragma: allowlist secret
 }
 
-run "buckets_are_encrypted_with_the_environment_key_versioned_and_private" {
+run "buckets_are_encrypted_with_the_data_key_versioned_and_private" {
   command = apply
 
   assert {
     condition = length(module.bucket) == 3 && alltrue([
-      for bucket in module.bucket : bucket.encryption.sse_algorithm == "aws:kms" && bucket.encryption.kms_master_key_id == aws_kms_key.main.arn
+      for bucket in module.bucket : bucket.encryption.sse_algorithm == "aws:kms" && bucket.encryption.kms_master_key_id == aws_kms_key.data[0].arn
     ])
-    error_message = "every data bucket must be encrypted with SSE-KMS under the environment key"
+    error_message = "every data bucket must be encrypted with SSE-KMS under the multi-region data key"
   }
 
   assert {
@@ -85,8 +115,13 @@ run "buckets_are_encrypted_with_the_environment_key_versioned_and_private" {
   }
 
   assert {
-    condition     = aws_kms_key.main.enable_key_rotation
-    error_message = "the environment key must rotate"
+    condition     = aws_kms_key.main.enable_key_rotation && aws_kms_key.data[0].enable_key_rotation
+    error_message = "the region's keys must rotate"
+  }
+
+  assert {
+    condition     = aws_kms_key.data[0].multi_region && length(aws_kms_replica_key.data) == 0
+    error_message = "the primary region creates the multi-region data key (a secondary replicates it)"
   }
 
   assert {
@@ -144,11 +179,6 @@ run "workload_roles_are_least_privilege" {
       "system:serviceaccount:${name == "ebs-csi" ? "kube-system" : "churnops-dev"}:${name == "ebs-csi" ? "ebs-csi-controller-sa" : "churnops-${name}"}"
     ])
     error_message = "each IRSA role must trust exactly one service account of its namespace"
-  }
-
-  assert {
-    condition     = jsondecode(aws_iam_role.github_image_push.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"] == "repo:churnops/churnops:ref:refs/heads/main"
-    error_message = "only the main branch of the repository may push images"
   }
 }
 
@@ -244,36 +274,6 @@ run "stream_kafka_is_encrypted_authenticated_and_private" {
   }
 }
 
-run "stream_kafka_password_is_validated" {
-  command = plan
-
-  variables {
-    stream_kafka_password = "short" # pragma: allowlist secret
-  }
-
-  expect_failures = [var.stream_kafka_password]
-}
-
-run "redis_auth_token_is_validated" {
-  command = plan
-
-  variables {
-    feature_store_redis_auth_token = "short"
-  }
-
-  expect_failures = [var.feature_store_redis_auth_token]
-}
-
-run "environment_is_validated" {
-  command = plan
-
-  variables {
-    environment = "staging"
-  }
-
-  expect_failures = [var.environment]
-}
-
 run "pods_reach_aws_apis_inside_the_vpc" {
   command = apply
 
@@ -300,5 +300,77 @@ run "pods_reach_aws_apis_inside_the_vpc" {
       && aws_vpc_security_group_ingress_rule.endpoints_from_vpc.from_port == 443
     && aws_vpc_security_group_ingress_rule.endpoints_from_vpc.to_port == 443)
     error_message = "The endpoints admit HTTPS from the VPC only."
+  }
+}
+
+run "a_secondary_region_encrypts_with_its_replica_of_the_data_key" {
+  command = apply
+
+  variables {
+    role                 = "secondary"
+    region               = "us-east-1"
+    prefix               = "churnops-prod-us-east-1"
+    data_key_primary_arn = "arn:aws:kms:eu-west-1:123456789012:key/mrk-11111111111111111111111111111111"
+  }
+
+  assert {
+    condition     = length(aws_kms_key.data) == 0 && aws_kms_replica_key.data[0].primary_key_arn == var.data_key_primary_arn
+    error_message = "a secondary region replicates the primary's data key instead of creating its own"
+  }
+
+  assert {
+    condition = alltrue([for bucket in module.bucket :
+    bucket.encryption.kms_master_key_id == aws_kms_replica_key.data[0].arn])
+    error_message = "a secondary region's buckets are encrypted with its replica of the data key"
+  }
+
+  assert {
+    condition     = alltrue([for name, bucket in module.bucket : bucket.bucket == "churnops-prod-us-east-1-${name}"])
+    error_message = "a secondary region's bucket names carry its region (bucket names are global)"
+  }
+
+  assert {
+    condition     = alltrue([for name, role in aws_iam_role.irsa : role.name == "churnops-prod-us-east-1-${name}"])
+    error_message = "a secondary region's IRSA role names carry its region (IAM names are global)"
+  }
+
+  assert {
+    condition     = alltrue([for endpoint in aws_vpc_endpoint.interface : startswith(endpoint.service_name, "com.amazonaws.us-east-1.")])
+    error_message = "the VPC endpoints are the region's own"
+  }
+}
+
+run "the_mlflow_database_is_encrypted_private_and_protected" {
+  command = apply
+
+  variables {
+    mlflow_db = {
+      global_cluster_id = "churnops-prod-mlflow"
+      engine_version    = "16.6"
+      instance_class    = "db.r6g.large"
+      instances         = 2
+    }
+    mlflow_db_password = "test-only-password-0123456789" # pragma: allowlist secret
+  }
+
+  assert {
+    condition = (aws_rds_cluster.mlflow["mlflow"].storage_encrypted && aws_rds_cluster.mlflow["mlflow"].kms_key_id == aws_kms_key.data[0].arn
+    && aws_rds_cluster.mlflow["mlflow"].global_cluster_identifier == "churnops-prod-mlflow")
+    error_message = "the MLflow database is a member of the global database, encrypted with the data key"
+  }
+
+  assert {
+    condition     = aws_rds_cluster.mlflow["mlflow"].deletion_protection && aws_rds_cluster.mlflow["mlflow"].backup_retention_period >= 7
+    error_message = "the MLflow database is protected from deletion and backed up for at least a week"
+  }
+
+  assert {
+    condition     = length(aws_rds_cluster_instance.mlflow) == 2 && alltrue([for instance in aws_rds_cluster_instance.mlflow : !instance.publicly_accessible])
+    error_message = "the writer region has a writer and a reader instance, neither public"
+  }
+
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.mlflow_db_from_cluster["mlflow"].from_port == 5432 && aws_vpc_security_group_ingress_rule.mlflow_db_from_cluster["mlflow"].cidr_ipv4 == null
+    error_message = "the MLflow database is reachable on 5432 from the cluster security group only, never from a CIDR"
   }
 }

@@ -12,11 +12,11 @@ locals {
 }
 
 module "bucket" {
-  source            = "./modules/private-bucket"
+  source            = "../private-bucket"
   for_each          = local.buckets
   name              = "${local.prefix}-${each.key}"
   purpose           = each.value
-  kms_key_arn       = aws_kms_key.main.arn
+  kms_key_arn       = local.data_key_arn
   access_log_bucket = aws_s3_bucket.access_logs.id
 }
 

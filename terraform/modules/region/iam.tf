@@ -2,11 +2,13 @@
 # The role ARNs go into k8s/overlays/<environment>/irsa.yaml (`terraform output irsa_role_arns`).
 locals {
   oidc_issuer = replace(aws_eks_cluster.main.identity[0].oidc[0].issuer, "https://", "")
+  # The data key encrypts the buckets; objects written before it existed name the region's main key.
+  data_keys = [local.data_key_arn, aws_kms_key.main.arn]
   kms_use = {
-    Sid      = "UseEnvironmentKey"
+    Sid      = "UseDataKeys"
     Effect   = "Allow"
     Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    Resource = aws_kms_key.main.arn
+    Resource = local.data_keys
   }
   bucket_arn = { for name, bucket in module.bucket : name => bucket.arn }
 
@@ -83,7 +85,7 @@ locals {
           Sid      = "DecryptModels"
           Effect   = "Allow"
           Action   = "kms:Decrypt"
-          Resource = aws_kms_key.main.arn
+          Resource = local.data_keys
         },
       ]
     }
@@ -111,7 +113,7 @@ locals {
           Sid      = "DecryptArtifacts"
           Effect   = "Allow"
           Action   = "kms:Decrypt"
-          Resource = aws_kms_key.main.arn
+          Resource = local.data_keys
         },
       ]
     }
@@ -153,60 +155,4 @@ resource "aws_iam_role_policy" "irsa" {
 resource "aws_iam_role_policy_attachment" "ebs_csi" {
   role       = aws_iam_role.irsa["ebs-csi"].name
   policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
-}
-
-# GitHub Actions (.github/workflows/image.yml) pushes images with short-lived OIDC credentials: only from
-# the main branch of var.github_repository, only to this repository.
-resource "aws_iam_openid_connect_provider" "github" {
-  url            = "https://token.actions.githubusercontent.com"
-  client_id_list = ["sts.amazonaws.com"]
-}
-
-resource "aws_iam_role" "github_image_push" {
-  name = "${local.prefix}-github-image-push"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Federated = aws_iam_openid_connect_provider.github.arn }
-      Action    = "sts:AssumeRoleWithWebIdentity"
-      Condition = {
-        StringEquals = {
-          "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
-          "token.actions.githubusercontent.com:sub" = "repo:${var.github_repository}:ref:refs/heads/main"
-        }
-      }
-    }]
-  })
-}
-
-resource "aws_iam_role_policy" "github_image_push" {
-  name = "push-churnops-image"
-  role = aws_iam_role.github_image_push.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid      = "EcrLogin" # GetAuthorizationToken has no resource-level permissions
-        Effect   = "Allow"
-        Action   = "ecr:GetAuthorizationToken"
-        Resource = "*"
-      },
-      {
-        Sid    = "PushImage"
-        Effect = "Allow"
-        Action = [
-          "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload",
-          "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart",
-        ]
-        Resource = aws_ecr_repository.churnops.arn
-      },
-      {
-        Sid      = "EncryptLayers"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource = aws_kms_key.main.arn
-      },
-    ]
-  })
 }
