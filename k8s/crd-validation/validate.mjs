@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 import { Application } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application";
 import { AppProject } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/AppProject";
+import { ApplicationSet } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/ApplicationSet";
 import { AnalysisTemplate } from "@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/AnalysisTemplate";
 import { Rollout } from "@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/Rollout";
 import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
@@ -18,6 +19,7 @@ import { ClusterPolicy } from "@kubernetes-models/kyverno/kyverno.io/v1/ClusterP
 const models = {
   "argoproj.io/v1alpha1/Application": Application,
   "argoproj.io/v1alpha1/AppProject": AppProject,
+  "argoproj.io/v1alpha1/ApplicationSet": ApplicationSet,
   "argoproj.io/v1alpha1/Rollout": Rollout,
   "argoproj.io/v1alpha1/AnalysisTemplate": AnalysisTemplate,
   "monitoring.coreos.com/v1/PrometheusRule": PrometheusRule,

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import REPO
 
 INFRA_BIN = REPO / ".tools" / "infra" / "bin"
-OVERLAYS = ["dev", "prod"]
+OVERLAYS = ["dev", "prod", "prod-us-east-1"]  # prod-us-east-1: production's standby region
 
 
 def tool(name: str) -> str:

@@ -1,5 +1,6 @@
 """k8s/: every overlay renders, validates strictly against the Kubernetes API schemas, and its custom
-resources against their CRD schemas; the pipeline Jobs match dvc.yaml; the pods are locked down."""
+resources against their CRD schemas; the pipeline Jobs match dvc.yaml; the pods are locked down; production's
+two regions get their own values from Terraform's settings, and exactly one of them runs the pipeline."""
 import fnmatch
 import re
 
@@ -33,16 +34,23 @@ def validate_crds(*paths):
     return run(tool("node"), CRD_VALIDATOR, *paths)
 
 
+def environment_of(overlay: str) -> str:
+    "dev, prod: an overlay is its environment's primary region, or <environment>-<region> for another region."
+    return overlay.split("-", 1)[0]
+
+
 def test_every_overlay_renders_the_whole_system(rendered):
     for overlay in OVERLAYS:
         kinds = sorted({o["kind"] for o in objects(rendered[overlay])})
-        assert kinds == ["AnalysisTemplate", "ConfigMap", "CronJob", "Deployment", "HorizontalPodAutoscaler", "Ingress", "Job",
-                         "Namespace", "NetworkPolicy", "PodDisruptionBudget", "PodMonitor", "PrometheusRule", "Rollout",
-                         "ScaledObject", "Service", "ServiceAccount", "ServiceMonitor", "StatefulSet", "StorageClass",
-                         "TriggerAuthentication"], overlay
+        # production's MLflow database is the region's Aurora cluster; dev runs PostgreSQL in the cluster
+        database = ["StatefulSet"] if overlay == "dev" else []
+        assert kinds == sorted(["AnalysisTemplate", "ConfigMap", "CronJob", "Deployment", "HorizontalPodAutoscaler", "Ingress",
+                                "Job", "Namespace", "NetworkPolicy", "PodDisruptionBudget", "PodMonitor", "PrometheusRule",
+                                "Rollout", "ScaledObject", "Service", "ServiceAccount", "ServiceMonitor", "StorageClass",
+                                "TriggerAuthentication", *database]), overlay
         namespaces = {o["metadata"].get("namespace") for o in objects(rendered[overlay])
                       if o["kind"] not in ("Namespace", "StorageClass")}
-        assert namespaces == {f"churnops-{overlay}"}
+        assert namespaces == {f"churnops-{environment_of(overlay)}"}
 
 
 def test_rendered_manifests_pass_strict_schema_validation(rendered):
@@ -55,9 +63,9 @@ def test_custom_resources_match_their_crd_schemas(rendered):
     argocd = sorted((REPO / "k8s" / "argocd").glob("*.yaml"))
     result = validate_crds(*rendered.values(), *argocd, *POLICIES)
     assert result.returncode == 0, result.output
-    # 2 x (2 ServiceMonitors + 1 rule + the stream's PodMonitor, ScaledObject, TriggerAuthentication + the API's
-    # Rollout and 2 AnalysisTemplates) + 3 Argo CD + 2 Kyverno ClusterPolicies
-    assert "23 custom resources valid, 0 invalid" in result.stdout
+    # 3 overlays x (2 ServiceMonitors + 1 rule + the stream's PodMonitor, ScaledObject, TriggerAuthentication + the
+    # API's Rollout and 2 AnalysisTemplates) + 3 Argo CD (project, dev Application, prod ApplicationSet) + 2 Kyverno
+    assert "32 custom resources valid, 0 invalid" in result.stdout
 
 
 def test_only_images_the_image_workflow_signed_are_admitted(rendered):
@@ -75,7 +83,7 @@ def test_only_images_the_image_workflow_signed_are_admitted(rendered):
     assert "cosign sign --yes" in workflow and "cosign attest --yes --type cyclonedx" in workflow, "what the policy checks"
     namespaces = set(rule["match"]["any"][0]["resources"]["namespaces"])
     for overlay in OVERLAYS:
-        assert f"churnops-{overlay}" in namespaces
+        assert f"churnops-{environment_of(overlay)}" in namespaces
         images = {c["image"] for o in objects(rendered[overlay]) for _, c in containers_in(o) if "/churnops" in c["image"]}
         assert images and all(any(fnmatch.fnmatch(i, pattern) for pattern in check["imageReferences"]) for i in images), images
 
@@ -182,13 +190,28 @@ def test_prometheus_reaches_the_api_metrics_port_and_nothing_else(rendered):
     assert scraped["targetPort"] == "metrics", "Prometheus scrapes the metrics port"
 
 
-def vpc_cidr(environment: str) -> str:
-    "The environment's VPC as terraform builds it: its tfvars' vpc_cidr, else the variable's default."
-    for text in ((REPO / "terraform" / "environments" / f"{environment}.tfvars").read_text(),
-                 (REPO / "terraform" / "variables.tf").read_text().split('variable "vpc_cidr"', 1)[1]):
-        found = re.search(r'(?:vpc_cidr|default)\s*=\s*"([^"]+)"', text)
-        if found:
-            return found.group(1)
+def terraform_setting(environment: str, name: str) -> str | None:
+    "A string variable as terraform sets it for the environment: its tfvars' value, else the variable's default."
+    tfvars = (REPO / "terraform" / "environments" / f"{environment}.tfvars").read_text()
+    found = re.search(rf'^{name}\s*=\s*"([^"]+)"', tfvars, re.MULTILINE)
+    if found:
+        return found.group(1)
+    declaration = (REPO / "terraform" / "variables.tf").read_text().split(f'variable "{name}"', 1)[1].split("\n}", 1)[0]
+    found = re.search(r'default\s*=\s*"([^"]+)"', declaration)
+    return found.group(1) if found else None
+
+
+def region_of(overlay: str) -> str:
+    "The AWS region an overlay deploys to: its environment's primary region, or the one its name carries."
+    environment = environment_of(overlay)
+    return overlay.removeprefix(f"{environment}-") if "-" in overlay else terraform_setting(environment, "region")
+
+
+def vpc_cidr(overlay: str) -> str:
+    "The VPC terraform builds for the overlay's region: vpc_cidr for the primary, secondary_vpc_cidr for the other."
+    environment = environment_of(overlay)
+    secondary = region_of(overlay) == terraform_setting(environment, "secondary_region")
+    return terraform_setting(environment, "secondary_vpc_cidr" if secondary else "vpc_cidr")
 
 
 def test_egress_never_leaves_the_environments_vpc(rendered):
@@ -278,7 +301,7 @@ def test_pipeline_pods_run_as_the_identity_terraform_trusts(rendered):
     "The admission rule names the service account of the pipeline's IRSA role, and our own pipeline pods pass it."
     rule = objects(REPO / "k8s" / "policies" / "pipeline-pods.yaml")[0]["spec"]["rules"][0]
     pattern = rule["validate"]["pattern"]
-    pipeline_role = (REPO / "terraform" / "iam.tf").read_text().split("pipeline = {", 1)[1]
+    pipeline_role = (REPO / "terraform" / "modules" / "region" / "iam.tf").read_text().split("pipeline = {", 1)[1]
     assert pattern["spec"]["serviceAccountName"] == re.search(r'service_account = "([^"]+)"', pipeline_role).group(1)
     selector = rule["match"]["any"][0]["resources"]["selector"]
     for overlay in OVERLAYS:
@@ -327,6 +350,73 @@ def test_the_api_records_a_configured_split_on_the_brokers_topic(rendered):
         policy = next(o for o in rendered_objects if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "churnops-api")
         brokers = [rule for rule in policy["spec"]["egress"] if any(p["port"] == 9096 for p in rule["ports"])]
         assert [peer["ipBlock"]["cidr"] for rule in brokers for peer in rule["to"]] == [vpc_cidr(overlay)], overlay
+
+
+def cronjobs_suspended(overlay_file) -> set[bool]:
+    return {o["spec"].get("suspend", False) for o in objects(overlay_file) if o["kind"] == "CronJob"}
+
+
+def test_exactly_one_production_region_runs_the_pipeline(rendered):
+    "Two regions must never write the same state: the standby's CronJobs are suspended, the active one's are not."
+    production = [overlay for overlay in OVERLAYS if environment_of(overlay) == "prod"]
+    assert len(production) == 2
+    states = {overlay: cronjobs_suspended(rendered[overlay]) for overlay in production}
+    assert all(len(state) == 1 for state in states.values()), f"a region with its pipeline half suspended: {states}"
+    assert sorted(state.pop() for state in states.values()) == [False, True], states
+    assert cronjobs_suspended(rendered["dev"]) == {False}
+
+
+def application_set() -> dict:
+    return objects(REPO / "k8s" / "argocd" / "churnops-prod.yaml")[0]
+
+
+def test_the_application_set_deploys_each_regions_overlay_to_that_regions_cluster():
+    appset = application_set()
+    [generator] = appset["spec"]["generators"]
+    elements = generator["list"]["elements"]
+    assert {element["region"] for element in elements} == {terraform_setting("prod", "region"),
+                                                           terraform_setting("prod", "secondary_region")}
+    project = objects(REPO / "k8s" / "argocd" / "project.yaml")[0]
+    allowed = {(d["server"], d["namespace"]) for d in project["spec"]["destinations"]}
+    for element in elements:
+        overlay = element["overlay"].removeprefix("k8s/overlays/")
+        assert overlay in OVERLAYS and region_of(overlay) == element["region"], element
+        assert f".{element['region']}.eks.amazonaws.com" in element["server"], element
+        assert (element["server"], "churnops-prod") in allowed, "the project admits each region's cluster"
+    template = appset["spec"]["template"]
+    assert "{{.region}}" in template["metadata"]["name"], "one Application per region"
+    assert template["spec"]["source"]["path"] == "{{.overlay}}" and template["spec"]["destination"]["server"] == "{{.server}}"
+    assert "automated" not in template["spec"]["syncPolicy"], "production syncs only when someone presses Sync"
+
+
+def test_the_standby_region_is_the_primary_with_its_own_regions_values(rendered):
+    """The same objects in both regions; each region's images, buckets, roles, database and host names are the
+    ones terraform gives that region (modules/region: the secondary's names carry its region)."""
+    primary, standby = (objects(rendered[overlay]) for overlay in ("prod", "prod-us-east-1"))
+
+    def names(docs):
+        return {(o["kind"], re.sub(r"-[a-z0-9]{10}$", "", o["metadata"]["name"])) for o in docs}
+
+    assert names(primary) == names(standby)
+    for overlay, docs in (("prod", primary), ("prod-us-east-1", standby)):
+        region = region_of(overlay)
+        prefix = "churnops-prod" if overlay == "prod" else f"churnops-prod-{region}"
+        config = next(o["data"] for o in docs if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("churnops-config"))
+        for key in ("MLFLOW_ARTIFACTS_DESTINATION", "CHURNOPS_DVC_REMOTE", "CHURNOPS_STATE_URL", "CHURNOPS_REPORTS_URL",
+                    "CHURNOPS_FEAST_REGISTRY"):
+            assert re.match(rf"s3://{prefix}-(artifacts|mlflow|reports)/", config[key]), (overlay, key, config[key])
+        for key in ("CHURNOPS_KAFKA_BOOTSTRAP", "MLFLOW_DB_HOST"):
+            assert f".{region}." in config[key], (overlay, key)
+        assert config["MLFLOW_DB_HOST"].startswith(f"{prefix}-mlflow.") and config["MLFLOW_DB_SSLMODE"] == "require"
+        roles = {o["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] for o in docs if o["kind"] == "ServiceAccount"}
+        assert roles and all(re.fullmatch(rf"arn:aws:iam::\d{{12}}:role/{prefix}-(api|pipeline|mlflow|stream)", r) for r in roles), roles
+        images = {c["image"] for _, c in (pair for o in docs for pair in containers_in(o)) if "churnops" in c["image"]}
+        assert images and all(f".dkr.ecr.{region}.amazonaws.com/churnops:" in image for image in images), images
+        hosts = [rule["host"] for o in docs if o["kind"] == "Ingress" for rule in o["spec"]["rules"]]
+        assert hosts == ["churnops-api.example.com", f"churnops-api.{region}.example.com"], hosts
+        assert hosts[1] in (REPO / "terraform" / "environments" / "prod.tfvars").read_text(), "Route 53 checks this host"
+        mlflow_egress = next(o for o in docs if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "churnops-mlflow")
+        assert mlflow_egress["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": vpc_cidr(overlay)}}], "to its Aurora cluster"
 
 
 # Planted errors: each validator catches its kind of mistake.
@@ -424,10 +514,10 @@ def test_canary_weights_are_shares_of_requests_through_the_ingress(rendered):
         ingress = next(o for o in manifests if o["kind"] == "Ingress" and
                        o["metadata"]["name"] == canary["trafficRouting"]["nginx"]["stableIngress"])
         assert ingress["spec"]["ingressClassName"] == "nginx"
-        [rule] = ingress["spec"]["rules"]
-        assert rule["host"].startswith("churnops-api.") and rule["host"] != "churnops-api.local", "the overlay sets the host"
-        backends = {p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
-        assert backends == {canary["stableService"]}, backends
+        for rule in ingress["spec"]["rules"]:  # production: the API's name and the region's own (health-checked)
+            assert rule["host"].startswith("churnops-api.") and rule["host"] != "churnops-api.local", "the overlay sets the host"
+            backends = {p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
+            assert backends == {canary["stableService"]}, backends
         services = {o["metadata"]["name"]: o for o in manifests if o["kind"] == "Service"}
         api = next(o for o in manifests if o["kind"] == "Deployment" and o["metadata"]["name"] == "churnops-api")
         for track in (canary["stableService"], canary["canaryService"]):
