@@ -19,9 +19,9 @@ from .model import Predictor, as_predictor, load_model
 
 # %% auto #0
 __all__ = ['HISTORY_TAG', 'PERMISSIONS', 'client', 'register_version', 'attach_evaluation', 'alias_version', 'champion_history',
-           'promote', 'rollback', 'load_version', 'list_versions', 'NothingPromoted', 'headroom_gain',
-           'promotion_decision', 'behaviour_checks', 'champion_on_holdout', 'export_bundle', 'publish_champion',
-           'grant_access']
+           'promote', 'rollback', 'download_version', 'load_version', 'list_versions', 'NothingPromoted',
+           'headroom_gain', 'promotion_decision', 'behaviour_checks', 'champion_on_holdout', 'export_bundle',
+           'publish_champion', 'grant_access']
 
 # %% ../nbs_lib/05a_registry.ipynb #76b80e0f
 HISTORY_TAG = "champion_history"
@@ -99,12 +99,19 @@ def rollback(tracking_uri: str, model_name: str) -> str:
     registry.set_registered_model_tag(model_name, HISTORY_TAG, ",".join(previous))
     return previous[-1]
 
+def download_version(tracking_uri: str, model_name: str, version: str, folder: str | Path) -> None:
+    """The files of a registered version, from the server at `tracking_uri`. (MLflow resolves `models:/` URIs
+    with the process's global registry URI whatever it is told; the version's own location, relative to the
+    server's artifact store, goes to the server it names.)"""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+    location = client(tracking_uri).get_model_version_download_uri(model_name, version)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    get_artifact_repository(location, tracking_uri=tracking_uri).download_artifacts("", dst_path=str(folder))
+
 def load_version(tracking_uri: str, model_name: str, version: str):
     "The fitted pipeline of a registered version (downloaded, then loaded by `churnops.model.load_model`)."
-    import mlflow.artifacts
     with tempfile.TemporaryDirectory(prefix="churnops-version-") as folder:
-        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}/{version}", dst_path=folder,
-                                            tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        download_version(tracking_uri, model_name, version, folder)
         return load_model(folder)
 
 def list_versions(tracking_uri: str, model_name: str) -> pd.DataFrame:
@@ -197,8 +204,6 @@ def champion_on_holdout(tracking_uri: str, model_name: str, version: str,
 # %% ../nbs_lib/05a_registry.ipynb #3ba9fa07
 def export_bundle(tracking_uri: str, model_name: str, out_dir: str | Path, alias: str = "champion") -> Path:
     "Copy the model behind `alias` to `out_dir/model` with `out_dir/bundle.json`; replaces an older bundle in one step."
-    import mlflow.artifacts
-
     version = alias_version(tracking_uri, model_name, alias)
     if version is None:
         raise ValueError(f"{model_name}: no version has the alias {alias!r}")
@@ -208,9 +213,7 @@ def export_bundle(tracking_uri: str, model_name: str, out_dir: str | Path, alias
             "holdout": holdout, "profit_threshold": holdout.get("profit_threshold", 0.5)}
     with atomic_directory(out_dir) as staging:
         staging.mkdir()
-        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}/{version}",
-                                            dst_path=str(staging / "model"), tracking_uri=tracking_uri,
-                                            registry_uri=tracking_uri)
+        download_version(tracking_uri, model_name, version, staging / "model")
         load_model(staging / "model")  # refuse to export what no consumer may load
         (staging / "bundle.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return Path(out_dir)

@@ -18,6 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 import pytest
 import yaml
@@ -44,26 +45,36 @@ def as_unprivileged(command):
     return ["runuser", "-u", "nobody", "--", *command] if os.geteuid() == 0 else command
 
 
+def pg_ctl(data: Path, *args: str):
+    return subprocess.run(as_unprivileged(["pg_ctl", "-D", str(data), *args]), check=True, capture_output=True)
+
+
 @pytest.fixture(scope="module")
-def postgres_uri():
+def postgres_cluster():
+    "A running PostgreSQL cluster: (its folder, its port); user mlflow, database mlflow."
     root = Path(tempfile.mkdtemp(prefix="churnops-pg-", dir="/tmp"))
     if os.geteuid() == 0:
         shutil.chown(root, "nobody")
     port = free_port()
     subprocess.run(as_unprivileged(["initdb", "-D", str(root / "data"), "-U", "mlflow", "--auth=trust"]),
                    check=True, capture_output=True)
-    subprocess.run(as_unprivileged(["pg_ctl", "-D", str(root / "data"), "-l", str(root / "log"), "-w", "start",
-                                    "-o", f"-p {port} -h 127.0.0.1 -k {root}"]), check=True, capture_output=True)
+    pg_ctl(root / "data", "-l", str(root / "log"), "-w", "start", "-o", f"-p {port} -h 127.0.0.1 -k {root}")
     try:
         import psycopg2
         connection = psycopg2.connect(host="127.0.0.1", port=port, user="mlflow", dbname="postgres")
         connection.autocommit = True
         connection.cursor().execute("CREATE DATABASE mlflow")
         connection.close()
-        yield f"postgresql+psycopg2://mlflow@127.0.0.1:{port}/mlflow"
+        yield root, port
     finally:
         subprocess.run(as_unprivileged(["pg_ctl", "-D", str(root / "data"), "-m", "fast", "stop"]), capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres_uri(postgres_cluster):
+    _, port = postgres_cluster
+    return f"postgresql+psycopg2://mlflow@127.0.0.1:{port}/mlflow"
 
 
 @contextlib.contextmanager
@@ -190,3 +201,52 @@ def test_the_pipeline_writes_and_the_api_only_reads_the_registry(auth_server, tm
         with pytest.raises(MlflowException) as refused:
             registry.alias_version(auth_server, name, "champion")  # never "no champion": a refusal is an error
         assert refused.value.error_code == "UNAUTHENTICATED"
+
+
+@contextlib.contextmanager
+def streaming_replica(postgres_cluster):
+    """A hot standby of the cluster (pg_basebackup, WAL streaming): read-only, as the secondary region's Aurora
+    cluster of the global database is until it is promoted. The URI of its mlflow database."""
+    root, port = postgres_cluster
+    data, replica_port = root / "replica", free_port()
+    subprocess.run(as_unprivileged(["pg_basebackup", "-h", "127.0.0.1", "-p", str(port), "-U", "mlflow", "-D", str(data),
+                                    "-R", "-X", "stream", "--checkpoint=fast"]), check=True, capture_output=True)
+    pg_ctl(data, "-l", str(root / "replica.log"), "-w", "start", "-o", f"-p {replica_port} -h 127.0.0.1 -k {root}")
+    try:
+        yield f"postgresql+psycopg2://mlflow@127.0.0.1:{replica_port}/mlflow"
+    finally:
+        subprocess.run(as_unprivileged(["pg_ctl", "-D", str(data), "-m", "fast", "stop"]), capture_output=True)
+
+
+def test_the_standby_region_serves_the_champion_from_a_read_only_replica(postgres_cluster, postgres_uri, tmp_path,
+                                                                          monkeypatch):
+    """k8s/RUNBOOK.md's standby: its MLflow server runs on the read-only replica of the registry database, with its
+    own copy of the artifact store (S3 replication). It finds the champion by its alias, serves the model's files
+    from its copy, and refuses to move an alias until its database is promoted."""
+    monkeypatch.chdir(tmp_path)
+    primary_artifacts, standby_artifacts = tmp_path / "artifacts-eu-west-1", tmp_path / "artifacts-us-east-1"
+    data = toy_data(1)
+    model = make_model("logistic_regression", ["a", "b"], [], {"C": 0.5}).fit(data[["a", "b"]], data.churned)
+    with mlflow_server(postgres_uri, primary_artifacts) as primary:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", primary)
+        leaderboard = pd.DataFrame([{"candidate": "logistic_regression", "roc_auc": 0.7, "pr_auc": 0.4,
+                                     "selected": True, "expectations_failed": ""}])
+        run = log_training_run(model, data, {"train": {"candidates": {"logistic_regression": {"C": 0.5}}}},
+                               leaderboard, {"data_fingerprint": "standby"}, primary, "standby-test")
+        version = registry.register_version(primary, "churn-regions", run["model_uri"], run["run_id"], {"pr_auc": 0.5})
+        registry.promote(primary, "churn-regions", version, "first")
+        # Proxied artifacts: the database names them relative to each server's artifact store, never by the
+        # primary's bucket, so the standby's copy answers for them.
+        assert mlflow.get_run(run["run_id"]).info.artifact_uri.startswith("mlflow-artifacts:/")
+    shutil.copytree(primary_artifacts, standby_artifacts)  # S3 replication, here a copy
+    shutil.rmtree(primary_artifacts)  # the primary region is gone
+
+    with streaming_replica(postgres_cluster) as replica_uri, mlflow_server(replica_uri, standby_artifacts) as standby:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", standby)
+        assert registry.alias_version(standby, "churn-regions", "champion") == version
+        bundle = registry.export_bundle(standby, "churn-regions", tmp_path / "bundle")
+        served = load_model(bundle / "model")
+        assert (served.predict_proba(data[["a", "b"]]) == model.predict_proba(data[["a", "b"]])).all()
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # the refusal is final: no retries with backoff
+        with pytest.raises(MlflowException, match="read-only transaction"):
+            registry.promote(standby, "churn-regions", version, "moved in the standby before its promotion")
