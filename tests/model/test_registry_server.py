@@ -45,8 +45,8 @@ def as_unprivileged(command):
     return ["runuser", "-u", "nobody", "--", *command] if os.geteuid() == 0 else command
 
 
-def pg_ctl(data: Path, *args: str):
-    return subprocess.run(as_unprivileged(["pg_ctl", "-D", str(data), *args]), check=True, capture_output=True)
+def pg_ctl(data: Path, *args: str, check: bool = True):
+    return subprocess.run(as_unprivileged(["pg_ctl", "-D", str(data), *args]), check=check, capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def postgres_cluster():
         connection.close()
         yield root, port
     finally:
-        subprocess.run(as_unprivileged(["pg_ctl", "-D", str(root / "data"), "-m", "fast", "stop"]), capture_output=True)
+        pg_ctl(root / "data", "-m", "fast", "stop", check=False)
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -209,13 +209,15 @@ def streaming_replica(postgres_cluster):
     cluster of the global database is until it is promoted. The URI of its mlflow database."""
     root, port = postgres_cluster
     data, replica_port = root / "replica", free_port()
-    subprocess.run(as_unprivileged(["pg_basebackup", "-h", "127.0.0.1", "-p", str(port), "-U", "mlflow", "-D", str(data),
+    # the pg_basebackup of the server's own version (beside its initdb)
+    basebackup = Path(shutil.which("initdb")).resolve().parent / "pg_basebackup"
+    subprocess.run(as_unprivileged([str(basebackup), "-h", "127.0.0.1", "-p", str(port), "-U", "mlflow", "-D", str(data),
                                     "-R", "-X", "stream", "--checkpoint=fast"]), check=True, capture_output=True)
     pg_ctl(data, "-l", str(root / "replica.log"), "-w", "start", "-o", f"-p {replica_port} -h 127.0.0.1 -k {root}")
     try:
         yield f"postgresql+psycopg2://mlflow@127.0.0.1:{replica_port}/mlflow"
     finally:
-        subprocess.run(as_unprivileged(["pg_ctl", "-D", str(data), "-m", "fast", "stop"]), capture_output=True)
+        pg_ctl(data, "-m", "fast", "stop", check=False)
 
 
 def test_the_standby_region_serves_the_champion_from_a_read_only_replica(postgres_cluster, postgres_uri, tmp_path,
