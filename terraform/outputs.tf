@@ -44,6 +44,6 @@ output "stream_kafka_bootstrap_brokers" {
 }
 
 output "mlflow_db_endpoints" {
-  description = "Each region's MLflow database cluster endpoint (multi-region environments; the secondary's is read-only until promoted)"
-  value       = { for region, outputs in local.regions : region => outputs.mlflow_db_endpoint }
+  description = "MLFLOW_DB_HOST of each region's overlay: the primary's writer, the secondary's reader until it is promoted (multi-region environments)"
+  value       = { for region, outputs in local.regions : region => outputs.mlflow_db_endpoints }
 }

@@ -74,8 +74,9 @@ run "every_data_bucket_is_replicated_both_ways_and_encrypted_in_both_regions" {
   }
 
   assert {
-    condition     = module.primary.data_key_multi_region && module.secondary[0].data_key_multi_region && module.primary.data_key_arn != module.secondary[0].data_key_arn
-    error_message = "the data key is a multi-region key with a replica in the secondary region"
+    condition = (module.primary.data_key_origin.multi_region && module.secondary[0].data_key_origin.primary_key_arn == module.primary.data_key_arn
+    && module.primary.data_key_arn != module.secondary[0].data_key_arn)
+    error_message = "the data key is a multi-region key with a replica of its own in the secondary region"
   }
 
   assert {
@@ -192,7 +193,7 @@ run "a_single_region_environment_has_no_second_region" {
 
   assert {
     condition = (length(module.secondary) == 0 && length(module.replicate_to_secondary) == 0 && length(aws_route53_record.api) == 0
-    && length(aws_rds_global_cluster.mlflow) == 0 && length(aws_ecr_replication_configuration.images) == 0 && module.primary.mlflow_db_endpoint == null)
+    && length(aws_rds_global_cluster.mlflow) == 0 && length(aws_ecr_replication_configuration.images) == 0 && module.primary.mlflow_db_endpoints == null)
     error_message = "a single-region environment creates no secondary, replication, failover records or global database"
   }
 }

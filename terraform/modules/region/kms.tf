@@ -7,7 +7,7 @@
 #   it, every other region holds a replica with the same key material, so data replicated between regions is
 #   readable in each with the key of that region and no call to another region.
 resource "aws_kms_key" "main" {
-  description             = "${local.prefix}: S3, ECR, EKS secrets and logs"
+  description             = "${local.prefix}: ECR, EKS secrets, volumes, logs, Redis, MSK"
   enable_key_rotation     = true
   deletion_window_in_days = 30
   policy = jsonencode({

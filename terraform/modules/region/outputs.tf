@@ -30,8 +30,11 @@ output "data_key_arn" {
   value       = local.data_key_arn
 }
 
-output "data_key_multi_region" {
-  value = local.primary ? aws_kms_key.data[0].multi_region : true
+output "data_key_origin" {
+  description = "Whether the data key is multi-region, and the primary key it is (or replicates)."
+  value = local.primary ? { multi_region = aws_kms_key.data[0].multi_region, primary_key_arn = aws_kms_key.data[0].arn } : {
+    multi_region = true, primary_key_arn = aws_kms_replica_key.data[0].primary_key_arn
+  }
 }
 
 output "ecr_repository_url" {
@@ -54,9 +57,12 @@ output "stream_kafka_bootstrap_brokers" {
   value = aws_msk_cluster.stream.bootstrap_brokers_sasl_scram
 }
 
-output "mlflow_db_endpoint" {
-  description = "The cluster's writer endpoint (a secondary's answers writes only once promoted); null: in-cluster PostgreSQL."
-  value       = var.mlflow_db == null ? null : aws_rds_cluster.mlflow["mlflow"].endpoint
+output "mlflow_db_endpoints" {
+  description = "The cluster's writer endpoint (a secondary's takes writes only once promoted) and reader endpoint; null: in-cluster PostgreSQL."
+  value = var.mlflow_db == null ? null : {
+    writer = aws_rds_cluster.mlflow["mlflow"].endpoint
+    reader = aws_rds_cluster.mlflow["mlflow"].reader_endpoint
+  }
 }
 
 output "mlflow_db_cluster" {
