@@ -1,30 +1,16 @@
 # Cross-region replication of a multi-region environment, both ways: the active region's writes reach the
 # standby within 15 minutes, and after a failover the standby's writes come back the same way
-# (k8s/RUNBOOK.md). Only one region's pipeline runs at a time (k8s/argocd/churnops-prod.yaml), so the two
+# (k8s/RUNBOOK.md). Only one region's pipeline runs at a time (the CronJob patches of k8s/overlays/prod*), so the two
 # directions never carry writes to the same object at once. The access-log buckets stay in their region: they
 # record that region's requests.
-locals {
-  replicated_buckets = local.multi_region ? {
-    for direction, ends in {
-      to_secondary = { from = module.primary, to = module.secondary[0] }
-      to_primary   = { from = module.secondary[0], to = module.primary }
-      } : direction => {
-      for name, bucket in ends.from.buckets : name => {
-        source          = bucket.bucket
-        source_arn      = bucket.arn
-        destination_arn = ends.to.buckets[name].arn
-      }
-    }
-  } : {}
-}
-
 module "replicate_to_secondary" {
   source    = "./modules/bucket-replication"
   count     = local.multi_region ? 1 : 0
   providers = { aws = aws }
 
   name                = "${local.prefix}-s3-replication-to-${var.secondary_region}"
-  buckets             = local.replicated_buckets.to_secondary
+  source_buckets      = module.primary.buckets
+  destination_buckets = module.secondary[0].buckets
   source_key_arn      = module.primary.data_key_arn
   destination_key_arn = module.secondary[0].data_key_arn
   destination_region  = var.secondary_region
@@ -36,7 +22,8 @@ module "replicate_to_primary" {
   providers = { aws = aws.secondary }
 
   name                = "${local.prefix}-s3-replication-to-${var.region}"
-  buckets             = local.replicated_buckets.to_primary
+  source_buckets      = module.secondary[0].buckets
+  destination_buckets = module.primary.buckets
   source_key_arn      = module.secondary[0].data_key_arn
   destination_key_arn = module.primary.data_key_arn
   destination_region  = var.region

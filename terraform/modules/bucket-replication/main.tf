@@ -19,13 +19,14 @@ variable "name" {
   type        = string
 }
 
-variable "buckets" {
-  description = "name => { source = bucket name, source_arn, destination_arn } of each replicated bucket"
-  type = map(object({
-    source          = string
-    source_arn      = string
-    destination_arn = string
-  }))
+variable "source_buckets" {
+  description = "name => { bucket, arn } of each bucket to replicate (the region module's buckets output)"
+  type        = map(object({ bucket = string, arn = string }))
+}
+
+variable "destination_buckets" {
+  description = "name => { bucket, arn } of their counterparts in the destination region, by the same names"
+  type        = map(object({ bucket = string, arn = string }))
 }
 
 variable "source_key_arn" {
@@ -62,19 +63,19 @@ resource "aws_iam_role_policy" "replication" {
         Sid      = "ReadReplicationConfiguration"
         Effect   = "Allow"
         Action   = ["s3:GetReplicationConfiguration", "s3:ListBucket"]
-        Resource = [for bucket in var.buckets : bucket.source_arn]
+        Resource = [for bucket in var.source_buckets : bucket.arn]
       },
       {
         Sid      = "ReadSourceVersions"
         Effect   = "Allow"
         Action   = ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"]
-        Resource = [for bucket in var.buckets : "${bucket.source_arn}/*"]
+        Resource = [for bucket in var.source_buckets : "${bucket.arn}/*"]
       },
       {
         Sid      = "WriteReplicas"
         Effect   = "Allow"
         Action   = ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"]
-        Resource = [for bucket in var.buckets : "${bucket.destination_arn}/*"]
+        Resource = [for bucket in var.destination_buckets : "${bucket.arn}/*"]
       },
       {
         Sid      = "DecryptSource"
@@ -93,8 +94,8 @@ resource "aws_iam_role_policy" "replication" {
 }
 
 resource "aws_s3_bucket_replication_configuration" "this" {
-  for_each = var.buckets
-  bucket   = each.value.source
+  for_each = var.source_buckets
+  bucket   = each.value.bucket
   role     = aws_iam_role.replication.arn
 
   rule {
@@ -117,7 +118,7 @@ resource "aws_s3_bucket_replication_configuration" "this" {
     }
 
     destination {
-      bucket        = each.value.destination_arn
+      bucket        = var.destination_buckets[each.key].arn
       storage_class = "STANDARD"
 
       encryption_configuration {
