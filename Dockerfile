@@ -4,6 +4,9 @@
 #   pipeline stages:  churnops cluster-run STAGE...   (k8s Jobs and CronJobs, Kubeflow steps)
 # Build: docker build -t churnops:dev .   Both stages use the same base, pinned to a patch release (a bump
 # is a reviewed change of both FROM lines; the image workflow rebuilds with --pull and scans the result).
+# The `spark` target (docker build --target spark -t churnops:dev-spark .) adds the features stage's Spark engine:
+# Java, the `spark` extra and the S3A connector. It runs the SparkApplication of k8s/base/spark (driver and
+# executors); the runtime image stays without a JVM.
 
 # ---- build: resolve the locked environment into /opt/venv (uv, no dev group) ----
 FROM python:3.11.14-slim-bookworm AS build
@@ -21,6 +24,10 @@ RUN uv sync --frozen --no-dev --no-install-project
 COPY churnops/ churnops/
 COPY README.md settings.ini ./
 RUN uv sync --frozen --no-dev --no-editable
+
+# ---- build-spark: the same environment plus the `spark` extra (pyspark, sqlglot) ----
+FROM build AS build-spark
+RUN uv sync --frozen --no-dev --no-editable --extra spark
 
 # ---- report assets: what Great Expectations Data Docs would load from CDNs, from the locked npm packages ----
 FROM node:22.12.0-bookworm-slim AS report-assets
@@ -76,3 +83,35 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2).status != 200)"]
 ENTRYPOINT ["churnops"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000", "--model-source", "models:/churnops-churn@champion"]
+
+# ---- spark: the runtime plus a JRE, pyspark and the S3A connector (Hadoop's hadoop-aws and the AWS SDK bundle it
+# was built against; pyspark ships Hadoop's client jars but not these), checked against Maven Central's SHA-1 sums.
+# Spark's Kubernetes scheduler starts driver and executor pods from this image (k8s/base/spark/entrypoint.sh); the
+# driver runs /opt/churnops/spark-main.py, the `churnops` command as a .py file, which spark-submit needs. ----
+FROM runtime AS spark
+ARG HADOOP_VERSION=3.5.0
+ARG AWS_SDK_VERSION=2.35.4
+USER root
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends openjdk-17-jre-headless curl ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build-spark /opt/venv /opt/venv
+RUN jars=/opt/venv/lib/python3.11/site-packages/pyspark/jars \
+ && for artifact in "org/apache/hadoop/hadoop-aws/${HADOOP_VERSION}/hadoop-aws-${HADOOP_VERSION}.jar" \
+                    "software/amazon/awssdk/bundle/${AWS_SDK_VERSION}/bundle-${AWS_SDK_VERSION}.jar"; do \
+      url="https://repo1.maven.org/maven2/${artifact}"; jar="${jars}/${artifact##*/}"; \
+      curl -fsSL --retry 3 -o "${jar}" "${url}" \
+      && echo "$(curl -fsSL --retry 3 "${url}.sha1" | cut -c1-40)  ${jar}" | sha1sum -c -; \
+    done \
+ && apt-get purge -y curl && apt-get autoremove -y
+COPY --chown=root:root --chmod=0755 k8s/base/spark/entrypoint.sh /opt/churnops/entrypoint.sh
+COPY --chown=root:root k8s/base/spark/main.py /opt/churnops/spark-main.py
+ENV JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 \
+    SPARK_HOME=/opt/venv/lib/python3.11/site-packages/pyspark \
+    PYSPARK_PYTHON=/opt/venv/bin/python \
+    CHURNOPS_FEATURES_ENGINE=spark
+USER 10001:10001
+HEALTHCHECK NONE
+ENTRYPOINT ["/opt/churnops/entrypoint.sh"]

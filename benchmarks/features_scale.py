@@ -4,6 +4,7 @@ million events, by default), then build the point-in-time feature table from the
 tree (the Spark JVM included), and for Spark what its cost model needs: tasks, input bytes and shuffle
 bytes (read from Spark's event log). DuckDB targets: under 2 minutes and under 6 GB at 50M events.
 Usage: python benchmarks/features_scale.py [--customers 30000] [--days 365] [--engines duckdb spark]
+       [--set features.spark_driver_memory=8g --set features.spark_shuffle_partitions=16 ...]
 """
 import argparse
 import json
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import psutil
 import yaml
+
+from churnops.pipeline import override_params
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,6 +74,8 @@ if __name__ == "__main__":
     parser.add_argument("--customers", type=int, default=300_000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--engines", nargs="+", default=["duckdb", "spark"], choices=["duckdb", "spark"])
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a parameter for both engines' runs, dotted key and YAML value, e.g. features.partition_events=2500000")
     args = parser.parse_args()
     out = Path(tempfile.mkdtemp(prefix="churnops-scale-"))
     try:
@@ -86,6 +91,7 @@ if __name__ == "__main__":
                                             "spark.eventLog.dir": (out / "spark-events").as_uri()}
         (out / "spark-events").mkdir()
         (out / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        override_params(out / "params.yaml", {key: yaml.safe_load(value) for key, value in (s.split("=", 1) for s in args.set)})
         for engine in args.engines:
             wall, peak = run(["churnops", "features", "--customers", str(out / "customers.parquet"),
                               "--events", str(out / "events.parquet"), "--params", str(out / "params.yaml"),

@@ -26,8 +26,8 @@ from churnops.contract import (
 )
 
 # %% auto #0
-__all__ = ['snapshot_dates', 'feature_sql', 'materialize_tables', 'spark_sql', 'build_features', 'spark_session',
-           'build_feature_table', 'split_labelled']
+__all__ = ['FEATURES_ENGINE_ENV', 'snapshot_dates', 'feature_sql', 'materialize_tables', 'spark_sql', 'build_features',
+           'spark_session', 'executors_share_driver_files', 'executor_url', 'build_feature_table', 'split_labelled']
 
 # %% ../nbs_lib/03_features.ipynb #29bb67d3
 def _sql_literal(value: Any) -> str:
@@ -294,6 +294,7 @@ def spark_session(features: dict[str, Any],  # the `features` block: spark_maste
     import os
     import sys
     try:
+        from pyspark import SparkConf
         from pyspark.sql import SparkSession
     except ImportError as error:
         raise RuntimeError("features.engine: spark needs the spark extra: pip install 'churnops[spark]' "
@@ -302,13 +303,16 @@ def spark_session(features: dict[str, Any],  # the `features` block: spark_maste
     if active is not None:
         return active, False
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # launched by spark-submit (a SparkApplication's driver)
     builder = (SparkSession.builder.appName("churnops-features")
                .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.shuffle.partitions", str(features.get("spark_shuffle_partitions", 8)))
                .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
+    # the submitter sizes the shuffle for its executors (k8s/base/spark); params size it for a local session
+    if not (submitted and SparkConf().contains("spark.sql.shuffle.partitions")):
+        builder = builder.config("spark.sql.shuffle.partitions", str(features.get("spark_shuffle_partitions", 8)))
     for key, value in features.get("spark_conf", {}).items():
         builder = builder.config(key, str(value))
-    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not launched by spark-submit: a local session on this machine
+    if not submitted:  # a local session on this machine
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         builder = (builder.master(features.get("spark_master", "local[2]"))
                    .config("spark.driver.memory", features.get("spark_driver_memory", "2g"))
@@ -316,18 +320,60 @@ def spark_session(features: dict[str, Any],  # the `features` block: spark_maste
                    .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false"))
     return builder.getOrCreate(), True
 
+def executors_share_driver_files(spark: Any) -> bool:
+    "Whether the executors run in the driver's process (master `local` or `local[N]`) and can read its files."
+    import re
+    return re.fullmatch(r"local(\[[^\]]*\])?", spark.sparkContext.master) is not None
+
+def _md5(path: Path) -> str:
+    import hashlib
+    with open(path, "rb") as stream:
+        return hashlib.file_digest(stream, "md5").hexdigest()
+
+def executor_url(path: str | Path,  # a DVC-tracked file of the workspace (e.g. data/raw/events.parquet)
+                 ) -> str:
+    "Where executors on other machines read `path`: its copy in the DVC remote, uploaded first if not pushed yet."
+    import fsspec
+    from dvc.api import get_url
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    path = Path(path).resolve()
+    try:
+        root = Path(Repo.find_root(str(path.parent)))
+        url = get_url(path.relative_to(root).as_posix(), repo=str(root))
+    except DvcException as error:
+        raise ValueError(f"Spark executors on a cluster read {path} from the DVC remote, but it has no copy there: "
+                         f"{error}") from error
+    fs, remote_path = fsspec.core.url_to_fs(url)
+    if not fs.exists(remote_path):  # produced by an earlier stage of this run, pushed only when the run ends
+        expected = "".join(url.split("/")[-2:])  # the remote is content-addressed: .../files/md5/ab/cdef...
+        if _md5(path) != expected:
+            raise ValueError(f"{path} is not the content dvc.lock records for it (md5 {expected}): "
+                             "run `dvc repro` (or `dvc checkout`) before building features on a cluster")
+        fs.makedirs(fs._parent(remote_path), exist_ok=True)
+        fs.put_file(str(path), remote_path)
+    return f"s3a://{url.removeprefix('s3://')}" if url.startswith("s3://") else url
+
 def _build_on_spark(customers, events, features, schema, out_path, as_of_dates) -> pd.DataFrame | None:
     import shutil
     import tempfile
     spark, owned = spark_session(features)
     work = Path(tempfile.mkdtemp(prefix="churnops-spark-"))
     views, cached = [], []
+    shared = executors_share_driver_files(spark)
     try:
         for name, source in (("events", events), ("customers", customers)):
-            if isinstance(source, pd.DataFrame):
-                source.to_parquet(work / f"{name}.parquet", index=False)
-                source = work / f"{name}.parquet"
-            spark.read.parquet(str(source)).createOrReplaceTempView(name)
+            if isinstance(source, pd.DataFrame) and not shared:
+                frame = spark.createDataFrame(source)  # through the driver
+            else:
+                if isinstance(source, pd.DataFrame):
+                    source.to_parquet(work / f"{name}.parquet", index=False)
+                    source = work / f"{name}.parquet"
+                url = str(source) if shared else executor_url(source)
+                print(f"spark: {name} from {url}", flush=True)
+                frame = spark.read.parquet(url)
+            frame.createOrReplaceTempView(name)
             views.append(name)
         fetch = lambda sql: [tuple(row) for row in spark.sql(spark_sql(sql)).collect()]
         tables, query, snapshots, _ = _plan(fetch, spark.table("events").columns, spark.table("customers").columns,
@@ -341,10 +387,14 @@ def _build_on_spark(customers, events, features, schema, out_path, as_of_dates) 
             views.append(name)
             cached[-1].count()
         result = spark.sql(spark_sql(query))
-        if out_path is None:
+        if out_path is None or not shared:  # through the driver
             table = result.toPandas()
             table["as_of_date"] = table["as_of_date"].astype("datetime64[us]")
-            return table
+            if out_path is None:
+                return table
+            from churnops.config import write_parquet
+            write_parquet(table, out_path)
+            return None
         result.write.parquet(str(work / "features"))
         con = duckdb.connect()
         try:
@@ -362,13 +412,18 @@ def _build_on_spark(customers, events, features, schema, out_path, as_of_dates) 
         shutil.rmtree(work, ignore_errors=True)
 
 # %% ../nbs_lib/03_features.ipynb #d18b9385
+FEATURES_ENGINE_ENV = "CHURNOPS_FEATURES_ENGINE"  # duckdb | spark: how the features stage runs (not what it computes)
+
 def build_feature_table(customers: pd.DataFrame,  # ingested customers (a snapshot table carries its label)
                         events: pd.DataFrame | str | Path,  # ingested events (empty for a snapshot table)
                         features: dict[str, Any], schema: dict[str, Any]) -> pd.DataFrame:
-    "Features for either source: event-log snapshots, or a snapshot table passed through as one as-of date."
+    """Features for either source: event-log snapshots, or a snapshot table passed through as one as-of date.
+    The engine is `$CHURNOPS_FEATURES_ENGINE` when set, else `features.engine`."""
+    import os
     if LABEL_COLUMN in customers.columns:
         return customers.reset_index(drop=True)
-    return build_features(customers, events, features, schema)
+    engine = os.environ.get(FEATURES_ENGINE_ENV) or features.get("engine", "duckdb")
+    return build_features(customers, events, {**features, "engine": engine}, schema)
 
 def split_labelled(table: pd.DataFrame,  # output of `build_features`
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:

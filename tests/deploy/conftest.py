@@ -56,9 +56,14 @@ def k8s_copy(tmp_path) -> Path:
 DOCKERFILE = REPO / "Dockerfile"
 
 
+def dockerfile_stage(name: str) -> str:
+    "One stage of the Dockerfile, from its FROM line to the next."
+    return DOCKERFILE.read_text().split(f" AS {name}\n", 1)[1].split("\nFROM ", 1)[0]
+
+
 def runtime_stage() -> str:
-    "The Dockerfile's final stage."
-    return DOCKERFILE.read_text().split(" AS runtime", 1)[1]
+    "The Dockerfile's stage that the API and the pipeline pods run."
+    return dockerfile_stage("runtime")
 
 
 def copied(stage: str) -> list[str]:

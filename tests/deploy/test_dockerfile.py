@@ -1,11 +1,19 @@
 """The Dockerfile (no Docker engine here: docker build runs in the image workflow): what it copies exists,
 the runtime stage carries everything `dvc repro` hashes, runs as a non-root user and has a health check."""
 import re
+from pathlib import Path
 
 import yaml
 
 from tests.conftest import REPO
-from tests.deploy.conftest import DOCKERFILE, copied, image_project, in_build_context, runtime_stage
+from tests.deploy.conftest import (
+    DOCKERFILE,
+    copied,
+    dockerfile_stage,
+    image_project,
+    in_build_context,
+    runtime_stage,
+)
 
 
 def test_everything_copied_exists_and_is_in_the_build_context():
@@ -40,4 +48,22 @@ def test_runtime_runs_as_a_non_root_user_with_a_health_check():
     assert "uv" not in runtime.split("COPY --from=build")[1].split("USER")[0].replace("uv.lock", "")  # no build tools
     bases = {line.split()[-1]: line.split()[1] for line in DOCKERFILE.read_text().splitlines() if line.startswith("FROM ")}
     assert bases == {"build": "python:3.11.14-slim-bookworm", "report-assets": "node:22.12.0-bookworm-slim",
-                     "runtime": "python:3.11.14-slim-bookworm"}, "every base pinned to a patch release; Python the same twice"
+                     "runtime": "python:3.11.14-slim-bookworm", "build-spark": "build", "spark": "runtime"}, \
+        "every base pinned to a patch release; Python the same twice; the spark target extends the runtime"
+
+
+def test_spark_target_runs_spark_on_kubernetes_as_the_same_user_with_the_s3a_connector_of_its_hadoop():
+    """The `spark` target: the runtime plus Java, the spark extra and hadoop-aws of exactly the Hadoop version pyspark
+    ships (a mismatch fails at the first s3a read), its entrypoint handling Spark's driver and executor pods."""
+    import pyspark
+
+    spark = dockerfile_stage("spark")
+    assert re.search(r"^USER 10001:10001$", spark, re.MULTILINE)
+    assert 'ENTRYPOINT ["/opt/churnops/entrypoint.sh"]' in spark and "uv sync" not in spark
+    assert "--extra spark" in dockerfile_stage("build-spark")
+    hadoop = {jar.name.removeprefix("hadoop-client-api-").removesuffix(".jar")
+              for jar in (Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar")}
+    assert hadoop == {re.search(r"^ARG HADOOP_VERSION=(\S+)$", spark, re.MULTILINE).group(1)}
+    assert "sha1sum -c" in spark  # the downloaded jars are checked
+    entrypoint = (REPO / "k8s" / "base" / "spark" / "entrypoint.sh").read_text()
+    assert "KubernetesExecutorBackend" in entrypoint and "--deploy-mode client" in entrypoint

@@ -12,6 +12,7 @@ from tests.deploy.conftest import OVERLAYS, render, run, tool
 
 KUBERNETES_VERSION = "1.34"  # terraform/variables.tf kubernetes_version
 CRD_VALIDATOR = REPO / "k8s" / "crd-validation" / "validate.mjs"
+SPARK_VALIDATOR = REPO / "k8s" / "crd-validation" / "sparkapplication.py"  # the spark-operator's API models
 POLICIES = sorted((REPO / "k8s" / "policies").glob("*.yaml"))
 SIGNATURE_POLICY = REPO / "k8s" / "policies" / "verify-image-signatures.yaml"
 
@@ -34,6 +35,10 @@ def validate_crds(*paths):
     return run(tool("node"), CRD_VALIDATOR, *paths)
 
 
+def validate_spark_applications(*paths):
+    return run(tool("python"), SPARK_VALIDATOR, *paths)
+
+
 def environment_of(overlay: str) -> str:
     "dev, prod: an overlay is its environment's primary region, or <environment>-<region> for another region."
     return overlay.split("-", 1)[0]
@@ -46,8 +51,8 @@ def test_every_overlay_renders_the_whole_system(rendered):
         database = ["StatefulSet"] if overlay == "dev" else []
         assert kinds == sorted(["AnalysisTemplate", "ConfigMap", "CronJob", "Deployment", "HorizontalPodAutoscaler", "Ingress",
                                 "Job", "Namespace", "NetworkPolicy", "PodDisruptionBudget", "PodMonitor", "PrometheusRule",
-                                "Rollout", "ScaledObject", "Service", "ServiceAccount", "ServiceMonitor", "StorageClass",
-                                "TriggerAuthentication", *database]), overlay
+                                "Role", "RoleBinding", "Rollout", "ScaledObject", "Service", "ServiceAccount", "ServiceMonitor",
+                                "SparkApplication", "StorageClass", "TriggerAuthentication", *database]), overlay
         namespaces = {o["metadata"].get("namespace") for o in objects(rendered[overlay])
                       if o["kind"] not in ("Namespace", "StorageClass")}
         assert namespaces == {f"churnops-{environment_of(overlay)}"}
@@ -66,6 +71,9 @@ def test_custom_resources_match_their_crd_schemas(rendered):
     # 3 overlays x (2 ServiceMonitors + 1 rule + the stream's PodMonitor, ScaledObject, TriggerAuthentication + the
     # API's Rollout and 2 AnalysisTemplates) + 3 Argo CD (project, dev Application, prod ApplicationSet) + 2 Kyverno
     assert "32 custom resources valid, 0 invalid" in result.stdout
+    result = validate_spark_applications(*rendered.values())
+    assert result.returncode == 0, result.output
+    assert "3 SparkApplications valid, 0 invalid" in result.stdout  # the features stage on Spark, per overlay
 
 
 def test_only_images_the_image_workflow_signed_are_admitted(rendered):
@@ -409,7 +417,7 @@ def test_the_standby_region_is_the_primary_with_its_own_regions_values(rendered)
             assert f".{region}." in config[key], (overlay, key)
         assert config["MLFLOW_DB_HOST"].startswith(f"{prefix}-mlflow.") and config["MLFLOW_DB_SSLMODE"] == "require"
         roles = {o["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] for o in docs if o["kind"] == "ServiceAccount"}
-        assert roles and all(re.fullmatch(rf"arn:aws:iam::\d{{12}}:role/{prefix}-(api|pipeline|mlflow|stream)", r) for r in roles), roles
+        assert roles and all(re.fullmatch(rf"arn:aws:iam::\d{{12}}:role/{prefix}-(api|pipeline|mlflow|stream|spark-driver|spark-executor)", r) for r in roles), roles
         images = {c["image"] for _, c in (pair for o in docs for pair in containers_in(o)) if "churnops" in c["image"]}
         assert images and all(f".dkr.ecr.{region}.amazonaws.com/churnops:" in image for image in images), images
         hosts = [rule["host"] for o in docs if o["kind"] == "Ingress" for rule in o["spec"]["rules"]]
@@ -455,6 +463,58 @@ def test_planted_crd_error_fails_crd_validation(k8s_copy):
     result = validate_crds(app)
     assert result.returncode == 1
     assert "Application/churnops-dev: data/spec/syncPolicy/automated/prune must be boolean" in result.stdout
+
+
+def test_planted_spark_application_errors_fail_its_validation(k8s_copy):
+    path = k8s_copy / "base" / "spark" / "features.yaml"
+    path.write_text(path.read_text().replace("    instances: 4\n", "    instances: four\n")
+                    .replace("    coreLimit: \"4\"\n", "    coreLimt: \"4\"\n")
+                    .replace("        sizeLimit: 20Gi", "        sizeLimit: [20Gi]"))
+    rendered = k8s_copy / "dev.yaml"
+    rendered.write_text(render(k8s_copy / "overlays" / "dev"))
+    result = validate_spark_applications(rendered)
+    assert result.returncode == 1
+    assert "SparkApplication/churnops-features: /spec/executor/instances: Input should be a valid integer" in result.stdout
+    assert "SparkApplication/churnops-features: /spec/executor/coreLimt: unknown field" in result.stdout  # a typo is not dropped
+    assert "/spec/volumes/0/emptyDir/sizeLimit" in result.stdout
+    assert "0 SparkApplications valid, 1 invalid" in result.stdout
+
+
+def test_the_spark_application_runs_the_features_stage_as_the_identities_terraform_trusts(rendered):
+    """The driver runs `churnops cluster-run features` on Spark as churnops-spark-driver (the pipeline's S3 prefixes, the
+    Kubernetes API for its executors), the executors as churnops-spark-executor (read the DVC remote); both roles
+    exist in Terraform, both pods are locked down, and the network policy admits the ports Spark is pinned to."""
+    from churnops.cli import build_parser
+
+    iam = (REPO / "terraform" / "modules" / "region" / "iam.tf").read_text()
+    for overlay in OVERLAYS:
+        docs = objects(rendered[overlay])
+        app = next(o for o in docs if o["kind"] == "SparkApplication")["spec"]
+        assert app["image"].endswith("-spark") and app["image"].split("/")[-1].startswith("churnops:")
+        args = build_parser().parse_args(app["arguments"])
+        assert args.command == "cluster-run" and args.stages == ["features"]
+        assert {"name": "CHURNOPS_FEATURES_ENGINE", "value": "spark"} in app["driver"]["env"]
+        accounts = {o["metadata"]["name"]: o for o in docs if o["kind"] == "ServiceAccount"}
+        for role, pod in (("spark-driver", app["driver"]), ("spark-executor", app["executor"])):
+            assert pod["serviceAccount"] == f"churnops-{role}"
+            assert f'service_account = "churnops-{role}"' in iam
+            assert accounts[f"churnops-{role}"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(f"-{role}")
+            context = pod["securityContext"]
+            assert context["runAsNonRoot"] and context["readOnlyRootFilesystem"] and not context["allowPrivilegeEscalation"]
+            assert context["capabilities"]["drop"] == ["ALL"]
+            assert pod["labels"]["app.kubernetes.io/component"] == "spark"
+        assert accounts["churnops-spark-driver"]["automountServiceAccountToken"] is True  # it starts its executors
+        assert accounts["churnops-spark-executor"]["automountServiceAccountToken"] is False
+        binding = next(o for o in docs if o["kind"] == "RoleBinding" and o["metadata"]["name"] == "churnops-spark-driver")
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "churnops-spark-driver",
+                                        "namespace": f"churnops-{environment_of(overlay)}"}]
+        role = next(o for o in docs if o["kind"] == "Role" and o["metadata"]["name"] == "churnops-spark-driver")
+        assert {r for rule in role["rules"] for r in rule["resources"]} <= {"pods", "services", "configmaps",
+                                                                            "persistentvolumeclaims"}
+        policy = next(o for o in docs if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "churnops-spark")["spec"]
+        pinned = {int(app["sparkConf"][key]) for key in ("spark.driver.port", "spark.driver.blockManager.port",
+                                                          "spark.blockManager.port")}
+        assert {p["port"] for p in policy["ingress"][0]["ports"]} == pinned == {p["port"] for p in policy["egress"][0]["ports"]}
 
 
 def test_planted_missing_resource_fails_to_render(k8s_copy):

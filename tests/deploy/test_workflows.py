@@ -56,7 +56,8 @@ def test_gitops_step_points_the_dev_overlay_at_the_new_image(tmp_path):
     subprocess.run(["bash", "-euo", "pipefail", "-c", step["run"]], cwd=tmp_path, env={"TAG": tag, "PATH": "/usr/bin:/bin"},
                    check=True)
     rendered = render(tmp_path / "k8s" / "overlays" / "dev")
-    assert f"dkr.ecr.eu-west-1.amazonaws.com/churnops:{tag}" in rendered
+    assert f"dkr.ecr.eu-west-1.amazonaws.com/churnops:{tag}\n" in rendered
+    assert f"dkr.ecr.eu-west-1.amazonaws.com/churnops:{tag}-spark\n" in rendered  # the SparkApplication's image
     assert "churnops:0.1.0" not in rendered
     assert "churnops:0.1.0" in render(tmp_path / "k8s" / "overlays" / "prod")  # prod moves by reviewed change only
 

@@ -4,11 +4,13 @@ Each run gets a fresh workspace (a new pod), the project files the Dockerfile co
 artifact store (a folder stands in for S3: the code path is fsspec and DVC's remote either way)."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
@@ -16,7 +18,7 @@ import yaml
 from churnops.cluster import push_drift_metrics
 from churnops.monitor import write_drift_metrics
 from churnops.pipeline import override_params
-from tests.conftest import free_port
+from tests.conftest import REPO, free_port
 from tests.deploy.conftest import image_project
 
 
@@ -57,6 +59,57 @@ def test_each_pod_continues_from_the_state_the_previous_one_saved(store):
     published = store["base"] / "published"
     assert (published / "data_docs" / "raw_data" / "index.html").is_file()
     assert json.loads((published / "validation" / "raw_data.json").read_text())["passed"] is True
+
+
+SPARK_APPLICATION = REPO / "k8s" / "base" / "spark" / "features.yaml"
+
+
+def test_the_spark_application_builds_the_features_on_executors_that_read_the_dvc_remote(store):
+    """The SparkApplication's driver command, as the image's entrypoint runs it, on a Spark cluster of two executor
+    processes (local-cluster: executors in JVMs of their own, like pods): the features stage runs on Spark, its
+    executors read the event log from its content-addressed copy in the DVC remote, and the table equals DuckDB's."""
+    import pandas as pd
+    import pyspark
+
+    from churnops.features import build_features, split_labelled
+    from churnops.params import load_params
+
+    app = yaml.safe_load(SPARK_APPLICATION.read_text())["spec"]
+    main_file = REPO / "k8s" / "base" / "spark" / "main.py"
+    assert app["mainApplicationFile"] == "local:///opt/churnops/spark-main.py"  # where the Dockerfile puts main.py
+    assert "COPY --chown=root:root k8s/base/spark/main.py /opt/churnops/spark-main.py" in (REPO / "Dockerfile").read_text()
+    driver_env = {e["name"]: e["value"] for e in app["driver"]["env"] if e["name"] == "CHURNOPS_FEATURES_ENGINE"}
+    assert driver_env == {"CHURNOPS_FEATURES_ENGINE": "spark"}
+    env = {**store["env"], **driver_env, "SPARK_HOME": str(Path(pyspark.__file__).parent), "PYSPARK_PYTHON": sys.executable,
+           "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_DRIVER_BIND_ADDRESS": "127.0.0.1"}
+    workspace = store["base"] / "pod-spark-driver"
+    result = subprocess.run(
+        [REPO / "k8s" / "base" / "spark" / "entrypoint.sh", "driver", "--master", "local-cluster[2,1,1024]",
+         "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.ui.enabled=false",
+         "--conf", "spark.sql.shuffle.partitions=4",  # the manifest's 256 are sized for a cluster's log
+         "--class", "org.apache.spark.deploy.PythonRunner", main_file,
+         *app["arguments"], "--workspace", str(workspace)],
+        env=env, cwd=store["base"], capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-5000:]
+    assert "Running stage 'features'" in output and "Stage 'validate' didn't change, skipping" in output
+    assert "features" in locked_stages(store)
+
+    executed = json.loads((workspace / "reports" / "notebooks" / "features.ipynb").read_text())
+    printed = "".join("".join(output.get("text", "")) for cell in executed["cells"] for output in cell.get("outputs", []))
+    events_url = re.search(r"spark: events from (\S+)", printed)
+    assert events_url, "the stage says where Spark read the event log"
+    assert events_url.group(1).startswith(f"{store['base'] / 'remote'}/files/md5/"), events_url.group(1)
+    assert "spark: customers from" not in printed  # the customer table travels through the driver
+
+    params = load_params(workspace / "params.yaml")
+    customers = pd.read_parquet(workspace / "data" / "raw" / "customers.parquet")
+    duckdb_labelled, duckdb_scoring = split_labelled(build_features(
+        customers, workspace / "data" / "raw" / "events.parquet", {**params["features"], "engine": "duckdb"}, params["schema"]))
+    for name, expected in (("labelled", duckdb_labelled), ("scoring", duckdb_scoring)):
+        spark_table = pd.read_parquet(workspace / "data" / "features" / f"{name}.parquet")
+        assert len(spark_table) == len(expected) > 0, name
+        pd.testing.assert_frame_equal(spark_table, expected, check_exact=False, rtol=1e-9, atol=1e-9, obj=name)
 
 
 def test_a_failed_stage_saves_the_progress_before_it_and_exits_non_zero(store):

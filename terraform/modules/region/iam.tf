@@ -12,34 +12,69 @@ locals {
   }
   bucket_arn = { for name, bucket in module.bucket : name => bucket.arn }
 
+  # churnops cluster-run: DVC remote and pipeline state (read, write), reports (publish). No deletes. The features
+  # stage's Spark driver runs the same command (k8s/base/spark), so its role has the same statements.
+  cluster_run_statements = [
+    {
+      Sid       = "ListArtifactPrefixes"
+      Effect    = "Allow"
+      Action    = "s3:ListBucket"
+      Resource  = local.bucket_arn["artifacts"]
+      Condition = { StringLike = { "s3:prefix" = ["dvc/*", "state/*", "feast/*"] } }
+    },
+    {
+      Sid    = "ReadWriteArtifacts"
+      Effect = "Allow"
+      Action = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+      # feast/: the feature store's registry and offline table (the materialize stage applies and writes them)
+      Resource = ["${local.bucket_arn["artifacts"]}/dvc/*", "${local.bucket_arn["artifacts"]}/state/*",
+      "${local.bucket_arn["artifacts"]}/feast/*"]
+    },
+    {
+      Sid      = "PublishReports"
+      Effect   = "Allow"
+      Action   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+      Resource = "${local.bucket_arn["reports"]}/*"
+    },
+    local.kms_use,
+  ]
+
   irsa = {
-    # churnops cluster-run: DVC remote and pipeline state (read, write), reports (publish). No deletes.
     pipeline = {
       namespace       = local.namespace
       service_account = "churnops-pipeline"
+      statements      = local.cluster_run_statements
+    }
+    spark-driver = {
+      namespace       = local.namespace
+      service_account = "churnops-spark-driver"
+      statements      = local.cluster_run_statements
+    }
+    # The Spark executors read the event log where DVC keeps it (content-addressed objects under dvc/files/): nothing
+    # else, and nothing written. The table goes back through the driver.
+    spark-executor = {
+      namespace       = local.namespace
+      service_account = "churnops-spark-executor"
       statements = [
         {
-          Sid       = "ListArtifactPrefixes"
+          Sid       = "ListDvcObjects"
           Effect    = "Allow"
           Action    = "s3:ListBucket"
           Resource  = local.bucket_arn["artifacts"]
-          Condition = { StringLike = { "s3:prefix" = ["dvc/*", "state/*", "feast/*"] } }
+          Condition = { StringLike = { "s3:prefix" = ["dvc/files/*"] } }
         },
         {
-          Sid    = "ReadWriteArtifacts"
-          Effect = "Allow"
-          Action = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
-          # feast/: the feature store's registry and offline table (the materialize stage applies and writes them)
-          Resource = ["${local.bucket_arn["artifacts"]}/dvc/*", "${local.bucket_arn["artifacts"]}/state/*",
-          "${local.bucket_arn["artifacts"]}/feast/*"]
-        },
-        {
-          Sid      = "PublishReports"
+          Sid      = "ReadDvcObjects"
           Effect   = "Allow"
-          Action   = ["s3:PutObject", "s3:AbortMultipartUpload"]
-          Resource = "${local.bucket_arn["reports"]}/*"
+          Action   = "s3:GetObject"
+          Resource = "${local.bucket_arn["artifacts"]}/dvc/files/*"
         },
-        local.kms_use,
+        {
+          Sid      = "DecryptDvcObjects"
+          Effect   = "Allow"
+          Action   = "kms:Decrypt"
+          Resource = local.data_keys
+        },
       ]
     }
     # The MLflow server proxies every artifact upload and download: it alone writes the model store.

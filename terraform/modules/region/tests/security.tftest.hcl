@@ -116,7 +116,7 @@ run "workload_roles_are_least_privilege" {
 
   assert {
     condition = !anytrue(flatten([
-      for name in ["pipeline", "api", "stream"] : [
+      for name in ["pipeline", "api", "stream", "spark-driver", "spark-executor"] : [
         for statement in jsondecode(aws_iam_role_policy.irsa[name].policy).Statement :
         contains(flatten([statement.Action]), "s3:DeleteObject")
       ]
@@ -129,6 +129,21 @@ run "workload_roles_are_least_privilege" {
       for statement in jsondecode(aws_iam_role_policy.irsa["api"].policy).Statement : flatten([statement.Action])
     ])) == toset(["s3:GetObject", "kms:Decrypt"])
     error_message = "the API role must be read-only"
+  }
+
+  assert {
+    condition = toset(flatten([
+      for statement in jsondecode(aws_iam_role_policy.irsa["spark-executor"].policy).Statement : flatten([statement.Action])
+      ])) == toset(["s3:ListBucket", "s3:GetObject", "kms:Decrypt"]) && alltrue([
+      for statement in jsondecode(aws_iam_role_policy.irsa["spark-executor"].policy).Statement :
+      statement.Action != "s3:GetObject" || statement.Resource == "${module.bucket["artifacts"].arn}/dvc/files/*"
+    ])
+    error_message = "Spark executors only read the DVC remote's objects (the event log), nothing else"
+  }
+
+  assert {
+    condition     = aws_iam_role_policy.irsa["spark-driver"].policy == aws_iam_role_policy.irsa["pipeline"].policy
+    error_message = "the Spark driver runs `churnops cluster-run features`: the pipeline's prefixes, no more"
   }
 
   assert {
