@@ -255,12 +255,20 @@ def _build_on_duckdb(customers, events, features, schema, out_path, as_of_dates)
                                                        columns("customers"), features, schema, as_of_dates)
         # nosemgrep: sql-built-from-strings -- the SQL of feature_sql, dates quoted
         con.execute(f"CREATE VIEW snapshots AS {snapshots}").fetchall()
-        n_parts = max(1, -(-total_events // int(features.get("partition_events", 5_000_000))))
+        n_parts = max(1, -(-total_events // int(features.get("partition_events", 2_000_000))))
+        buckets = Path(spill) / "events"
+        if n_parts > 1:  # one pass buckets the log by customer; each part then reads its own bucket only
+            # nosemgrep: sql-built-from-strings -- an integer and a quoted path
+            con.execute(f"COPY (SELECT *, hash(customer_id) % {n_parts} AS bucket FROM events) TO {_sql_literal(buckets)} "
+                        "(FORMAT parquet, PARTITION_BY (bucket))").fetchall()
         parts = []
         for part in range(n_parts):
-            where = f"WHERE hash(customer_id) % {n_parts} = {part}" if n_parts > 1 else ""
-            # nosemgrep: sql-built-from-strings -- a clause of two integers
-            con.execute(f"CREATE OR REPLACE TEMP VIEW events_part AS SELECT * FROM events {where}").fetchall()
+            if n_parts > 1 and not (buckets / f"bucket={part}").exists():
+                continue  # no customer hashed here
+            source = (f"read_parquet({_sql_literal(buckets / f'bucket={part}' / '*.parquet')}, hive_partitioning = false)"
+                      if n_parts > 1 else "events")
+            # nosemgrep: sql-built-from-strings -- a view or a quoted path
+            con.execute(f"CREATE OR REPLACE TEMP VIEW events_part AS SELECT * FROM {source}").fetchall()
             materialize_tables(con, tables)
             if out_path is None:
                 parts.append(con.execute(query).df())

@@ -132,7 +132,7 @@ class Features(_Block):
     active_lookback_days: int = Field(gt=0)
     engine: Literal["duckdb", "spark"] = "duckdb"
     duckdb_memory_limit: str = "4GB"
-    partition_events: int = Field(5_000_000, gt=0)
+    partition_events: int = Field(2_000_000, gt=0)
     spark_master: str = "local[2]"
     spark_driver_memory: str = "2g"
     spark_shuffle_partitions: int = Field(8, gt=0)
