@@ -91,7 +91,7 @@ CMD ["serve", "--host", "0.0.0.0", "--port", "8000", "--model-source", "models:/
 FROM runtime AS spark
 ARG HADOOP_VERSION=3.5.0
 ARG AWS_SDK_VERSION=2.35.4
-USER root
+USER 0:0
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # hadolint ignore=DL3008
 RUN apt-get update \
@@ -106,8 +106,8 @@ RUN jars=/opt/venv/lib/python3.11/site-packages/pyspark/jars \
       && echo "$(curl -fsSL --retry 3 "${url}.sha1" | cut -c1-40)  ${jar}" | sha1sum -c -; \
     done \
  && apt-get purge -y curl && apt-get autoremove -y
-COPY --chown=root:root --chmod=0755 k8s/base/spark/entrypoint.sh /opt/churnops/entrypoint.sh
-COPY --chown=root:root k8s/base/spark/main.py /opt/churnops/spark-main.py
+COPY --chown=0:0 --chmod=0755 k8s/base/spark/entrypoint.sh /opt/churnops/entrypoint.sh
+COPY --chown=0:0 k8s/base/spark/main.py /opt/churnops/spark-main.py
 ENV JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 \
     SPARK_HOME=/opt/venv/lib/python3.11/site-packages/pyspark \
     PYSPARK_PYTHON=/opt/venv/bin/python \

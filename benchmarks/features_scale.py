@@ -2,7 +2,8 @@
 million events, by default), then build the point-in-time feature table from the Parquet files with
 `churnops features --engine E` for each engine, reporting wall time, the peak memory of the whole process
 tree (the Spark JVM included), and for Spark what its cost model needs: tasks, input bytes and shuffle
-bytes (read from Spark's event log). DuckDB targets: under 2 minutes and under 6 GB at 50M events.
+bytes (read from Spark's event log). DuckDB targets: under 2 minutes and under 6 GB at 50M events (session 17:
+288 s, 3.7 GB on 2 cores).
 Usage: python benchmarks/features_scale.py [--customers 30000] [--days 365] [--engines duckdb spark]
        [--set features.spark_driver_memory=8g --set features.spark_shuffle_partitions=16 ...]
 """

@@ -302,6 +302,8 @@ def matches(pattern, value) -> bool:
         return isinstance(value, dict) and all(k in value and matches(v, value[k]) for k, v in pattern.items())
     if isinstance(pattern, list) and len(pattern) == 1 and isinstance(pattern[0], dict):
         return isinstance(value, list) and all(matches(pattern[0], item) for item in value)
+    if isinstance(pattern, str) and " | " in pattern:  # one of the alternatives
+        return value in pattern.split(" | ")
     return pattern == value
 
 
@@ -503,14 +505,22 @@ def test_the_spark_application_runs_the_features_stage_as_the_identities_terrafo
             assert context["runAsNonRoot"] and context["readOnlyRootFilesystem"] and not context["allowPrivilegeEscalation"]
             assert context["capabilities"]["drop"] == ["ALL"]
             assert pod["labels"]["app.kubernetes.io/component"] == "spark"
+        rule = next(r for r in objects(REPO / "k8s" / "policies" / "pipeline-pods.yaml")[0]["spec"]["rules"]
+                    if r["name"] == "spark-identity-and-security-context")
+        for pod in (app["driver"], app["executor"]):  # the pods the operator and the driver create from the spec
+            as_created = {"spec": {"serviceAccountName": pod["serviceAccount"], "securityContext": pod["podSecurityContext"],
+                                   "containers": [{"securityContext": pod["securityContext"]}]}}
+            assert selects(rule["match"]["any"][0]["resources"]["selector"], pod["labels"])
+            assert matches(rule["validate"]["pattern"], as_created), f"{overlay}: the admission rule would refuse it"
+            assert not matches(rule["validate"]["pattern"], {**as_created, "spec": {**as_created["spec"],
+                                                                                   "serviceAccountName": "churnops-pipeline"}})
         assert accounts["churnops-spark-driver"]["automountServiceAccountToken"] is True  # it starts its executors
         assert accounts["churnops-spark-executor"]["automountServiceAccountToken"] is False
         binding = next(o for o in docs if o["kind"] == "RoleBinding" and o["metadata"]["name"] == "churnops-spark-driver")
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "churnops-spark-driver",
                                         "namespace": f"churnops-{environment_of(overlay)}"}]
         role = next(o for o in docs if o["kind"] == "Role" and o["metadata"]["name"] == "churnops-spark-driver")
-        assert {r for rule in role["rules"] for r in rule["resources"]} <= {"pods", "services", "configmaps",
-                                                                            "persistentvolumeclaims"}
+        assert {r for rule in role["rules"] for r in rule["resources"]} == {"pods", "configmaps"}  # its executors
         policy = next(o for o in docs if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "churnops-spark")["spec"]
         pinned = {int(app["sparkConf"][key]) for key in ("spark.driver.port", "spark.driver.blockManager.port",
                                                           "spark.blockManager.port")}

@@ -77,7 +77,7 @@ def test_the_spark_application_builds_the_features_on_executors_that_read_the_dv
     app = yaml.safe_load(SPARK_APPLICATION.read_text())["spec"]
     main_file = REPO / "k8s" / "base" / "spark" / "main.py"
     assert app["mainApplicationFile"] == "local:///opt/churnops/spark-main.py"  # where the Dockerfile puts main.py
-    assert "COPY --chown=root:root k8s/base/spark/main.py /opt/churnops/spark-main.py" in (REPO / "Dockerfile").read_text()
+    assert "COPY --chown=0:0 k8s/base/spark/main.py /opt/churnops/spark-main.py" in (REPO / "Dockerfile").read_text()
     driver_env = {e["name"]: e["value"] for e in app["driver"]["env"] if e["name"] == "CHURNOPS_FEATURES_ENGINE"}
     assert driver_env == {"CHURNOPS_FEATURES_ENGINE": "spark"}
     env = {**store["env"], **driver_env, "SPARK_HOME": str(Path(pyspark.__file__).parent), "PYSPARK_PYTHON": sys.executable,
