@@ -338,7 +338,10 @@ def _md5(path: Path) -> str:
     with open(path, "rb") as stream:
         return hashlib.file_digest(stream, "md5").hexdigest()
 
-def executor_url(path: str | Path,  # a DVC-tracked file of the workspace (e.g. data/raw/events.parquet)
+def _s3a(url: str) -> str:
+    return f"s3a://{url.removeprefix('s3://')}" if url.startswith("s3://") else url
+
+def executor_url(path: str | Path,  # a DVC-tracked file of the workspace (e.g. data/raw/events.parquet), or a URL
                  ) -> str:
     "Where executors on other machines read `path`: its copy in the DVC remote, uploaded first if not pushed yet."
     import fsspec
@@ -346,6 +349,8 @@ def executor_url(path: str | Path,  # a DVC-tracked file of the workspace (e.g. 
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
+    if "://" in str(path):  # already where every executor reads it (s3://, s3a://, hdfs://, ...)
+        return _s3a(str(path))
     path = Path(path).resolve()
     try:
         root = Path(Repo.find_root(str(path.parent)))
@@ -361,7 +366,7 @@ def executor_url(path: str | Path,  # a DVC-tracked file of the workspace (e.g. 
                              "run `dvc repro` (or `dvc checkout`) before building features on a cluster")
         fs.makedirs(fs._parent(remote_path), exist_ok=True)
         fs.put_file(str(path), remote_path)
-    return f"s3a://{url.removeprefix('s3://')}" if url.startswith("s3://") else url
+    return _s3a(url)
 
 def _build_on_spark(customers, events, features, schema, out_path, as_of_dates) -> pd.DataFrame | None:
     import shutil
@@ -395,13 +400,16 @@ def _build_on_spark(customers, events, features, schema, out_path, as_of_dates) 
             views.append(name)
             cached[-1].count()
         result = spark.sql(spark_sql(query))
-        if out_path is None or not shared:  # through the driver
+        if out_path is None:
             table = result.toPandas()
             table["as_of_date"] = table["as_of_date"].astype("datetime64[us]")
-            if out_path is None:
-                return table
-            from churnops.config import write_parquet
-            write_parquet(table, out_path)
+            return table
+        if not shared:  # executors cannot write to the driver's disk: the table comes through the driver
+            import pyarrow.parquet as pq
+
+            from churnops.config import atomic_path
+            with atomic_path(out_path) as tmp_path:
+                pq.write_table(result.toArrow(), tmp_path)
             return None
         result.write.parquet(str(work / "features"))
         con = duckdb.connect()
