@@ -11,6 +11,9 @@ locals {
     Resource = local.data_keys
   }
   bucket_arn = { for name, bucket in module.bucket : name => bucket.arn }
+  # What the pipeline keeps in the artifacts bucket: the DVC remote, the pipeline state, the feature store
+  # (registry and offline table). The pipeline writes them; the stream scorer reads them.
+  pipeline_prefixes = ["dvc", "state", "feast"]
 
   # churnops cluster-run: DVC remote and pipeline state (read, write), reports (publish). No deletes. The features
   # stage's Spark driver runs the same command (k8s/base/spark), so its role has the same statements.
@@ -20,15 +23,13 @@ locals {
       Effect    = "Allow"
       Action    = "s3:ListBucket"
       Resource  = local.bucket_arn["artifacts"]
-      Condition = { StringLike = { "s3:prefix" = ["dvc/*", "state/*", "feast/*"] } }
+      Condition = { StringLike = { "s3:prefix" = [for prefix in local.pipeline_prefixes : "${prefix}/*"] } }
     },
     {
-      Sid    = "ReadWriteArtifacts"
-      Effect = "Allow"
-      Action = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
-      # feast/: the feature store's registry and offline table (the materialize stage applies and writes them)
-      Resource = ["${local.bucket_arn["artifacts"]}/dvc/*", "${local.bucket_arn["artifacts"]}/state/*",
-      "${local.bucket_arn["artifacts"]}/feast/*"]
+      Sid      = "ReadWriteArtifacts"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+      Resource = [for prefix in local.pipeline_prefixes : "${local.bucket_arn["artifacts"]}/${prefix}/*"]
     },
     {
       Sid      = "PublishReports"
@@ -135,14 +136,13 @@ locals {
           Effect    = "Allow"
           Action    = "s3:ListBucket"
           Resource  = local.bucket_arn["artifacts"]
-          Condition = { StringLike = { "s3:prefix" = ["dvc/*", "state/*", "feast/*"] } }
+          Condition = { StringLike = { "s3:prefix" = [for prefix in local.pipeline_prefixes : "${prefix}/*"] } }
         },
         {
-          Sid    = "ReadPipelineStateAndFeatureRegistry"
-          Effect = "Allow"
-          Action = "s3:GetObject"
-          Resource = ["${local.bucket_arn["artifacts"]}/dvc/*", "${local.bucket_arn["artifacts"]}/state/*",
-          "${local.bucket_arn["artifacts"]}/feast/*"]
+          Sid      = "ReadPipelineStateAndFeatureRegistry"
+          Effect   = "Allow"
+          Action   = "s3:GetObject"
+          Resource = [for prefix in local.pipeline_prefixes : "${local.bucket_arn["artifacts"]}/${prefix}/*"]
         },
         {
           Sid      = "DecryptArtifacts"
