@@ -255,11 +255,34 @@ def _cluster_run(args: argparse.Namespace) -> int:
     settings = {"CHURNOPS_DVC_REMOTE": args.dvc_remote, "CHURNOPS_STATE_URL": args.state_url,
                 "CHURNOPS_REPORTS_URL": args.reports_url, "MLFLOW_TRACKING_URI": args.mlflow_tracking_uri}
     os.environ.update({name: value for name, value in settings.items() if value})  # the stages inherit them
+    if args.spark_application:
+        return _cluster_run_on_spark(args, settings)
     store = ArtifactStore.from_env(state_in=args.state_in, state_out=args.state_out)
     command = (["churnops", "retrain-if-drift"] if args.retrain_if_drift else
                ["dvc", "repro", *(["--single-item"] if args.single_item else []), *args.stages])
     return cluster_run(command, store, project=Path(args.project), workspace=Path(args.workspace),
                        pushgateway_url=os.environ.get("CHURNOPS_PUSHGATEWAY_URL") or None)
+
+def _cluster_run_on_spark(args: argparse.Namespace, settings: dict) -> int:
+    "Hand the stages to a SparkApplication whose driver is this cluster run (the Kubeflow features step on Spark)."
+    import json
+    import signal
+
+    import yaml
+
+    from churnops.cluster import SERVICE_ACCOUNT_DIR, KubernetesApi, cluster_run_on_spark
+    if args.retrain_if_drift:
+        raise ValueError("--retrain-if-drift runs in this pod, not on a SparkApplication")
+    source = args.spark_application
+    template = json.loads(source) if source.lstrip().startswith("{") else yaml.safe_load(Path(source).read_text())
+    forwarded = [*args.stages, *(["--single-item"] if args.single_item else [])]
+    for flag, variable in zip(("--dvc-remote", "--state-url", "--reports-url", "--mlflow-tracking-uri"), settings):
+        if os.environ.get(variable):  # the driver works on the same store as this step
+            forwarded += [flag, os.environ[variable]]
+    api = KubernetesApi(args.kube_credentials or SERVICE_ACCOUNT_DIR)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a cancelled step deletes its application on the way out
+    return cluster_run_on_spark(template, forwarded, os.environ.get("CHURNOPS_STATE_URL"), api, state_in=args.state_in,
+                                state_out=args.state_out, timeout_seconds=args.spark_timeout)
 
 def _retrain_if_drift(args: argparse.Namespace) -> int:
     "Monitor; on drift retrain on the recent window; the promotion gate decides; print the decision record."
@@ -463,6 +486,13 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--state-in", help="pipeline state folder to start from (default: the --state-url)")
     cluster.add_argument("--state-out", help="also write the pipeline state here (a Kubeflow output artifact)")
     cluster.add_argument("--single-item", action="store_true", help="run only the named stages, not what they depend on")
+    cluster.add_argument("--spark-application", metavar="MANIFEST",
+                         help="run on a SparkApplication made from this manifest (a file, or its JSON) whose driver runs "
+                              "this cluster run, and wait for it (the Kubeflow features step on Spark)")
+    cluster.add_argument("--kube-credentials", metavar="DIR", help="with --spark-application: the service account "
+                         "token folder (token, ca.crt, namespace; default: the pod's own)")
+    cluster.add_argument("--spark-timeout", type=float, default=7200,
+                         help="with --spark-application: seconds before the application is deleted and the run fails")
     cluster.set_defaults(handler=_cluster_run)
 
     dash = sub.add_parser("dashboards", help="serve the Voila dashboards (model overview, data quality, drift, A/B experiment)")

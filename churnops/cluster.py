@@ -24,8 +24,10 @@ import fsspec
 from .config import write_json
 
 # %% auto #0
-__all__ = ['STATE_FILES', 'NOT_COPIED', 'LOCK_FILE', 'DRIFT_METRICS', 'ArtifactStore', 'prepare_workspace', 'fetch_state',
-           'save_state', 'publish_reports', 'StateLock', 'push_drift_metrics', 'cluster_run']
+__all__ = ['STATE_FILES', 'NOT_COPIED', 'LOCK_FILE', 'DRIFT_METRICS', 'SERVICE_ACCOUNT_DIR', 'SPARK_APPLICATIONS',
+           'SPARK_OUTCOMES', 'ArtifactStore', 'prepare_workspace', 'fetch_state', 'save_state', 'publish_reports',
+           'StateLock', 'push_drift_metrics', 'cluster_run', 'KubernetesApi', 'spark_application_for',
+           'run_spark_application', 'cluster_run_on_spark']
 
 # %% ../nbs_lib/14_cluster.ipynb #3873ec50
 STATE_FILES = ("dvc.lock", "params.override.yaml", "reports/monitoring/retrain_decision.json",
@@ -258,4 +260,123 @@ def cluster_run(command: Sequence[str],  # what runs in the workspace, e.g. ["dv
         print(f"cluster run: drift metrics pushed to {pushgateway_url}", flush=True)
     print(f"cluster run: `{' '.join(command)}` exited {returncode}; state saved to {', '.join(store.state_outs)} "
           f"({', '.join(saved)}); {published} report files published", flush=True)
+    return returncode
+
+# %% ../nbs_lib/14_cluster.ipynb #25e0e16e
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+SPARK_APPLICATIONS = "/apis/sparkoperator.k8s.io/v1beta2/namespaces/{namespace}/sparkapplications"
+SPARK_OUTCOMES = {"COMPLETED": 0, "FAILED": 1, "SUBMISSION_FAILED": 1}  # the operator's final states (restartPolicy Never)
+
+class KubernetesApi:
+    "The Kubernetes API seen from a pod: `KUBERNETES_SERVICE_HOST`/`_PORT`, and a service account token folder."
+    def __init__(self, credentials: str | Path = SERVICE_ACCOUNT_DIR, environ: Mapping[str, str] = os.environ):
+        self.credentials = Path(credentials)
+        missing = [name for name in ("token", "ca.crt", "namespace") if not (self.credentials / name).is_file()]
+        if missing:
+            raise FileNotFoundError(f"no Kubernetes credentials in {self.credentials} (missing {', '.join(missing)}): "
+                                    "mount the service account's token there (--kube-credentials)")
+        host = environ.get("KUBERNETES_SERVICE_HOST")
+        if not host:
+            raise ValueError("KUBERNETES_SERVICE_HOST is not set: the Kubernetes API is reached from inside a pod")
+        host = f"[{host}]" if ":" in host else host  # an IPv6 service address
+        self.server = f"https://{host}:{environ.get('KUBERNETES_SERVICE_PORT', '443')}"
+        self.namespace = (self.credentials / "namespace").read_text().strip()
+        import ssl
+        self._tls = ssl.create_default_context(cafile=str(self.credentials / "ca.crt"))
+
+    def request(self, method: str, path: str, body: dict | None = None) -> dict:
+        "One API call; the decoded answer. A refusal raises RuntimeError with the API's own message."
+        token = (self.credentials / "token").read_text().strip()  # read per call: projected tokens rotate
+        request = urllib.request.Request(self.server + path, method=method,
+                                         data=None if body is None else json.dumps(body).encode(),
+                                         headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
+                                                  "Content-Type": "application/json"})
+        try:
+            # B310: the URL is https:// to the pod's API server, built above
+            with urllib.request.urlopen(request, context=self._tls, timeout=30) as response:  # nosec B310
+                return json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode(errors="replace")
+            with contextlib.suppress(ValueError):
+                detail = json.loads(detail).get("message", detail)
+            raise RuntimeError(f"Kubernetes API {method} {path}: {error.code} {detail}") from error
+        except urllib.error.URLError as error:
+            raise RuntimeError(f"Kubernetes API {method} {self.server}{path}: {error.reason}") from error
+
+def spark_application_for(template: dict, name: str, arguments: Sequence[str], namespace: str) -> dict:
+    "The SparkApplication `template` (the overlay's, rendered) named `name` in `namespace`, its driver running `arguments`."
+    if template.get("kind") != "SparkApplication" or not isinstance(template.get("spec"), dict):
+        raise ValueError(f"expected a SparkApplication manifest, got kind {template.get('kind')!r}")
+    metadata = template.get("metadata") or {}
+    if metadata.get("namespace", namespace) != namespace:
+        raise ValueError(f"the SparkApplication {metadata.get('name')} is rendered for namespace {metadata['namespace']}, "
+                         f"but this pod runs in {namespace}: take it from that namespace's overlay")
+    kept = {key: metadata[key] for key in ("labels", "annotations") if key in metadata}
+    return {**template, "metadata": {**kept, "name": name, "namespace": namespace},
+            "spec": {**template["spec"], "arguments": list(arguments)}}
+
+def run_spark_application(api: KubernetesApi, application: dict,
+                          timeout_seconds: float = 7200, poll_seconds: float = 5) -> int:
+    "Create `application`, follow it to its final state (0: COMPLETED, 1: failed); deleted if this ends first."
+    collection = SPARK_APPLICATIONS.format(namespace=application["metadata"]["namespace"])
+    name = application["metadata"]["name"]
+    api.request("POST", collection, application)
+    print(f"spark application {name}: created in {application['metadata']['namespace']}", flush=True)
+    deadline, seen, outcome = time.monotonic() + timeout_seconds, None, None
+    try:
+        while outcome is None:
+            status = api.request("GET", f"{collection}/{name}").get("status") or {}
+            state = (status.get("applicationState") or {}).get("state") or "NEW"
+            driver = (status.get("driverInfo") or {}).get("podName") or f"{name}-driver"
+            if state != seen:
+                print(f"spark application {name}: {state}" + (f" (driver pod {driver})" if state != "NEW" else ""), flush=True)
+                seen = state
+            if state in SPARK_OUTCOMES:
+                outcome = SPARK_OUTCOMES[state]
+                if outcome:
+                    print(f"spark application {name}: {(status.get('applicationState') or {}).get('errorMessage') or state}; "
+                          f"the stage's output is in the driver's log (kubectl logs {driver})", flush=True)
+            elif time.monotonic() > deadline:
+                raise TimeoutError(f"spark application {name} still {state} after {timeout_seconds:.0f} s")
+            else:
+                time.sleep(poll_seconds)
+    finally:
+        if outcome is None:  # timed out, cancelled or the API failed: leave no application running without a step
+            with contextlib.suppress(RuntimeError):
+                api.request("DELETE", f"{collection}/{name}")
+                print(f"spark application {name}: deleted", flush=True)
+    return outcome
+
+def cluster_run_on_spark(template: dict, cluster_run_args: Sequence[str], state_url: str | None, api: KubernetesApi,
+                         state_in: str | None = None,   # the state handed to this step (None: the store's)
+                         state_out: str | None = None,  # where this step leaves the driver's new state (a Kubeflow artifact)
+                         timeout_seconds: float = 7200, poll_seconds: float = 5) -> int:
+    "Run `churnops cluster-run *cluster_run_args` as the driver of a SparkApplication from `template`; its exit code."
+    if not state_url:
+        raise ValueError("a run on a SparkApplication hands its state to the driver under the store's state URL: "
+                         "set --state-url (CHURNOPS_STATE_URL)")
+    name = f"{(template.get('metadata') or {}).get('name', 'churnops')}-{uuid.uuid4().hex[:8]}"
+    handoff = _under(state_url, f"handoff/{name}")
+    arguments = ["cluster-run", *cluster_run_args, "--state-out", _under(handoff, "out")]
+    if state_in:
+        for file in STATE_FILES:
+            fs, path = fsspec.core.url_to_fs(_under(state_in, file))
+            if fs.exists(path):
+                _copy(_under(state_in, file), _under(handoff, f"in/{file}"))
+        arguments += ["--state-in", _under(handoff, "in")]
+    returncode = run_spark_application(api, spark_application_for(template, name, arguments, api.namespace),
+                                       timeout_seconds, poll_seconds)
+    driver_state = _under(handoff, "out")
+    copied = []
+    for file in STATE_FILES:  # saved by the driver whether its stage passed or not, as every cluster run does
+        fs, path = fsspec.core.url_to_fs(_under(driver_state, file))
+        if state_out and fs.exists(path):
+            _copy(_under(driver_state, file), _under(state_out, file))
+            copied.append(file)
+    if returncode == 0:
+        fs, path = fsspec.core.url_to_fs(handoff)
+        fs.rm(path, recursive=True)
+    saved = (f"the driver saved it to {state_url}" if not state_out else
+             f"copied to {state_out} ({', '.join(copied)})" if copied else "the driver saved none")
+    print(f"cluster run on spark application {name}: exited {returncode}; state: {saved}", flush=True)
     return returncode

@@ -13,9 +13,17 @@ takes the service account per run, not from the compiled file, so `--submit` nam
 k8s/policies/pipeline-pods.yaml refuses pipeline pods under any other account (e.g. a run started from the UI
 with the profile's default-editor). Steps run as a non-root user; the Kubeflow backend (kfp >= 2.15) drops
 their capabilities and privilege escalation, which the same policy checks.
+
+Features on Spark: a run with `features_on_spark=true` runs the features step as the overlay's SparkApplication
+(k8s/base/spark/features.yaml, rendered from the overlay at compile time like the image): the step hands its state
+to the application's driver, which runs the same `cluster-run features` on a Spark cluster, and waits for it
+(`churnops cluster-run --spark-application`). Only that step mounts a Kubernetes API token (the churnops-pipeline
+account's, k8s/base/spark/rbac.yaml: create, get and delete SparkApplications, nothing else).
 """
 
 import argparse  # no `from __future__ import annotations`: kfp reads the annotations as types
+import json
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -23,12 +31,28 @@ from kfp import compiler, dsl, kubernetes
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE_ACCOUNT = "churnops-pipeline"  # terraform/modules/region/iam.tf: the pipeline's IRSA role trusts this account
+OVERLAY = REPO / "k8s/overlays/dev"  # what the compiled steps run: its image, its SparkApplication
+SPARK_STAGE_LABEL = {"churnops.io/stage": "features-spark"}  # k8s/base/spark/features.yaml
+SPARK_STEP_CREDENTIALS = "churnops-pipeline-token"  # the Secret of k8s/base/spark/rbac.yaml, mounted in the Spark step only
+TOKEN_MOUNT = "/var/run/secrets/churnops/kubernetes"
 
 
-def overlay_image(overlay: Path = REPO / "k8s/overlays/dev/kustomization.yaml") -> str:
-    "The churnops image the dev overlay runs (the image workflow writes its tag): the steps run the same."
-    image = next(i for i in yaml.safe_load(overlay.read_text())["images"] if i["name"] == "churnops")
+def overlay_image(overlay: Path = OVERLAY) -> str:
+    "The churnops image the overlay runs (the image workflow writes its tag): the steps run the same."
+    image = next(i for i in yaml.safe_load((overlay / "kustomization.yaml").read_text())["images"] if i["name"] == "churnops")
     return f"{image['newName']}:{image['newTag']}"
+
+
+def overlay_spark_application(overlay: Path = OVERLAY) -> dict:
+    "The features SparkApplication as the overlay renders it (namespace, image, config map name)."
+    rendered = subprocess.run(["kubectl", "kustomize", str(overlay)], capture_output=True, text=True)
+    if rendered.returncode != 0:
+        raise RuntimeError(f"`kubectl kustomize {overlay}` failed: {rendered.stderr.strip()}")
+    found = [doc for doc in yaml.safe_load_all(rendered.stdout) if doc and doc.get("kind") == "SparkApplication"
+             and doc["metadata"].get("labels", {}).items() >= SPARK_STAGE_LABEL.items()]
+    if len(found) != 1:
+        raise ValueError(f"{overlay} renders {len(found)} SparkApplications labelled {SPARK_STAGE_LABEL}, expected 1")
+    return found[0]
 
 
 def stages(dvc_yaml: Path = REPO / "dvc.yaml") -> list[str]:
@@ -64,42 +88,76 @@ def stage_components(image: str):
             *_store_args(dvc_remote, state_url, reports_url, mlflow_tracking_uri),
             "--state-in", upstream_state.path, "--state-out", state.path])
 
-    return first_stage, next_stage
+    @dsl.container_component
+    def spark_stage(stage: str, spark_application: str, dvc_remote: str, state_url: str, reports_url: str,
+                    mlflow_tracking_uri: str, upstream_state: dsl.Input[dsl.Artifact], state: dsl.Output[dsl.Artifact]):
+        "Run a stage as the driver of a SparkApplication made from `spark_application`, and wait for it."
+        return dsl.ContainerSpec(image=image, command=["churnops"], args=[
+            "cluster-run", stage, "--single-item",
+            *_store_args(dvc_remote, state_url, reports_url, mlflow_tracking_uri),
+            "--spark-application", spark_application, "--kube-credentials", TOKEN_MOUNT,
+            "--state-in", upstream_state.path, "--state-out", state.path])
+
+    return first_stage, next_stage, spark_stage
 
 
-def build_pipeline(stage_names: list[str], image: str):
-    "The Kubeflow pipeline function for these stages, in order, each a step in `image`."
+def _pod_settings(task, cpu: str, memory_request: str, memory_limit: str):
+    "What every step's pod gets: resources, a workspace, the pipeline pods' label, non-root, a timeout."
+    task.set_caching_options(False)  # DVC decides what is up to date, from the data itself
+    task.set_cpu_request(cpu).set_cpu_limit(cpu).set_memory_request(memory_request).set_memory_limit(memory_limit)
+    kubernetes.empty_dir_mount(task, volume_name="workspace", mount_path="/workspace", size_limit="20Gi")
+    kubernetes.set_security_context(task, run_as_user=10001, run_as_group=10001, run_as_non_root=True)
+    kubernetes.add_pod_label(task, "app.kubernetes.io/component", "pipeline")
+    kubernetes.set_timeout(task, 7200)
+    return task
+
+
+def build_pipeline(stage_names: list[str], image: str, spark_application: dict):
+    "The Kubeflow pipeline function for these stages, in order, each a step in `image`; the features step optionally on Spark."
     if len(set(stage_names)) != len(stage_names):
         raise ValueError(f"stage names repeat: {stage_names}")
-    first_stage, next_stage = stage_components(image)
+    spark_stages = spark_application["spec"].get("arguments", [])[1:]
+    if spark_application["spec"].get("arguments", [])[:1] != ["cluster-run"] or len(spark_stages) != 1 \
+            or spark_stages[0] not in stage_names[1:]:
+        raise ValueError(f"the SparkApplication must run `cluster-run STAGE` for one stage after the first of {stage_names}; "
+                         f"its arguments are {spark_application['spec'].get('arguments')}")
+    first_stage, next_stage, spark_stage = stage_components(image)
 
     @dsl.pipeline(name="churnops", description="Churn prediction: ingest, validate, features, materialize, train, evaluate, "
                                                "register, score, monitor, publish (one step per DVC stage)")
     def churnops(dvc_remote: str = "s3://churnops-dev-artifacts/dvc",
                  state_url: str = "s3://churnops-dev-artifacts/state",
                  reports_url: str = "s3://churnops-dev-reports/latest",
-                 mlflow_tracking_uri: str = "http://churnops-mlflow.churnops-dev.svc.cluster.local:5000"):
+                 mlflow_tracking_uri: str = "http://churnops-mlflow.churnops-dev.svc.cluster.local:5000",
+                 features_on_spark: bool = False):
         store = {"dvc_remote": dvc_remote, "state_url": state_url, "reports_url": reports_url,
                  "mlflow_tracking_uri": mlflow_tracking_uri}
-        previous = None
+        def in_pod(name, state):
+            task = (first_stage(stage=name, **store) if state is None else
+                    next_stage(stage=name, upstream_state=state, **store))
+            return _pod_settings(task.set_display_name(name), "2", "4G", "8G")
+
+        state = None  # the state the previous step left
         for name in stage_names:
-            task = (first_stage(stage=name, **store) if previous is None else
-                    next_stage(stage=name, upstream_state=previous.outputs["state"], **store))
-            task.set_display_name(name)
-            task.set_caching_options(False)  # DVC decides what is up to date, from the data itself
-            task.set_cpu_request("2").set_cpu_limit("2").set_memory_request("4G").set_memory_limit("8G")
-            kubernetes.empty_dir_mount(task, volume_name="workspace", mount_path="/workspace", size_limit="20Gi")
-            kubernetes.set_security_context(task, run_as_user=10001, run_as_group=10001, run_as_non_root=True)
-            kubernetes.add_pod_label(task, "app.kubernetes.io/component", "pipeline")
-            kubernetes.set_timeout(task, 7200)
-            previous = task
+            if name != spark_stages[0]:
+                state = in_pod(name, state).outputs["state"]
+                continue
+            with dsl.If(features_on_spark == True, name="on Spark"):  # noqa: E712 (a pipeline expression, not Python's)
+                on_spark = spark_stage(stage=name, spark_application=json.dumps(spark_application), upstream_state=state,
+                                       **store).set_display_name(f"{name} (Spark)")
+                _pod_settings(on_spark, "250m", "256M", "512M")  # it waits for the SparkApplication
+                kubernetes.use_secret_as_volume(on_spark, secret_name=SPARK_STEP_CREDENTIALS, mount_path=TOKEN_MOUNT)
+            with dsl.Else(name="in the pod"):
+                here = in_pod(name, state)
+            state = dsl.OneOf(on_spark.outputs["state"], here.outputs["state"])
 
     return churnops
 
 
 def compile_pipeline(out: Path, dvc_yaml: Path = REPO / "dvc.yaml") -> Path:
     "Compile the pipeline of `dvc_yaml` to an IR YAML file that Kubeflow Pipelines runs."
-    compiler.Compiler().compile(build_pipeline(stages(dvc_yaml), overlay_image()), package_path=str(out))
+    pipeline = build_pipeline(stages(dvc_yaml), overlay_image(), overlay_spark_application())
+    compiler.Compiler().compile(pipeline, package_path=str(out))
     return out
 
 

@@ -51,8 +51,8 @@ def test_every_overlay_renders_the_whole_system(rendered):
         database = ["StatefulSet"] if overlay == "dev" else []
         assert kinds == sorted(["AnalysisTemplate", "ConfigMap", "CronJob", "Deployment", "HorizontalPodAutoscaler", "Ingress",
                                 "Job", "Namespace", "NetworkPolicy", "PodDisruptionBudget", "PodMonitor", "PrometheusRule",
-                                "Role", "RoleBinding", "Rollout", "ScaledObject", "Service", "ServiceAccount", "ServiceMonitor",
-                                "SparkApplication", "StorageClass", "TriggerAuthentication", *database]), overlay
+                                "Role", "RoleBinding", "Rollout", "ScaledObject", "Secret", "Service", "ServiceAccount",
+                                "ServiceMonitor", "SparkApplication", "StorageClass", "TriggerAuthentication", *database]), overlay
         namespaces = {o["metadata"].get("namespace") for o in objects(rendered[overlay])
                       if o["kind"] not in ("Namespace", "StorageClass")}
         assert namespaces == {f"churnops-{environment_of(overlay)}"}
@@ -521,6 +521,18 @@ def test_the_spark_application_runs_the_features_stage_as_the_identities_terrafo
                                         "namespace": f"churnops-{environment_of(overlay)}"}]
         role = next(o for o in docs if o["kind"] == "Role" and o["metadata"]["name"] == "churnops-spark-driver")
         assert {r for rule in role["rules"] for r in rule["resources"]} == {"pods", "configmaps"}  # its executors
+        # the Kubeflow step that submits it: its pipeline account may create, follow and delete SparkApplications, no
+        # more, with a token from a Secret that only that step mounts (the account itself mounts none)
+        submitter = next(o for o in docs if o["kind"] == "Role" and o["metadata"]["name"] == "churnops-pipeline-spark")
+        assert submitter["rules"] == [{"apiGroups": ["sparkoperator.k8s.io"], "resources": ["sparkapplications"],
+                                       "verbs": ["create", "get", "delete"]}]
+        binding = next(o for o in docs if o["kind"] == "RoleBinding" and o["metadata"]["name"] == "churnops-pipeline-spark")
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "churnops-pipeline",
+                                        "namespace": f"churnops-{environment_of(overlay)}"}]
+        token = next(o for o in docs if o["kind"] == "Secret")
+        assert token["type"] == "kubernetes.io/service-account-token" and token["metadata"]["name"] == "churnops-pipeline-token"
+        assert token["metadata"]["annotations"]["kubernetes.io/service-account.name"] == "churnops-pipeline"
+        assert accounts["churnops-pipeline"]["automountServiceAccountToken"] is False
         policy = next(o for o in docs if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "churnops-spark")["spec"]
         pinned = {int(app["sparkConf"][key]) for key in ("spark.driver.port", "spark.driver.blockManager.port",
                                                           "spark.blockManager.port")}
