@@ -208,7 +208,7 @@ class Serve(_Block):
     api_keys_file: str | None = ".churnops/api-keys.yaml"
     allow_anonymous: bool = False
     anonymous_requests_per_minute: float = Field(600, gt=0)
-    max_body_bytes: int = Field(2_000_000, gt=0)
+    max_body_bytes: int = Field(4_000_000, gt=0)
     docs: bool = True
 
 class FeatureStore(_Block):

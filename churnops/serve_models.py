@@ -91,7 +91,7 @@ class ServeConfig:
     api_keys_file: str | None = ".churnops/api-keys.yaml"  # clients, scopes, rates (churnops.serve_auth)
     allow_anonymous: bool = False                # True: /predict* answer without a key (logged at start)
     anonymous_requests_per_minute: float = 600   # per client address and replica, when anonymous
-    max_body_bytes: int = 2_000_000              # larger request bodies: 413 before they are read
+    max_body_bytes: int = 4_000_000              # larger request bodies: 413 before they are read
     docs: bool = True                            # /docs, /redoc, /openapi.json
 
     @classmethod

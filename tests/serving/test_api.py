@@ -369,8 +369,9 @@ def test_the_api_and_the_score_stage_give_the_same_probabilities(pipeline_run, s
     rows = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
             for r in scoring.drop(columns="as_of_date").to_dict("records")]
     answers = []
-    for start in range(0, len(rows), 1000):  # serve.max_batch_rows
-        reply = httpx.post(server.url + "/predict/batch", json={"rows": rows[start:start + 1000]}, timeout=60)
+    for start in range(0, len(rows), 1000):  # serve.max_batch_rows, written as json.dumps (and requests) write it
+        reply = httpx.post(server.url + "/predict/batch", content=json.dumps({"rows": rows[start:start + 1000]}),
+                           headers={"content-type": "application/json"}, timeout=60)
         assert reply.status_code == 200, reply.text[:1000]
         answers += reply.json()["predictions"]
     single = httpx.post(server.url + "/predict", json=rows[0]).json()
