@@ -7,6 +7,7 @@ the run's registry and online store are not touched. Prints one table.
     python benchmarks/feature_store.py [--calls 2000]
 """
 import argparse
+import gc
 import subprocess
 import tempfile
 import time
@@ -58,6 +59,8 @@ def main():
                      "sqlite_path": str(work / "online.db"), "redis_connection": f"127.0.0.1:{port}"}
             done = materialize_newest(open_store(block, ROOT), block, table, table_path, ROOT)
             online = OnlineFeatures.open(block, ROOT)
+            gc.collect()
+            gc.freeze()  # as `churnops serve` does once its model and store are loaded
             one = latencies(lambda o=online: o.rows([ids[rng.integers(len(ids))]]), args.calls)
             hundred = latencies(lambda o=online: o.rows(rng.choice(ids, 100).tolist()), max(args.calls // 10, 50))
             print(f"{kind:<12} {done.seconds:>13.2f} {one[0]:>12.2f} {one[1]:>12.2f} {hundred[0]:>15.2f} {hundred[1]:>15.2f}")

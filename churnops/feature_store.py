@@ -230,25 +230,41 @@ def historical_features(store: Any, block: dict[str, Any],
     extra = [c for c in entities.columns if c not in KEY_COLUMNS]
     return pd.concat([_as_table(got, view), got[extra].reset_index(drop=True)], axis=1)
 
-def _features_request(view: Any, customer_ids: list[Any]) -> dict[str, Any]:
-    return {"features": [f"{view.name}:{f.name}" for f in view.features],
-            "entity_rows": [{ID_COLUMN: i} for i in customer_ids]}
+def _entity_keys(customer_ids: list[Any]) -> list[Any]:
+    "Feast's entity keys of these ids (integers as int64, anything else as text), as its online stores are keyed."
+    import numbers
 
-def _response_rows(response: Any, view: Any) -> list[dict[str, Any]]:
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+    return [EntityKey(join_keys=[ID_COLUMN], entity_values=[
+        Value(int64_val=int(i)) if isinstance(i, numbers.Integral) else Value(string_val=str(i))]) for i in customer_ids]
+
+def _python_value(value: Any) -> Any:
+    "A Feast ValueProto as the Python value Feast's own responses give (an unset value: None)."
+    kind = value.WhichOneof("val")
+    return None if kind in (None, "null_val") else getattr(value, kind)
+
+def _read_rows(customer_ids: list[Any], read: list[tuple[Any, Any]], view: Any) -> list[dict[str, Any]]:
     import datetime as dt
     names = [f.name for f in view.features]
-    got = response.to_dict(include_event_timestamps=True)
-    stamps = got[f"{names[0]}__ts"]  # one view: every feature of a row carries the same timestamp
-    columns = [got[n] for n in names]
-    return [{ID_COLUMN: got[ID_COLUMN][i], TIME_COLUMN: dt.datetime.fromtimestamp(stamp, dt.UTC).replace(tzinfo=None),
-             **{n: column[i] for n, column in zip(names, columns)}}
-            for i, stamp in enumerate(stamps) if stamp > 0]  # 0: no row for this id
+    rows = []
+    for customer_id, (stamp, stored) in zip(customer_ids, read):
+        if stamp is None or stored is None:  # no row for this id
+            continue
+        stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+        rows.append({ID_COLUMN: customer_id, TIME_COLUMN: stamp.astimezone(dt.UTC).replace(tzinfo=None),
+                     **{n: _python_value(stored[n]) if n in stored else None for n in names}})
+    return rows
 
 def online_rows(store: Any, view: Any,
                 customer_ids: list[Any],  # ids of the entity's type
                 ) -> list[dict[str, Any]]:
-    "The online row of each known id as a dict (id, as-of date, features as Python values); unknown ids are left out."
-    return _response_rows(store.get_online_features(**_features_request(view, customer_ids)), view)
+    """The online row of each known id as a dict (id, as-of date, features as Python values); unknown ids are left
+    out. Read with the online store's own `online_read` (Feast's keys and storage), without building Feast's
+    response object: one id ~4x faster, 100 ids ~10x (benchmarks/feature_store.py)."""
+    read = store._get_provider().online_read(config=store.config, table=view, entity_keys=_entity_keys(customer_ids),
+                                             requested_features=[f.name for f in view.features])
+    return _read_rows(customer_ids, read, view)
 
 def online_features(store: Any, block: dict[str, Any],
                     customer_ids: list[Any],  # ids to look up
@@ -323,6 +339,8 @@ class OnlineFeatures:
         if not ids:
             return []
         if self.kind == "redis":
-            return _response_rows(await self.store.get_online_features_async(**_features_request(self.view, ids)),
-                                  self.view)
+            read = await self.store._get_provider().online_read_async(
+                config=self.store.config, table=self.view, entity_keys=_entity_keys(ids),
+                requested_features=[f.name for f in self.view.features])
+            return _read_rows(ids, read, self.view)
         return online_rows(self.store, self.view, ids)
