@@ -1,7 +1,8 @@
 """Serving benchmark: the prediction API under load from a separate process, and the model call floor.
 
 Needs a finished pipeline run (models/champion, data/features/scoring.parquet and the online store:
-`make pipeline`). Beside the API routes it measures a bare uvicorn ASGI app, the ceiling of this machine.
+`make pipeline`). Beside the API routes it measures a bare uvicorn ASGI app (the ceiling of this machine) and a
+trivial FastAPI endpoint (the framework's own floor), both answering constant JSON.
 Load generator: wrk (apt-get install wrk) when on PATH, else a bounded asyncio httpx client in a
 separate process. Prints one table.
 
@@ -110,6 +111,20 @@ async def app(scope, receive, send):
 """
 
 
+TRIVIAL_FASTAPI = """
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+app = FastAPI()
+
+
+@app.post("/")
+async def constant(request: Request):
+    await request.body()
+    return Response(b'{"churn_probability": 0.5}', media_type="application/json")
+"""
+
+
 def run_load(url, body, args, api_key):
     "Requests/s and latency of POST `body` to `url` with an API key, from a separate process (wrk, else httpx)."
     if shutil.which("wrk"):
@@ -120,14 +135,14 @@ def run_load(url, body, args, api_key):
     return json.loads(out)
 
 
-def bare_asgi_load(args, env):
-    "The ceiling of this machine and load generator: uvicorn with a constant-JSON ASGI app, no framework."
-    folder = Path(tempfile.mkdtemp(prefix="churnops-bare-"))
-    (folder / "bare.py").write_text(BARE_ASGI)
+def reference_load(source, args, env):
+    "A constant-JSON app under uvicorn as `churnops serve` runs it (uvloop, httptools): the ceilings beside the API."
+    folder = Path(tempfile.mkdtemp(prefix="churnops-reference-"))
+    (folder / "reference.py").write_text(source)
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "bare:app", "--app-dir", str(folder), "--port", str(port),
-                               "--log-level", "warning", "--no-access-log"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "reference:app", "--app-dir", str(folder), "--port", str(port),
+                               "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
             try:
@@ -191,11 +206,13 @@ def main():
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
 
-    bare = bare_asgi_load(args, env)
+    bare = reference_load(BARE_ASGI, args, env)
+    trivial = reference_load(TRIVIAL_FASTAPI, args, env)
     # in-process measurements after the load test: their worker threads must not compete with the server
     results = model_floor(bundle, scoring, params["validate"]["feature_ranges"])
     print(f"API, one process, {args.connections} concurrent clients, {args.seconds} s ({load['tool']}):")
-    for name, result in [("bare ASGI (uvicorn, constant JSON)", bare), ("single-row /predict (body)", load),
+    for name, result in [("bare ASGI (uvicorn, constant JSON)", bare), ("trivial FastAPI endpoint (constant JSON)", trivial),
+                         ("single-row /predict (body)", load),
                          ("/predict/customer (feature store)", by_id)]:
         print(f"  {name}: {result['requests/s']:,.0f} requests/s ({result['requests/s'] / bare['requests/s']:.2f}x bare), "
               f"p50 {result['p50 ms']:.1f} ms, p99 {result['p99 ms']:.1f} ms, errors {result['errors']}")

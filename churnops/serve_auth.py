@@ -187,6 +187,9 @@ class AccessPolicy:
         return client
 
 # %% ../nbs_lib/12d_serve_auth.ipynb #ea8995e2
+class _BodyTooLarge(Exception):
+    "A chunked body passed the limit while the app was reading it."
+
 class BodySizeLimit:
     def __init__(self, inner: Any, max_bytes: int, on_refused: Any = None):
         self.inner, self.max_bytes, self.on_refused = inner, max_bytes, on_refused
@@ -208,15 +211,12 @@ class BodySizeLimit:
             return await self._refuse(send)
         seen, started = [0], [False]
 
-        class TooLarge(Exception):
-            pass
-
         async def counted():
             message = await receive()
             if message["type"] == "http.request":
                 seen[0] += len(message.get("body", b""))
                 if seen[0] > self.max_bytes:
-                    raise TooLarge
+                    raise _BodyTooLarge
             return message
 
         async def watched(message):
@@ -224,7 +224,7 @@ class BodySizeLimit:
             await send(message)
         try:
             await self.inner(scope, counted, watched)
-        except TooLarge:
+        except _BodyTooLarge:
             if not started[0]:
                 await self._refuse(send)
 
