@@ -16,7 +16,7 @@ export PLOOMBER_STATS_ENABLED := false
 export OMP_NUM_THREADS ?= 1
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
 
-.PHONY: setup spark system-tools infra-tools scan-tools pipeline test lint scan audit sbom image-sbom nbdev-check nbdev-test pytest deploy-check benchmark clean
+.PHONY: setup spark flink system-tools infra-tools scan-tools pipeline test lint scan audit sbom image-sbom nbdev-check nbdev-test pytest deploy-check benchmark clean
 
 $(UV):
 	python3 -m venv .tools
@@ -37,11 +37,11 @@ report-assets/dist/.synced: report-assets/package-lock.json report-assets/assets
 
 setup: .venv/.synced report-assets/dist/.synced
 
-# The Spark engine of the features stage (the `spark` extra: pyspark, sqlglot) for the tests that hold it to the
+# The Spark and Flink engines of the features stage (the `spark` and `flink` extras: pyspark, sqlglot) for the tests that hold them to the
 # DuckDB engine. pyspark is a 450 MB source distribution: uv builds it once (about a minute) and keeps the wheel
 # in its cache, so later installs take seconds.
 .venv/.spark-synced: .venv/.synced
-	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --inexact --extra spark
+	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --inexact --extra spark --extra flink
 	touch $@
 
 spark: .venv/.spark-synced
@@ -74,6 +74,14 @@ k8s/crd-validation/node_modules/.synced: k8s/crd-validation/package-lock.json
 
 infra-tools: $(INFRA)/.synced k8s/crd-validation/node_modules/.synced
 
+# The Flink job's environment (flink/uv.lock: PyFlink pins pyarrow < 21) in .tools/flink; churnops runs
+# flink/job.py with its interpreter. Java comes from system-tools.
+FLINK := $(CURDIR)/.tools/flink
+$(FLINK)/.synced: flink/uv.lock flink/pyproject.toml | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(FLINK) $(UV) sync --frozen --project flink
+	touch $@
+flink: $(FLINK)/.synced
+
 # The code and supply-chain scanners (scan-tools/uv.lock) in an environment of their own, .tools/scan.
 SCAN := $(CURDIR)/.tools/scan
 $(SCAN)/.synced: scan-tools/uv.lock scan-tools/pyproject.toml | $(UV)
@@ -86,7 +94,7 @@ pipeline: setup
 	churnops run
 
 lint: setup
-	ruff check churnops nbs_lib notebooks tests benchmarks k8s feature_repo
+	ruff check churnops nbs_lib notebooks tests benchmarks k8s feature_repo flink
 
 # The SonarQube-style gate of `make test`: semgrep with the project's rules (scan-tools/semgrep-rules, no download),
 # bandit (medium or high severity found with high confidence) and detect-secrets (anything not in .secrets.baseline)
@@ -94,7 +102,7 @@ lint: setup
 # (`# nosemgrep: <rule> -- why`, `# nosec <test>` with the reason on the line above: bandit reads words after
 # it as test ids, `# pragma: allowlist secret`). churnops/ is scanned as
 # exported, so its justifications live in nbs_lib/. tests/ is left out, as semgrep and Sonar leave it by default.
-SCANNED_CODE := churnops notebooks feature_repo k8s benchmarks dashboards
+SCANNED_CODE := churnops notebooks feature_repo k8s benchmarks dashboards flink
 SECRETS_SCANNED = $(shell git ls-files)
 scan: scan-tools
 	SEMGREP_SEND_METRICS=off $(SCAN)/bin/semgrep scan --metrics off --disable-version-check --quiet --error \
@@ -146,7 +154,7 @@ nbdev-test: setup spark
 # share its fixtures. The pipeline runs the tests start are mostly single-threaded, so two processes use both cores;
 # each process then gets one OpenMP thread (two each would oversubscribe 2 cores). PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= 2
-pytest: setup spark system-tools infra-tools scan-tools
+pytest: setup spark flink system-tools infra-tools scan-tools
 	OMP_NUM_THREADS=1 pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # Only the deployment artefacts (k8s, Terraform, Dockerfile, workflows, Kubeflow): about a minute.

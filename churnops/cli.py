@@ -409,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     feat.add_argument("--events", required=True)
     feat.add_argument("--params", default="params.yaml")
     feat.add_argument("--out", required=True, help="output Parquet file")
-    feat.add_argument("--engine", choices=["duckdb", "spark"], help="default: features.engine in params.yaml")
+    feat.add_argument("--engine", choices=["duckdb", "spark", "flink"], help="default: features.engine in params.yaml")
     feat.set_defaults(handler=_features)
 
     serve = sub.add_parser("serve", help="serve the prediction API (FastAPI + uvicorn)")

@@ -220,17 +220,17 @@ def _plan(fetch: Callable[[str], list[tuple]],  # runs one DuckDB-dialect SELECT
 
 def build_features(customers: pd.DataFrame | str | Path,  # customer table (or Parquet path)
                    events: pd.DataFrame | str | Path,     # event log in the contract (or Parquet path)
-                   features: dict[str, Any],              # the `features` block of params.yaml (`engine`: duckdb | spark)
+                   features: dict[str, Any],              # the `features` block of params.yaml (`engine`: duckdb | spark | flink)
                    schema: dict[str, Any],                # the `schema` block: measures, cancellation_event, attributes
                    out_path: str | Path | None = None,    # write Parquet here instead of returning a frame
                    as_of_dates: list[Any] | None = None,  # these as-of dates instead of the spaced snapshots (e.g. exposure days)
                    ) -> pd.DataFrame | Path:
     "Point-in-time features and labels for every live customer at every as-of date, on the configured engine."
     engine = features.get("engine", "duckdb")
-    if engine not in ("duckdb", "spark"):
-        raise ValueError(f"features.engine must be duckdb or spark, got {engine!r}")
-    build = _build_on_spark if engine == "spark" else _build_on_duckdb
-    table = build(customers, events, features, schema, out_path, as_of_dates)
+    builds = {"duckdb": _build_on_duckdb, "spark": _build_on_spark, "flink": _build_on_flink}
+    if engine not in builds:
+        raise ValueError(f"features.engine must be duckdb, spark or flink, got {engine!r}")
+    table = builds[engine](customers, events, features, schema, out_path, as_of_dates)
     if out_path is not None:
         return Path(out_path)
     table[LABEL_COLUMN] = table[LABEL_COLUMN].astype("Int8")
@@ -427,8 +427,12 @@ def _build_on_spark(customers, events, features, schema, out_path, as_of_dates) 
             spark.stop()
         shutil.rmtree(work, ignore_errors=True)
 
+def _build_on_flink(customers, events, features, schema, out_path, as_of_dates) -> pd.DataFrame | None:
+    from churnops.flink import build_on_flink  # its module reads this one's definition
+    return build_on_flink(customers, events, features, schema, out_path, as_of_dates)
+
 # %% ../nbs_lib/03_features.ipynb #d18b9385
-FEATURES_ENGINE_ENV = "CHURNOPS_FEATURES_ENGINE"  # duckdb | spark: how the features stage runs (not what it computes)
+FEATURES_ENGINE_ENV = "CHURNOPS_FEATURES_ENGINE"  # duckdb | spark | flink: how the features stage runs (not what it computes)
 
 def build_feature_table(customers: pd.DataFrame,  # ingested customers (a snapshot table carries its label)
                         events: pd.DataFrame | str | Path,  # ingested events (empty for a snapshot table)

@@ -130,13 +130,14 @@ class Features(_Block):
     min_history_days: int = Field(ge=0)
     churn_horizon_days: int = Field(gt=0)
     active_lookback_days: int = Field(gt=0)
-    engine: Literal["duckdb", "spark"] = "duckdb"
+    engine: Literal["duckdb", "spark", "flink"] = "duckdb"
     duckdb_memory_limit: str = "4GB"
     partition_events: int = Field(2_000_000, gt=0)
     spark_master: str = "local[2]"
     spark_driver_memory: str = "2g"
     spark_shuffle_partitions: int = Field(8, gt=0)
     spark_conf: dict[str, str] = {}
+    flink_parallelism: int = Field(2, gt=0)
 
 class Train(_Block):
     seed: int
