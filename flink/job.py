@@ -59,6 +59,7 @@ def main() -> int:
     if collect and args.out is None:
         parser.error("the script ends with a query: give --out for its rows")
 
+    import pyarrow_hotfix  # noqa: F401  (pyarrow < 17 under PyFlink: no unpickling of extension types, CVE-2024-52338)
     from pyflink.table import EnvironmentSettings, TableEnvironment
     settings = EnvironmentSettings.in_batch_mode() if args.mode == "batch" else EnvironmentSettings.in_streaming_mode()
     env = TableEnvironment.create(settings)
