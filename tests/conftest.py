@@ -93,3 +93,21 @@ def kafka_broker(tmp_path_factory):
         yield f"127.0.0.1:{port}"
         process.terminate()
         process.wait(timeout=30)
+
+
+def ingested_log_with_ties(folder: Path):
+    """A log in a user's own shape, ingested: text customer ids, no customer table, a measure only some event types
+    carry, and two values at the same time (same user, time and kind). Returns (the log, customers, events)."""
+    import pandas as pd
+
+    from churnops.generate import generate_churn_data
+    from churnops.ingest import ingest_event_log
+    _, events = generate_churn_data(600, 150, seed=4)
+    log = pd.DataFrame({"user": "U" + events.customer_id.astype(str).str.zfill(6), "at": events.ts,
+                        "kind": events.event_type.astype(str), "spend": events.amount}).drop_duplicates()
+    ties = log[log.spend.notna()].iloc[::20].assign(spend=lambda d: d.spend + 1)  # same user, time and kind, other value
+    log = pd.concat([log, ties])
+    log.to_csv(folder / "events.csv", index=False)
+    customers, ingested = ingest_event_log(folder / "events.csv", {"customer_id": "user", "ts": "at", "event_type": "kind",
+                                                                   "measures": {"amount": "spend"}})
+    return log, customers, ingested

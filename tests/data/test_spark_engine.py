@@ -6,8 +6,8 @@ import pytest
 
 from churnops.features import build_features, feature_columns, split_labelled
 from churnops.generate import generate_churn_data
-from churnops.ingest import ingest_event_log
 from churnops.params import load_params
+from tests.conftest import ingested_log_with_ties
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +48,7 @@ def test_spark_equals_duckdb_on_a_drift_scenario_written_to_parquet(params, spar
 
 def test_spark_equals_duckdb_on_an_ingested_event_log(params, spark_features, tmp_path):
     "Text customer ids, no customer table, a measure only some event types carry, two values at the same time."
-    _, events = generate_churn_data(800, 150, seed=4)
-    log = pd.DataFrame({"user": "U" + events.customer_id.astype(str).str.zfill(6), "at": events.ts,
-                        "kind": events.event_type.astype(str), "spend": events.amount}).drop_duplicates()
-    ties = log[log.spend.notna()].iloc[::20].assign(spend=lambda d: d.spend + 1)  # same user, time and kind, other value
-    log = pd.concat([log, ties])
-    log.to_csv(tmp_path / "events.csv", index=False)
-    customers, ingested = ingest_event_log(tmp_path / "events.csv", {"customer_id": "user", "ts": "at", "event_type": "kind",
-                                                                     "measures": {"amount": "spend"}})
+    log, customers, ingested = ingested_log_with_ties(tmp_path)
     duck = build_features(customers, ingested, params["features"], params["schema"])
     spark = build_features(customers, ingested, spark_features, params["schema"])
     assert len(ingested) == len(log) and duck.customer_id.str.startswith("U").all()
