@@ -88,19 +88,23 @@ def _copy(source: str, target: str) -> None:
     with src_fs.open(src_path, "rb") as reader, dst_fs.open(dst_path, "wb") as writer:
         shutil.copyfileobj(reader, writer)
 
+def _copy_state(source: str, target: str) -> list[str]:
+    "Copy the pipeline state files that exist in folder `source` to folder `target`; their names."
+    copied = []
+    for name in STATE_FILES:
+        fs, path = fsspec.core.url_to_fs(_under(source, name))
+        if fs.exists(path):
+            _copy(_under(source, name), _under(target, name))
+            copied.append(name)
+    return copied
+
 def fetch_state(store: ArtifactStore, workspace: Path,
                 targets: tuple[str, ...] = (),  # pull only these outputs (default: every output the state names)
                 ) -> list[str]:
     "Copy the pipeline state files that exist in `store.state_in` into the workspace; pull what they name."
     if not store.state_in:
         return []
-    fetched = []
-    for name in STATE_FILES:
-        source = _under(store.state_in, name)
-        fs, path = fsspec.core.url_to_fs(source)
-        if fs.exists(path):
-            _copy(source, str(Path(workspace) / name))
-            fetched.append(name)
+    fetched = _copy_state(store.state_in, str(workspace))
     if "dvc.lock" in fetched:
         _dvc(Path(workspace), "pull", "--allow-missing", *targets)
     return fetched
@@ -110,8 +114,7 @@ def save_state(store: ArtifactStore, workspace: Path) -> list[str]:
     _dvc(Path(workspace), "push")
     saved = [name for name in STATE_FILES if (Path(workspace) / name).exists()]
     for target in store.state_outs:
-        for name in saved:
-            _copy(str(Path(workspace) / name), _under(target, name))
+        _copy_state(str(workspace), target)
     return saved
 
 def publish_reports(store: ArtifactStore, workspace: Path) -> int:
@@ -359,20 +362,12 @@ def cluster_run_on_spark(template: dict, cluster_run_args: Sequence[str], state_
     handoff = _under(state_url, f"handoff/{name}")
     arguments = ["cluster-run", *cluster_run_args, "--state-out", _under(handoff, "out")]
     if state_in:
-        for file in STATE_FILES:
-            fs, path = fsspec.core.url_to_fs(_under(state_in, file))
-            if fs.exists(path):
-                _copy(_under(state_in, file), _under(handoff, f"in/{file}"))
+        _copy_state(state_in, _under(handoff, "in"))
         arguments += ["--state-in", _under(handoff, "in")]
     returncode = run_spark_application(api, spark_application_for(template, name, arguments, api.namespace),
                                        timeout_seconds, poll_seconds)
-    driver_state = _under(handoff, "out")
-    copied = []
-    for file in STATE_FILES:  # saved by the driver whether its stage passed or not, as every cluster run does
-        fs, path = fsspec.core.url_to_fs(_under(driver_state, file))
-        if state_out and fs.exists(path):
-            _copy(_under(driver_state, file), _under(state_out, file))
-            copied.append(file)
+    # the driver saves its state whether its stage passed or not, as every cluster run does
+    copied = _copy_state(_under(handoff, "out"), state_out) if state_out else []
     if returncode == 0:
         fs, path = fsspec.core.url_to_fs(handoff)
         fs.rm(path, recursive=True)
