@@ -120,12 +120,12 @@ def run_flink_job(script: Path,     # a script of `flink_job`
     return Path(out_path)
 
 # %% ../nbs_lib/16a_flink.ipynb #ad20c5ab
-def _event_messages(events: pd.DataFrame, measures: list[str]) -> list[bytes]:
-    from churnops.stream import EventContract, event_messages
-    if "event_id" not in events.columns:
-        events = events.assign(event_id=[f"row:{i}" for i in range(len(events))])
-    contract = EventContract(tuple(measures), pd.api.types.is_integer_dtype(events["customer_id"]))
-    return event_messages(events, contract)
+def _write_event_messages(con: duckdb.DuckDBPyConnection, measures: list[str], path: Path) -> None:
+    "The `events` view as JSON lines in the event messages' shape (ISO 8601 times, NaN as null), as Kafka carries them."
+    fields = ["customer_id", "strftime(CAST(ts AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%f') AS ts", "CAST(event_type AS VARCHAR) AS event_type"]
+    fields += [f'CASE WHEN isnan(CAST("{m}" AS DOUBLE)) THEN NULL ELSE CAST("{m}" AS DOUBLE) END AS "{m}"' for m in measures]
+    # nosemgrep: sql-built-from-strings -- the contract's column names, quoted; the path is quoted
+    con.execute(f"COPY (SELECT {', '.join(fields)} FROM events) TO {_sql_literal(path)} (FORMAT JSON)").fetchall()
 
 def build_on_flink(customers: pd.DataFrame | str | Path, events: pd.DataFrame | str | Path,
                    features: dict[str, Any], schema: dict[str, Any],
@@ -143,14 +143,14 @@ def build_on_flink(customers: pd.DataFrame | str | Path, events: pd.DataFrame | 
         tables, query, snapshots, _ = _plan(lambda sql: con.execute(sql).fetchall(), list(events.columns),
                                             list(customers.columns), features, schema, as_of_dates)
         measures = [m for m in schema.get("measures", []) if m in events.columns]
-        (work / "events.json").write_bytes(b"\n".join(_event_messages(events, measures)) + b"\n")
+        _write_event_messages(con, measures, work / "events.json")
         used = [c for c in customers.columns if c in ("customer_id", "signup_date", *schema.get("customer_attributes", []))]
         selected = ", ".join(f'"{c}"' for c in used)
         # nosemgrep: sql-built-from-strings -- the table's own column names, quoted; the path is quoted
         con.execute(f"COPY (SELECT {selected} FROM customers) TO {_sql_literal(work / 'customers.json')} (FORMAT JSON)").fetchall()
     finally:
         con.close()
-    event_columns = {"event_id": "STRING", "customer_id": _flink_type(events["customer_id"].dtype, "customer_id"),
+    event_columns = {"customer_id": _flink_type(events["customer_id"].dtype, "customer_id"),
                      "ts": "TIMESTAMP(6)", "event_type": "STRING", **{m: "DOUBLE" for m in measures}}
     json_options = {"connector": "filesystem", "format": "json", "json.fail-on-missing-field": "false"}
     script = flink_job(tables, query, snapshots,
