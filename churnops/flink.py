@@ -52,18 +52,19 @@ def flink_sql(sql: str) -> str:
     return sqlglot.transpile(sql, read="duckdb", write=_flink_dialect(), identify=True)[0]
 
 # %% ../nbs_lib/16a_flink.ipynb #97dae32b
-def _flink_type(dtype: Any, column: str) -> str:
-    if pd.api.types.is_bool_dtype(dtype):
-        return "BOOLEAN"
-    if pd.api.types.is_integer_dtype(dtype):
-        return "INT" if dtype.itemsize <= 4 else "BIGINT"
-    if pd.api.types.is_float_dtype(dtype):
-        return "DOUBLE"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "TIMESTAMP(6)"
-    if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype):
-        return "STRING"
-    raise ValueError(f"Flink: column {column!r} has type {dtype}, which the job cannot declare")
+_FLINK_TYPES = {"BOOLEAN": "BOOLEAN", "TINYINT": "TINYINT", "SMALLINT": "SMALLINT", "INTEGER": "INT", "BIGINT": "BIGINT",
+                "FLOAT": "FLOAT", "DOUBLE": "DOUBLE", "DATE": "DATE", "TIMESTAMP": "TIMESTAMP(6)", "VARCHAR": "STRING"}
+
+def _flink_columns(con: duckdb.DuckDBPyConnection, view: str, columns: list[str]) -> dict[str, str]:
+    "The Flink types of a DuckDB view's `columns` (as its JSON lines carry them: an ENUM is text)."
+    types = {name: kind for name, kind, *_ in con.execute(f"DESCRIBE {view}").fetchall()}  # nosemgrep: sql-built-from-strings -- a library view name
+    declared = {}
+    for column in columns:
+        kind = "VARCHAR" if types[column].startswith("ENUM(") else types[column]
+        if kind not in _FLINK_TYPES:
+            raise ValueError(f"Flink: column {column!r} has type {kind}, which the job cannot declare")
+        declared[column] = _FLINK_TYPES[kind]
+    return declared
 
 def _source(name: str, columns: dict[str, str], options: dict[str, str]) -> str:
     declared = ", ".join(f"`{c}` {t}" for c, t in columns.items())
@@ -133,31 +134,31 @@ def build_on_flink(customers: pd.DataFrame | str | Path, events: pd.DataFrame | 
                    as_of_dates: list[Any] | None = None,
                    ) -> pd.DataFrame | None:
     "The feature table computed by Flink from the event messages: the same rows, columns and values as DuckDB's."
-    events = events if isinstance(events, pd.DataFrame) else pd.read_parquet(events)
-    customers = customers if isinstance(customers, pd.DataFrame) else pd.read_parquet(customers)
     work = Path(tempfile.mkdtemp(prefix="churnops-flink-"))
     con = duckdb.connect()
-    try:
+    try:  # Parquet inputs are read by DuckDB where they are, as the DuckDB engine reads them
         _relation(con, "events", events)
         _relation(con, "customers", customers)
-        tables, query, snapshots, _ = _plan(lambda sql: con.execute(sql).fetchall(), list(events.columns),
-                                            list(customers.columns), features, schema, as_of_dates)
-        measures = [m for m in schema.get("measures", []) if m in events.columns]
+        columns = {view: [row[0] for row in con.execute(f"DESCRIBE {view}").fetchall()]  # nosemgrep: sql-built-from-strings -- library view names
+                   for view in ("events", "customers")}
+        tables, query, snapshots, _ = _plan(lambda sql: con.execute(sql).fetchall(), columns["events"],
+                                            columns["customers"], features, schema, as_of_dates)
+        measures = [m for m in schema.get("measures", []) if m in columns["events"]]
         _write_event_messages(con, measures, work / "events.json")
-        used = [c for c in customers.columns if c in ("customer_id", "signup_date", *schema.get("customer_attributes", []))]
+        used = [c for c in columns["customers"] if c in ("customer_id", "signup_date", *schema.get("customer_attributes", []))]
         selected = ", ".join(f'"{c}"' for c in used)
         # nosemgrep: sql-built-from-strings -- the table's own column names, quoted; the path is quoted
         con.execute(f"COPY (SELECT {selected} FROM customers) TO {_sql_literal(work / 'customers.json')} (FORMAT JSON)").fetchall()
+        event_columns = {**_flink_columns(con, "events", ["customer_id"]), "ts": "TIMESTAMP(6)", "event_type": "STRING",
+                         **{m: "DOUBLE" for m in measures}}
+        customer_columns = _flink_columns(con, "customers", used)
     finally:
         con.close()
-    event_columns = {"customer_id": _flink_type(events["customer_id"].dtype, "customer_id"),
-                     "ts": "TIMESTAMP(6)", "event_type": "STRING", **{m: "DOUBLE" for m in measures}}
     json_options = {"connector": "filesystem", "format": "json", "json.fail-on-missing-field": "false"}
     script = flink_job(tables, query, snapshots,
                        (event_columns, {**json_options, "path": str(work / "events.json"),
                                         "json.timestamp-format.standard": "ISO-8601"}),
-                       ({c: _flink_type(customers[c].dtype, c) for c in used},
-                        {**json_options, "path": str(work / "customers.json")}))
+                       (customer_columns, {**json_options, "path": str(work / "customers.json")}))
     (work / "features.sql").write_text(script)
     try:  # the job writes the Parquet itself, with the query's types (a nullable integer stays an integer)
         written = run_flink_job(work / "features.sql", Path(out_path or work / "features.parquet"),
