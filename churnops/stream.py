@@ -19,15 +19,27 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
-from .contract import ALL_EVENTS, KEY_COLUMNS, LABEL_COLUMN, TIME_DTYPE, feature_name, parse_feature
-from .features import _sql_literal, feature_sql, materialize_tables
+from churnops.contract import (
+    ALL_EVENTS,
+    LABEL_COLUMN,
+    TENURE_FEATURE,
+    TIME_DTYPE,
+    count_feature,
+    feature_name,
+    last_value_feature,
+    parse_feature,
+    recency_feature,
+    sum_feature,
+    trend_feature,
+)
 
 # %% auto #0
-__all__ = ['ContractError', 'EventContract', 'event_profile', 'StreamState', 'event_messages', 'with_event_ids', 'kafka_settings',
-           'create_missing_topics', 'ensure_topics', 'Replayed', 'replay', 'OnlineWriter', 'StreamMetrics',
-           'StreamError', 'StreamScorer', 'score_message']
+__all__ = ['ContractError', 'EventContract', 'event_profile', 'StreamState', 'event_messages', 'with_event_ids',
+           'batch_and_stream_features', 'kafka_settings', 'create_missing_topics', 'ensure_topics', 'Replayed',
+           'replay', 'OnlineWriter', 'StreamMetrics', 'StreamError', 'StreamScorer', 'score_message']
 
 # %% ../nbs_lib/16_stream.ipynb #b1b99311
 class ContractError(ValueError):
@@ -113,8 +125,12 @@ def event_profile(features: list[str],    # the registered view's feature names
     return types, {t: [m for m in measures if f"{feature_name(m)}_{t}" in sums] for t in types}
 
 # %% ../nbs_lib/16_stream.ipynb #bf245158
+_NO_DAY = -(2**30)         # an empty day slot
+_NO_CANCEL = 2**30         # no cancellation
+_NO_TS = np.iinfo(np.int64).min
+
 class StreamState:
-    "Recent events of the customers of the assigned partitions, and their features at an as-of date."
+    "Each customer's recent daily aggregates (the batch definition's `daily` rows), updated per event; features at an as-of date from them."
 
     def __init__(self,
                  customers: pd.DataFrame,      # customer attributes the features join (the raw customer table)
@@ -124,31 +140,31 @@ class StreamState:
                  integer_ids: bool):
         self.view_features = list(view_features)
         self.cancellation = feature_name(schema["cancellation_event"])
-        self.measures = [m for m in schema.get("measures", [])]
-        activity, measures_by_type = event_profile(self.view_features, self.measures)
-        self.known_types = (*activity, self.cancellation)
-        self.keep_days = max(features["windows_days"]) + 1
-        attributes = [a for a in schema.get("customer_attributes", []) if a in customers.columns]
-        self.tables, self.query = feature_sql([*activity, self.cancellation], measures_by_type, features["windows_days"],
-                                             features["churn_horizon_days"], features["active_lookback_days"],
-                                             self.cancellation, attributes, "signup_date" in customers.columns)
-        self.con = duckdb.connect()
-        self.con.register("customer_frame", customers)
-        self.con.execute("CREATE TABLE customers AS SELECT * FROM customer_frame").fetchall()
-        self.con.unregister("customer_frame")
-        id_type = "BIGINT" if integer_ids else "VARCHAR"
-        measure_cols = "".join(f", {m} DOUBLE" for m in self.measures)
-        self.con.execute(f"CREATE TABLE events (event_id VARCHAR, customer_id {id_type}, ts TIMESTAMP, event_type VARCHAR"
-                         f"{measure_cols}, part INTEGER)").fetchall()
-        self.columns = ["event_id", "customer_id", "ts", "event_type", *self.measures, "part"]
+        self.measures = list(schema.get("measures", []))
+        self.activity, measures_by_type = event_profile(self.view_features, self.measures)
+        self.known_types = (*self.activity, self.cancellation)
+        self.windows = sorted(set(features["windows_days"]))
+        self.keep_days = self.windows[-1] + 1   # also the recency cap: "longer than the longest window"
+        self.active_lookback_days = features["active_lookback_days"]
+        self.integer_ids = integer_ids
+        self.type_code = {t: i for i, t in enumerate(self.activity)}
+        # a day's aggregates: all events, each type's count, each (type, measure)'s sum; last values apart
+        self.valued = [(t, m) for t in self.activity for m in measures_by_type[t]]
+        self.ring = self.keep_days + 1
+        self.attributes = [a for a in schema.get("customer_attributes", []) if a in customers.columns]
+        self.has_signup = "signup_date" in customers.columns
+        self.customers = customers.drop_duplicates("customer_id", keep="last").set_index("customer_id")
+        self.index: dict[Any, int] = {}          # customer id -> row of the arrays
+        self.customer_ids: list[Any] = []
+        self._allocate(max(1024, len(self.customers)))
+        self.held: dict[str, int] = {}           # event_id -> day, of the events the state holds (for deduplication)
+        self.ids_by_day: dict[tuple[int, int], list[str]] = {}  # (partition, day) -> event ids; day _NO_CANCEL: cancellations
         self.watermark: dt.date | None = None   # event time: the newest day every partition has reached
         self.partition_days: dict[int, dt.date] = {}  # the newest event day of each assigned partition
-        self.pruned_to: dict[int, dt.date] = {}
         self.expired = 0                         # events of the last `add` older than the state keeps
         self.online_as_of: dt.date | None = None  # when every customer's online row was last recomputed
         # refuse to start when the definition no longer gives the view's columns
-        probe = self.features(dt.date(2000, 1, 2))
-        computed = [c for c in probe.columns if c not in KEY_COLUMNS]
+        computed = self._feature_names()
         if set(computed) != set(self.view_features):
             from churnops.feature_store import FeatureStoreMismatch
             raise FeatureStoreMismatch(
@@ -156,88 +172,213 @@ class StreamState:
                 f"extra {sorted(set(computed) - set(self.view_features))} (params.yaml features/schema changed since the "
                 "materialize stage ran: run the pipeline)")
 
+    def _feature_names(self) -> list[str]:
+        names = [*([TENURE_FEATURE] if self.has_signup else []), *self.attributes]
+        for w in self.windows:
+            names.append(count_feature(ALL_EVENTS, w))
+            for t in self.activity:
+                names += [count_feature(t, w), *(sum_feature(m, t, w) for tt, m in self.valued if tt == t)]
+        names.append(recency_feature("event"))
+        for t in self.activity:
+            names += [recency_feature(t), *(last_value_feature(m, t) for tt, m in self.valued if tt == t)]
+        names += [trend_feature(t, short, long) for short, long in zip(self.windows, self.windows[1:])
+                  for t in [ALL_EVENTS, *self.activity]]
+        return names
+
+    def _allocate(self, rows: int) -> None:
+        "Grow the per-customer arrays to `rows` (new rows empty)."
+        old = len(self.customer_ids) if hasattr(self, "days") else 0
+        def grown(array, fill):
+            new = np.full((rows, *array.shape[1:]), fill, array.dtype)
+            new[:old] = array[:old]
+            return new
+        if old == 0:
+            width = 1 + len(self.activity) + len(self.valued)
+            self.days = np.full((rows, self.ring), _NO_DAY, np.int32)
+            self.daily = np.zeros((rows, self.ring, width))
+            self.last_ts = np.full((rows, self.ring, len(self.valued)), _NO_TS, np.int64)
+            self.last_value = np.full((rows, self.ring, len(self.valued)), np.nan)
+            self.cancel_day = np.full(rows, _NO_CANCEL, np.int32)
+            self.signup_day = np.full(rows, _NO_CANCEL, np.int32)
+            self.partition = np.full(rows, -1, np.int32)
+            return
+        self.days, self.daily = grown(self.days, _NO_DAY), grown(self.daily, 0.0)
+        self.last_ts, self.last_value = grown(self.last_ts, _NO_TS), grown(self.last_value, np.nan)
+        self.cancel_day, self.signup_day = grown(self.cancel_day, _NO_CANCEL), grown(self.signup_day, _NO_CANCEL)
+        self.partition = grown(self.partition, -1)
+
+    def _row(self, customer: Any, part: int) -> int:
+        row = self.index.get(customer)
+        if row is None:
+            row = self.index[customer] = len(self.customer_ids)
+            if row == len(self.days):
+                self._allocate(2 * row)
+            self.customer_ids.append(customer)
+            signup = self.customers["signup_date"].get(customer) if self.has_signup else None
+            # a customer missing from the table has no signup date: the batch definition leaves it out too
+            self.signup_day[row] = _NO_CANCEL if signup is None or pd.isna(signup) else _day(signup)
+        self.partition[row] = part
+        return row
+
     def add(self, rows: list[dict[str, Any]],  # checked rows (`EventContract.parse`) with their partition in `part`
             ) -> pd.DataFrame:
-        """Insert the events not seen before; returns the inserted (event_id, customer_id, ts) in input order.
-        Events older than the state keeps (`expired`, counted) can change no feature and are not inserted:
+        """Apply the events not seen before; returns the applied (event_id, customer_id, ts) in input order.
+        Events older than the state keeps (`expired`, counted) can change no feature and are not applied:
         their ids are no longer held, so this is also what keeps a replay of old events from being applied twice."""
         self.expired = 0
-        if not rows:
-            return pd.DataFrame(columns=["event_id", "customer_id", "ts"])
-        batch = pd.DataFrame.from_records(rows, columns=self.columns)
-        batch["ts"] = batch["ts"].astype("datetime64[us]")
-        for part, day in batch.groupby("part").ts.max().items():
-            self.partition_days[part] = max(self.partition_days.get(part, day.date()), day.date())
-        # each partition's horizon follows its own newest day: older events are replays (their ids pruned)
-        # or so late that no feature at any later as-of date reads them
-        horizon = batch.part.map({p: pd.Timestamp(self._horizon(d)) for p, d in self.partition_days.items()})
-        expired = (batch.ts < horizon) & (batch.event_type != self.cancellation)
-        self.expired = int(expired.sum())
-        batch = batch[~expired].reset_index(drop=True)
-        for m in self.measures:
-            batch[m] = batch[m].astype("float64")
-        batch["order"] = range(len(batch))
-        self.con.register("batch_frame", batch)
-        # nosemgrep: sql-built-from-strings -- the contract's column names (code and params.yaml)
-        inserted = self.con.execute(
-            f"""INSERT INTO events SELECT {", ".join(self.columns)} FROM (
-                    SELECT * FROM batch_frame QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY "order") = 1) b
-                WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = b.event_id)
-                RETURNING event_id, customer_id, ts""").df()
-        self.con.unregister("batch_frame")
-        self.watermark = min(self.partition_days.values())  # a partition behind in event time holds it back
+        for row in rows:
+            if row["ts"].date() > self.partition_days.get(row["part"], dt.date.min):
+                self.partition_days[row["part"]] = row["ts"].date()
+        horizons = {p: _day(d) - self.keep_days for p, d in self.partition_days.items()}
+        applied, customers, days, times, kinds = [], [], [], [], []
+        values = {m: [] for m in self.measures}
+        for row in rows:
+            day = _day(row["ts"])
+            cancelled = row["event_type"] == self.cancellation
+            # each partition's horizon follows its own newest day: older events are replays (their ids pruned)
+            # or so late that no feature at any later as-of date reads them
+            if day < horizons[row["part"]] and not cancelled:
+                self.expired += 1
+                continue
+            if row["event_id"] in self.held:
+                continue
+            self.held[row["event_id"]] = day
+            self.ids_by_day.setdefault((row["part"], _NO_CANCEL if cancelled else day), []).append(row["event_id"])
+            applied.append(row)
+            customers.append(self._row(row["customer_id"], row["part"]))
+            days.append(day)
+            times.append(row["ts"])
+            kinds.append(-1 if cancelled else self.type_code[row["event_type"]])
+            for m in self.measures:
+                values[m].append(row[m])
+        if applied:
+            self._apply(np.array(customers, np.int64), np.array(days, np.int32),
+                        np.array(times, "datetime64[us]").astype(np.int64), np.array(kinds, np.int32),
+                        {m: np.array(v, dtype=float) for m, v in values.items()})
+        self.watermark = min(self.partition_days.values()) if self.partition_days else None
         self.prune()
-        return inserted
+        return pd.DataFrame({"event_id": [r["event_id"] for r in applied],
+                             "customer_id": pd.Series([r["customer_id"] for r in applied],
+                                                      dtype="int64" if self.integer_ids else object),
+                             "ts": pd.Series([r["ts"] for r in applied], dtype="datetime64[us]")})
 
-    def _horizon(self, day: dt.date) -> dt.date:
-        return day - dt.timedelta(days=self.keep_days)
+    def _apply(self, rows: np.ndarray, days: np.ndarray, times: np.ndarray, kinds: np.ndarray,
+               values: dict[str, np.ndarray]) -> None:
+        "Add events to their days' aggregates (a slot still holding an older day is cleared first)."
+        cancelled = kinds < 0
+        np.minimum.at(self.cancel_day, rows[cancelled], days[cancelled])
+        rows, days, times, kinds = rows[~cancelled], days[~cancelled], times[~cancelled], kinds[~cancelled]
+        values = {m: v[~cancelled] for m, v in values.items()}
+        slots = days % self.ring
+        stale = self.days[rows, slots] != days
+        if stale.any():
+            r, s = rows[stale], slots[stale]
+            self.daily[r, s] = 0.0
+            self.last_ts[r, s] = _NO_TS
+            self.last_value[r, s] = np.nan
+            self.days[r, s] = days[stale]
+        np.add.at(self.daily, (rows, slots, 0), 1.0)
+        np.add.at(self.daily, (rows, slots, 1 + kinds), 1.0)
+        sums = 1 + len(self.activity)
+        for j, (t, m) in enumerate(self.valued):
+            picked = (kinds == self.type_code[t]) & ~np.isnan(values[m])
+            if not picked.any():
+                continue
+            r, s, ts, v = rows[picked], slots[picked], times[picked], values[m][picked]
+            np.add.at(self.daily, (r, s, sums + j), v)
+            # the day's last value: at the latest time, the largest at equal times (order-independent)
+            order = np.lexsort((v, ts, s, r))
+            r, s, ts, v = r[order], s[order], ts[order], v[order]
+            last = np.r_[(r[1:] != r[:-1]) | (s[1:] != s[:-1]), True]
+            r, s, ts, v = r[last], s[last], ts[last], v[last]
+            held_ts, held_value = self.last_ts[r, s, j], self.last_value[r, s, j]
+            newer = (ts > held_ts) | ((ts == held_ts) & ~(v <= held_value))
+            self.last_ts[r[newer], s[newer], j] = ts[newer]
+            self.last_value[r[newer], s[newer], j] = v[newer]
 
     def prune(self) -> None:
-        "Drop events no feature can read any more, partition by partition (cancellations stay)."
-        for part, day in self.partition_days.items():
-            horizon = self._horizon(day)
-            if self.pruned_to.get(part) is None or horizon > self.pruned_to[part]:
-                self.con.execute("DELETE FROM events WHERE part = ? AND ts < ? AND event_type <> ?",
-                                 [int(part), horizon, self.cancellation]).fetchall()
-                self.pruned_to[part] = horizon
+        "Forget the ids of events no feature can read any more, partition by partition (cancellations stay)."
+        horizons = {p: _day(d) - self.keep_days for p, d in self.partition_days.items()}
+        for key in [k for k in self.ids_by_day if k[1] != _NO_CANCEL and k[1] < horizons.get(k[0], _NO_CANCEL)]:
+            for event_id in self.ids_by_day.pop(key):
+                self.held.pop(event_id, None)
 
     def drop_partitions(self, partitions: list[int]) -> None:
         "Forget the customers of revoked partitions."
         for part in partitions:
             self.partition_days.pop(part, None)
-            self.pruned_to.pop(part, None)
+            for key in [k for k in self.ids_by_day if k[0] == part]:
+                for event_id in self.ids_by_day.pop(key):
+                    self.held.pop(event_id, None)
         self.watermark = min(self.partition_days.values()) if self.partition_days else None
-        if partitions:
-            # nosemgrep: sql-built-from-strings -- integers
-            self.con.execute(f"DELETE FROM events WHERE part IN ({', '.join(str(int(p)) for p in partitions)})").fetchall()
+        rows = np.flatnonzero(np.isin(self.partition[:len(self.customer_ids)], partitions))
+        self.days[rows], self.daily[rows], self.cancel_day[rows] = _NO_DAY, 0.0, _NO_CANCEL
+        self.last_ts[rows], self.last_value[rows] = _NO_TS, np.nan
 
     @property
     def size(self) -> int:
-        return self.con.execute("SELECT count(*) FROM events").fetchall()[0][0]
+        "Events the state holds (by id)."
+        return len(self.held)
 
     def features(self, as_of: dt.date,                    # features from events strictly before this day
                  customer_ids: list[Any] | None = None,   # None: every customer in the state
                  ) -> pd.DataFrame:
         "Feature rows of the live customers (the batch definition), keys first, the view's column order."
-        where = ""
-        if customer_ids is not None:
-            self.con.register("wanted_frame", pd.DataFrame({"customer_id": pd.Series(customer_ids)}))
-            where = "WHERE customer_id IN (SELECT customer_id FROM wanted_frame)"
-        # nosemgrep: sql-built-from-strings -- a fixed clause or none
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW events_part AS SELECT * FROM events {where}").fetchall()
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW snapshots AS SELECT DATE {_sql_literal(as_of)} AS as_of, "
-                         f"DATE {_sql_literal(as_of)} AS data_end").fetchall()  # a view takes no parameters
-        materialize_tables(self.con, self.tables)
-        table = self.con.execute(self.query).df()
-        if customer_ids is not None:
-            self.con.unregister("wanted_frame")
-        table = table.drop(columns=[LABEL_COLUMN])
-        table["as_of_date"] = table["as_of_date"].astype(TIME_DTYPE)
-        return table[[*KEY_COLUMNS, *(c for c in self.view_features if c in table.columns)]]
+        n = len(self.customer_ids)
+        rows = np.arange(n) if customer_ids is None else np.array([self.index[c] for c in customer_ids if c in self.index], np.int64)
+        at = _day(as_of)
+        days = self.days[rows]
+        before = (days < at) & (days != _NO_DAY)
+        latest = np.where(before, days, _NO_DAY).max(axis=1, initial=_NO_DAY)
+        live = (latest != _NO_DAY) & (at - latest <= self.active_lookback_days) & (self.cancel_day[rows] >= at)
+        if self.has_signup:
+            live &= self.signup_day[rows] < at
+        rows, days, before, latest = rows[live], days[live], before[live], latest[live]
+        daily = self.daily[rows]
+        cap = self.keep_days
+        columns: dict[str, Any] = {}
+        counts = {}
+        for w in self.windows:
+            total = np.einsum("nr,nrk->nk", (before & (days >= at - w)).astype(float), daily)
+            counts[(ALL_EVENTS, w)] = columns[count_feature(ALL_EVENTS, w)] = total[:, 0]
+            for t, code in self.type_code.items():
+                counts[(t, w)] = columns[count_feature(t, w)] = total[:, 1 + code]
+            for j, (t, m) in enumerate(self.valued):
+                columns[sum_feature(m, t, w)] = np.round(total[:, 1 + len(self.activity) + j], 6) + 0.0
+        columns[recency_feature("event")] = np.minimum(at - latest, cap).astype(np.int32)
+        for t, code in self.type_code.items():
+            seen = np.where(before & (daily[:, :, 1 + code] > 0), days, _NO_DAY).max(axis=1, initial=_NO_DAY)
+            recency = np.where(seen == _NO_DAY, cap, np.minimum(at - seen, cap)).astype(np.int32)
+            columns[recency_feature(t)] = recency
+            for j, (tt, m) in enumerate(self.valued):
+                if tt != t:
+                    continue
+                valued = before & ~np.isnan(self.last_value[rows, :, j])
+                slot = np.where(valued, days, _NO_DAY).argmax(axis=1)
+                value = self.last_value[rows, slot, j]
+                columns[last_value_feature(m, t)] = np.where(valued.any(axis=1) & (recency < cap), value, 0.0)
+        for short, long in zip(self.windows, self.windows[1:]):
+            for t in [ALL_EVENTS, *self.activity]:
+                columns[trend_feature(t, short, long)] = counts[(t, short)] / short - counts[(t, long)] / long
+        ids = [self.customer_ids[r] for r in rows]
+        table = pd.DataFrame({"customer_id": pd.Series(ids, dtype="int64" if self.integer_ids else object),
+                              "as_of_date": pd.Series(np.full(len(rows), np.datetime64(as_of, "us")), dtype=TIME_DTYPE)})
+        if self.has_signup:
+            columns[TENURE_FEATURE] = (at - self.signup_day[rows]).astype(np.int32)
+        attributes = self.customers.reindex(ids)[self.attributes]
+        for a in self.attributes:
+            columns[a] = attributes[a].to_numpy()
+        return pd.concat([table, pd.DataFrame({c: columns[c] for c in self.view_features})], axis=1)
 
     def as_of(self) -> dt.date | None:
         "The as-of date of online rows: the day after the newest event seen."
         return None if self.watermark is None else self.watermark + dt.timedelta(days=1)
+
+def _day(moment: Any) -> int:
+    "Days since 1970-01-01 of a date or date-time (as `_day_number` in the batch SQL)."
+    return (moment.date() if isinstance(moment, dt.datetime | pd.Timestamp) else moment).toordinal() - _EPOCH_ORDINAL
+
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 # %% ../nbs_lib/16_stream.ipynb #3bfdae98
 def event_messages(frame: pd.DataFrame,   # events in the contract, with an event_id column
@@ -275,6 +416,37 @@ def with_event_ids(events: pd.DataFrame,   # an event log in the contract
         return events
     digest = hashlib.sha256(Path(source).read_bytes()).hexdigest()[:12]
     return events.assign(event_id=[f"{digest}:{i}" for i in range(len(events))])
+
+# %% ../nbs_lib/16_stream.ipynb #d1dc11d7
+def batch_and_stream_features(customers: pd.DataFrame,   # the customer table
+                              events: pd.DataFrame,      # an event log in the contract, with event_id
+                              features: dict[str, Any],  # the `features` block
+                              schema: dict[str, Any],    # the `schema` block
+                              as_of: Any,                # the as-of date to compare at
+                              partitions: int = 2,       # events are spread over this many partitions by customer
+                              batch_events: int = 5000,  # events per `add`, as a consumer's polls deliver them
+                              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The features stage's table (`build_features`, DuckDB) and the stream state's at `as_of` after adding the
+    events before it in event-time order: the parity check of the incremental engine, rows sorted by customer."""
+    import zlib
+
+    from churnops.contract import feature_columns
+    from churnops.features import build_features
+    as_of = pd.Timestamp(as_of).normalize()
+    batch = build_features(customers, events.drop(columns="event_id"), {**features, "engine": "duckdb"}, schema,
+                           as_of_dates=[as_of]).drop(columns=LABEL_COLUMN)
+    state = StreamState(customers, feature_columns(batch), features, schema,
+                        pd.api.types.is_integer_dtype(events["customer_id"]))
+    contract = EventContract(tuple(schema.get("measures", [])), state.integer_ids, state.known_types)
+    log = events[events.ts < as_of].sort_values("ts", kind="stable")
+    messages = event_messages(log, contract)
+    parts = [zlib.crc32(str(c).encode()) % partitions for c in log.customer_id]
+    for first in range(0, len(messages), batch_events):
+        state.add([{**contract.parse(m), "part": p} for m, p in
+                   zip(messages[first:first + batch_events], parts[first:first + batch_events])])
+    stream = state.features(as_of.date())
+    return (batch.sort_values("customer_id", ignore_index=True),
+            stream.sort_values("customer_id", ignore_index=True)[list(batch.columns)])
 
 # %% ../nbs_lib/16_stream.ipynb #a60ae61d
 def kafka_settings(block: dict[str, Any],  # the `stream` block
@@ -365,71 +537,107 @@ def replay(path: str | Path,            # an event log (Parquet) in the contract
 
 # %% ../nbs_lib/16_stream.ipynb #d56c0929
 class OnlineWriter:
-    "Writes feature rows to the online store on its own thread; the scoring loop hands rows over and goes on."
+    """Writes feature rows to the online store from a child process: Feast's write path is Python work (about 0.45 ms
+    per row on SQLite), which on a thread would take the scoring loop's interpreter lock; in its own process it takes
+    the other core. The loop hands rows over and goes on; rows that arrive while a write runs are written next, a
+    customer's newest row replacing an older one."""
 
-    def __init__(self, write: Callable[[pd.DataFrame], Any],  # e.g. `feature_store.write_online` bound to a store
+    def __init__(self, feature_store: dict[str, Any],  # the `feature_store` block
+                 root: str | Path,                      # the project folder its paths start from
                  log: Callable[[str], None], retry_seconds: float = 5.0):
-        import threading
-        self.write, self.log, self.retry_seconds = write, log, retry_seconds
-        self.lock, self.wake, self.idle = threading.Lock(), threading.Event(), threading.Event()
-        self.pending: pd.DataFrame | None = None
-        self.in_flight = 0
+        import multiprocessing
+        context = multiprocessing.get_context("spawn")  # not fork: the parent runs librdkafka and metrics threads
+        self.requests, child_requests = context.Pipe()
+        child_replies, self.replies = context.Pipe()
+        self.process = context.Process(target=_write_online_rows, name="churnops-online-writer", daemon=True,
+                                       args=(feature_store, str(root), child_requests, child_replies, retry_seconds))
+        self.process.start()
+        child_requests.close()
+        child_replies.close()
+        self.log = log
+        self.handed: list[int] = []  # rows of each hand-over not yet confirmed written, oldest first
         self.errors = 0
-        self.stopping = False
-        self.idle.set()
-        self.thread = threading.Thread(target=self._run, name="online-writer", daemon=True)
-        self.thread.start()
+
+    def _read_replies(self, timeout: float = 0) -> None:
+        while True:
+            try:
+                if not self.replies.poll(timeout):
+                    return
+                kind, value = self.replies.recv()
+            except (EOFError, OSError):  # the process is gone: `hold` says so
+                time.sleep(timeout)
+                return
+            if kind == "written":      # this many hand-overs, oldest first, are in the store
+                del self.handed[:value]
+            else:
+                self.errors += 1
+                self.log(value)
+            timeout = 0
 
     @property
     def rows(self) -> int:
         "Rows handed over and not yet written."
-        with self.lock:
-            return self.in_flight + (0 if self.pending is None else len(self.pending))
+        self._read_replies()
+        return sum(self.handed)
 
     def hold(self, rows: pd.DataFrame) -> None:
-        "Queue rows for writing (a customer's newest row replaces one still waiting)."
-        with self.lock:
-            if self.pending is not None:
-                rows = pd.concat([self.pending[~self.pending.customer_id.isin(rows.customer_id)], rows],
-                                 ignore_index=True)
-            self.pending = rows
-            self.idle.clear()
-        self.wake.set()
-
-    def _run(self) -> None:
-        while not self.stopping:
-            self.wake.wait()
-            self.wake.clear()
-            with self.lock:
-                rows, self.pending = self.pending, None
-                self.in_flight = 0 if rows is None else len(rows)
-            if rows is not None and len(rows):
-                try:
-                    self.write(rows)
-                except Exception as error:  # the store is down: keep the rows (newer ones win) and try again
-                    self.errors += 1
-                    self.log(f"online write of {len(rows):,} rows failed ({type(error).__name__}: {error}); "
-                             f"retrying in {self.retry_seconds:.0f} s")
-                    with self.lock:
-                        if self.pending is not None:
-                            rows = pd.concat([rows[~rows.customer_id.isin(self.pending.customer_id)], self.pending],
-                                             ignore_index=True)
-                        self.pending = rows
-                    time.sleep(self.retry_seconds)
-                    self.wake.set()
-            with self.lock:
-                self.in_flight = 0
-                if self.pending is None:
-                    self.idle.set()
+        "Hand rows to the writer."
+        if not self.process.is_alive():
+            raise StreamError(f"the online writer exited (code {self.process.exitcode}); {sum(self.handed):,} rows unwritten")
+        self.requests.send(rows)
+        self.handed.append(len(rows))
+        self._read_replies()
 
     def drain(self, timeout: float) -> bool:
         "Wait until everything handed over is written; False after `timeout` seconds."
-        return self.idle.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while self.rows and self.process.is_alive() and time.monotonic() < deadline:
+            self._read_replies(min(0.1, max(0.0, deadline - time.monotonic())))
+        return not self.rows
 
     def close(self, timeout: float = 60) -> None:
+        "Write what was handed over (up to `timeout` seconds), then stop the process."
         self.drain(timeout)
-        self.stopping = True
-        self.wake.set()
+        with contextlib.suppress(OSError):
+            self.requests.send(None)
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+def _write_online_rows(feature_store: dict[str, Any], root: str, requests: Any, replies: Any, retry_seconds: float) -> None:
+    "The writer process: take every hand-over waiting, keep each customer's newest row, write, confirm; retry while the store is down."
+    import signal
+
+    from churnops.feature_store import OnlineFeatures, write_online
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service stops it (Ctrl-C reaches the whole process group)
+    online = OnlineFeatures.open(feature_store, Path(root))
+    pending: list[pd.DataFrame] = []
+    handovers = 0
+    while True:
+        try:
+            if not pending or requests.poll(0):
+                while True:
+                    rows = requests.recv()
+                    if rows is None:
+                        return
+                    pending.append(rows)
+                    handovers += 1
+                    if not requests.poll(0):
+                        break
+        except EOFError:  # the service is gone
+            return
+        rows = pd.concat(pending, ignore_index=True).drop_duplicates("customer_id", keep="last")
+        try:
+            write_online(online.store, online.block, rows)
+        except Exception as error:  # the store is down: keep the rows and try again
+            replies.send(("error", f"online write of {len(rows):,} rows failed ({type(error).__name__}: {error}); "
+                                   f"retrying in {retry_seconds:g} s"))
+            pending = [rows]
+            time.sleep(retry_seconds)
+            continue
+        replies.send(("written", handovers))
+        pending, handovers = [], 0
 
 class StreamMetrics:
     "What the stream service shows on /metrics (events/s: `rate(churnops_stream_events_total[1m])`)."
@@ -471,7 +679,7 @@ class StreamMetrics:
 class StreamError(RuntimeError):
     "The session cannot go on (scores not delivered, offsets not committed); the service starts a new one."
 
-# %% ../nbs_lib/16_stream.ipynb #bc236873
+# %% ../nbs_lib/16_stream.ipynb #4e37abce
 class StreamScorer:
     "The `churnops stream run` service: a consumer-group member that keeps online features and scores current."
 
@@ -495,6 +703,7 @@ class StreamScorer:
         self.contract = EventContract(tuple(params["schema"].get("measures", [])), self.online.integer_ids,
                                       self._state().known_types)
         self.metrics = StreamMetrics()
+        self.writer: OnlineWriter | None = None  # one process for the service's life (sessions come and go)
         self.log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
 
     def _state(self) -> StreamState:
@@ -508,29 +717,32 @@ class StreamScorer:
 
         from confluent_kafka import KafkaException
         backoff = 1.0
-        while not stop():
-            began = time.monotonic()
-            try:
-                self._session(stop)
-                return
-            except Exception as error:  # never a crashed consumer: a new session rebuilds its state from the topic
-                self.metrics.restarts.inc()
-                backoff = 1.0 if time.monotonic() - began > 60 else backoff
-                detail = "" if isinstance(error, KafkaException | StreamError) else "\n" + traceback.format_exc()
-                self.log(f"stream session ended ({type(error).__name__}: {error}); starting a new one in "
-                         f"{backoff:.0f} s{detail}")
-                resume = time.monotonic() + backoff
-                while time.monotonic() < resume and not stop():
-                    time.sleep(0.1)
-                backoff = min(backoff * 2, 30)
+        try:
+            while not stop():
+                began = time.monotonic()
+                try:
+                    self._session(stop)
+                    return
+                except Exception as error:  # never a crashed consumer: a new session rebuilds its state from the topic
+                    self.metrics.restarts.inc()
+                    backoff = 1.0 if time.monotonic() - began > 60 else backoff
+                    detail = "" if isinstance(error, KafkaException | StreamError) else "\n" + traceback.format_exc()
+                    self.log(f"stream session ended ({type(error).__name__}: {error}); starting a new one in "
+                             f"{backoff:.0f} s{detail}")
+                    resume = time.monotonic() + backoff
+                    while time.monotonic() < resume and not stop():
+                        time.sleep(0.1)
+                    backoff = min(backoff * 2, 30)
+        finally:
+            if self.writer is not None:
+                self.writer.close()  # what was handed over is written (up to a minute), then the process stops
 
     def _session(self, stop: Callable[[], bool]) -> None:
         from confluent_kafka import Consumer, Producer
-
-        from churnops.feature_store import write_online
         ensure_topics(self.block, self.params["features"]["windows_days"])
         state = self._state()
-        self.writer = OnlineWriter(lambda rows: write_online(self.online.store, self.online.block, rows), self.log)
+        if self.writer is None or not self.writer.process.is_alive():
+            self.writer = OnlineWriter(self.online.block, self.root, self.log)
         self.undelivered: list[str] = []
         def delivered(error, message):
             if error is not None:
@@ -552,7 +764,7 @@ class StreamScorer:
         lag_checked = 0.0
         try:
             while not stop():
-                messages = consumer.consume(self.block["max_batch_events"], self.block["poll_timeout_seconds"])
+                messages = self._poll(consumer)
                 if messages:
                     self._process(state, consumer, producer, messages)
                 if len(messages) < self.block["max_batch_events"] and state.as_of() != state.online_as_of:
@@ -562,9 +774,18 @@ class StreamScorer:
                     self._observe_lag(consumer)
                     lag_checked = time.monotonic()
         finally:
-            self.writer.close()
             consumer.close()  # leaves the group at once: its partitions move without waiting for the session timeout
             producer.flush(5)
+
+    def _poll(self, consumer: Any) -> list[Any]:
+        "What has arrived, up to `max_batch_events`, without waiting for a full batch; else wait for the first message."
+        most = self.block["max_batch_events"]
+        messages = consumer.consume(most, 0)
+        if not messages:  # `consume(n, timeout)` waits for n messages or the timeout: wait for one, take the rest
+            messages = consumer.consume(1, self.block["poll_timeout_seconds"])
+            if messages:
+                messages += consumer.consume(most - 1, 0)
+        return messages
 
     def _restore(self, state: StreamState, consumer: Any, partitions: list[Any]) -> None:
         "Rebuild the state of newly assigned partitions from the topic, up to the committed offsets (no scoring)."
@@ -616,7 +837,7 @@ class StreamScorer:
             ("churnops-source", f"{message.topic()}/{message.partition()}/{message.offset()}".encode())])
 
     def _process(self, state: StreamState, consumer: Any, producer: Any, messages: list[Any]) -> None:
-        "One poll: check, deduplicate, update features (the writer thread stores them), score, produce; commit only after delivery."
+        "One poll: check, deduplicate, update features (the writer process stores them), score, produce; commit only after delivery."
         from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
         from churnops.score import score_snapshot

@@ -84,6 +84,24 @@ def start_kafka_broker(port: int, log) -> subprocess.Popen:
     return process
 
 
+def start_redis(port: int, folder: Path) -> subprocess.Popen:
+    "Debian's redis-server on 127.0.0.1:`port` (no persistence, its files in `folder`), once it answers."
+    import time
+
+    import redis
+    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", str(folder)], stdout=subprocess.DEVNULL)
+    client = redis.Redis(host="127.0.0.1", port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert process.poll() is None, "redis-server exited"
+            time.sleep(0.1)
+    return process
+
+
 @pytest.fixture(scope="session")
 def kafka_broker(tmp_path_factory):
     "A real Kafka-protocol broker on a free port of 127.0.0.1, shared by the tests (each uses its own topics)."

@@ -10,13 +10,12 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-import redis
 
 from churnops.contract import KEY_COLUMNS, LABEL_COLUMN
 from churnops.feature_store import historical_features, materialize_newest, online_features, open_store
 from churnops.params import load_params
 from churnops.pipeline import stage_products
-from tests.conftest import free_port
+from tests.conftest import free_port, start_redis
 
 SAMPLE = 200
 
@@ -83,17 +82,8 @@ def test_the_feast_cli_works_on_the_repository(pipeline_run, tmp_path):
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory):
     "Debian's redis-server on a free port of 127.0.0.1 (no persistence), stopped after the tests."
-    port, workdir = free_port(), tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(workdir)], stdout=subprocess.DEVNULL)
-    client = redis.Redis(host="127.0.0.1", port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            assert process.poll() is None, "redis-server exited"
-            time.sleep(0.1)
+    port = free_port()
+    process = start_redis(port, tmp_path_factory.mktemp("redis"))
     yield process, port
     if process.poll() is None:
         process.terminate()

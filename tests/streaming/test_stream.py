@@ -19,7 +19,8 @@ from confluent_kafka import Consumer, Producer
 from churnops.feature_store import online_features, open_store
 from churnops.params import load_params
 from churnops.pipeline import override_params, stage_products
-from tests.conftest import free_port, start_kafka_broker
+from churnops.stream import OnlineWriter, batch_and_stream_features
+from tests.conftest import free_port, start_kafka_broker, start_redis
 
 COPIED = ["params.yaml", "pipeline.yaml", "feature_repo", "models", "data/raw", "data/feature_store", "data/features",
           "data/predictions"]
@@ -230,3 +231,48 @@ def test_the_service_reconnects_after_the_broker_restarts(stream_root, tmp_path)
             service.stop()
             broker.terminate()
             broker.wait(timeout=30)
+
+
+def test_the_stream_state_equals_the_features_stage_on_a_pipeline_runs_log(pipeline_run):
+    "The incremental engine against the batch query, value for value, mid-log (windows of every length filled) across 4 partitions."
+    params = load_params(pipeline_run / "params.yaml")
+    customers = pd.read_parquet(pipeline_run / "data" / "raw" / "customers.parquet")
+    events = pd.read_parquet(pipeline_run / "data" / "raw" / "events.parquet")
+    as_of = events.ts.min().normalize() + pd.Timedelta(days=100)
+    batch, stream = batch_and_stream_features(customers, events.assign(event_id=[f"e{i}" for i in range(len(events))]),
+                                              params["features"], params["schema"], as_of, partitions=4, batch_events=20_000)
+    assert len(batch) > 300, len(batch)
+    pd.testing.assert_frame_equal(stream, batch, check_exact=False, atol=1e-9)
+
+
+def test_the_online_writer_keeps_rows_while_the_store_is_down_and_writes_each_customers_newest(pipeline_run, tmp_path):
+    "The writer process on a real Redis online store that is not up yet: nothing lost, the newest row per customer wins."
+    for name in ["params.yaml", "feature_repo", "data/feature_store"]:
+        (shutil.copytree if (pipeline_run / name).is_dir() else shutil.copy)(pipeline_run / name, tmp_path / name)
+    port = free_port()
+    block = {**load_params(tmp_path / "params.yaml")["feature_store"], "online_store": "redis",
+             "redis_connection": f"127.0.0.1:{port}"}
+    scoring = pd.read_parquet(pipeline_run / "data" / "features" / "scoring.parquet").iloc[:150]
+    logged: list[str] = []
+    writer = OnlineWriter(block, tmp_path, logged.append, retry_seconds=0.5)
+    redis_process = None
+    try:
+        writer.hold(scoring.iloc[:100])
+        writer.hold(scoring.iloc[50:].assign(n_events_7d=999.0))  # newer rows of 50 of the same customers
+        deadline = time.monotonic() + 120  # the process starts (imports Feast), opens the store, tries to write
+        while not writer.errors and time.monotonic() < deadline:
+            assert not writer.drain(0.5) and writer.process.is_alive()
+        assert writer.rows == 200 and "online write of 150 rows failed" in logged[0], logged
+        redis_process = start_redis(port, tmp_path)
+        assert writer.drain(60), (writer.rows, logged[-1:])
+        online = online_features(open_store(block, tmp_path), block, scoring.customer_id.tolist())
+        written = online.set_index("customer_id").n_events_7d
+        assert (written.loc[scoring.customer_id.iloc[50:]] == 999.0).all()
+        pd.testing.assert_series_equal(written.loc[scoring.customer_id.iloc[:50]],
+                                       scoring.set_index("customer_id").n_events_7d.iloc[:50])
+    finally:
+        writer.close(timeout=5)
+        if redis_process is not None:
+            redis_process.terminate()
+            redis_process.wait(timeout=30)
+    assert not writer.process.is_alive()
