@@ -138,7 +138,9 @@ def main():
         name = "churnops_stream_event_to_score_seconds"
         print(f"latency at {args.rate:,.0f} events/s for {args.latency_seconds:.0f} s ({steady:,} events): "
               f"p50 <= {quantile(values, name, 0.5) * 1e3:,.0f} ms, p99 <= {quantile(values, name, 0.99) * 1e3:,.0f} ms, "
-              f"mean {values[name + '_sum'] / values[name + '_count'] * 1e3:,.0f} ms (histogram bucket bounds)")
+              f"mean {values[name + '_sum'] / values[name + '_count'] * 1e3:,.0f} ms (histogram bucket bounds); "
+              f"{values['churnops_stream_batch_seconds_count']:,.0f} polls of {steady / values['churnops_stream_batch_seconds_count']:,.0f} "
+              f"events, {values['churnops_stream_batch_seconds_sum'] / values['churnops_stream_batch_seconds_count'] * 1e3:.1f} ms each")
     finally:
         for process in services:
             if process.poll() is None:

@@ -234,6 +234,7 @@ class Stream(_Block):
     max_batch_events: int = Field(gt=0)
     poll_timeout_seconds: float = Field(gt=0)
     session_timeout_ms: int = Field(ge=1000)
+    fetch_wait_max_ms: int = Field(ge=0)
     customers_path: str
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(gt=0, lt=65536)

@@ -209,6 +209,19 @@ class Scorer:
         "Churn probability of each row (a dict with every input column)."
         return self.from_design(self.design(rows))
 
+    def design_frame(self, df: Any) -> np.ndarray:
+        "The design matrix of a DataFrame's input columns: `design`, column by column (no per-call scikit-learn overhead)."
+        Z = np.zeros((len(df), self.width))
+        values = df[self.numeric].to_numpy(dtype=float, na_value=np.nan)
+        if self.fill is not None:
+            values = np.where(np.isnan(values), self.fill, values)
+        Z[:, :len(self.numeric)] = (values - self.mean) / self.scale
+        for column, index in self.onehot_index.items():
+            columns = np.fromiter((index.get(str(v), -1) for v in df[column].tolist()), np.int64, len(df))
+            known = columns >= 0
+            Z[np.flatnonzero(known), columns[known]] = 1.0
+        return Z
+
     def score_frame(self, df: Any) -> np.ndarray:
         "Churn probability of each row of a DataFrame with the input columns (the batch path)."
-        return self.from_design(self.pipeline.steps[0][1].transform(df[self.inputs]))
+        return self.from_design(self.design_frame(df))

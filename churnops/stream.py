@@ -26,7 +26,6 @@ from churnops.contract import (
     ALL_EVENTS,
     LABEL_COLUMN,
     TENURE_FEATURE,
-    TIME_DTYPE,
     count_feature,
     feature_name,
     last_value_feature,
@@ -39,7 +38,7 @@ from churnops.contract import (
 # %% auto #0
 __all__ = ['ContractError', 'EventContract', 'event_profile', 'StreamState', 'event_messages', 'with_event_ids',
            'batch_and_stream_features', 'kafka_settings', 'create_missing_topics', 'ensure_topics', 'Replayed',
-           'replay', 'OnlineWriter', 'StreamMetrics', 'StreamError', 'StreamScorer', 'score_message']
+           'replay', 'OnlineWriter', 'StreamMetrics', 'StreamError', 'StreamScorer', 'score_messages']
 
 # %% ../nbs_lib/16_stream.ipynb #b1b99311
 class ContractError(ValueError):
@@ -201,11 +200,13 @@ class StreamState:
             self.cancel_day = np.full(rows, _NO_CANCEL, np.int32)
             self.signup_day = np.full(rows, _NO_CANCEL, np.int32)
             self.partition = np.full(rows, -1, np.int32)
+            self.attribute_values = {a: np.full(rows, None, object) for a in self.attributes}
             return
         self.days, self.daily = grown(self.days, _NO_DAY), grown(self.daily, 0.0)
         self.last_ts, self.last_value = grown(self.last_ts, _NO_TS), grown(self.last_value, np.nan)
         self.cancel_day, self.signup_day = grown(self.cancel_day, _NO_CANCEL), grown(self.signup_day, _NO_CANCEL)
         self.partition = grown(self.partition, -1)
+        self.attribute_values = {a: grown(values, None) for a, values in self.attribute_values.items()}
 
     def _row(self, customer: Any, part: int) -> int:
         row = self.index.get(customer)
@@ -214,9 +215,12 @@ class StreamState:
             if row == len(self.days):
                 self._allocate(2 * row)
             self.customer_ids.append(customer)
-            signup = self.customers["signup_date"].get(customer) if self.has_signup else None
             # a customer missing from the table has no signup date: the batch definition leaves it out too
+            record = self.customers.loc[customer] if customer in self.customers.index else {}
+            signup = record.get("signup_date")
             self.signup_day[row] = _NO_CANCEL if signup is None or pd.isna(signup) else _day(signup)
+            for a in self.attributes:
+                self.attribute_values[a][row] = record.get(a)
         self.partition[row] = part
         return row
 
@@ -360,15 +364,13 @@ class StreamState:
         for short, long in zip(self.windows, self.windows[1:]):
             for t in [ALL_EVENTS, *self.activity]:
                 columns[trend_feature(t, short, long)] = counts[(t, short)] / short - counts[(t, long)] / long
-        ids = [self.customer_ids[r] for r in rows]
-        table = pd.DataFrame({"customer_id": pd.Series(ids, dtype="int64" if self.integer_ids else object),
-                              "as_of_date": pd.Series(np.full(len(rows), np.datetime64(as_of, "us")), dtype=TIME_DTYPE)})
         if self.has_signup:
             columns[TENURE_FEATURE] = (at - self.signup_day[rows]).astype(np.int32)
-        attributes = self.customers.reindex(ids)[self.attributes]
         for a in self.attributes:
-            columns[a] = attributes[a].to_numpy()
-        return pd.concat([table, pd.DataFrame({c: columns[c] for c in self.view_features})], axis=1)
+            columns[a] = self.attribute_values[a][rows]
+        ids = np.array([self.customer_ids[r] for r in rows], np.int64 if self.integer_ids else object)
+        return pd.DataFrame({"customer_id": ids, "as_of_date": np.full(len(rows), np.datetime64(as_of, "us")),
+                             **{c: columns[c] for c in self.view_features}})
 
     def as_of(self) -> dt.date | None:
         "The as-of date of online rows: the day after the newest event seen."
@@ -514,7 +516,8 @@ def replay(path: str | Path,            # an event log (Parquet) in the contract
     messages = event_messages(events, contract)
     keys = events["customer_id"].astype(str).str.encode("utf-8").tolist()
     ensure_topics(block, params["features"]["windows_days"])
-    producer = Producer({**kafka_settings(block), "linger.ms": 5, "batch.num.messages": 10000,
+    # paced (`rate`): each event leaves at once, its timestamp is its send time; else batches fill for throughput
+    producer = Producer({**kafka_settings(block), "linger.ms": 1 if rate else 5, "batch.num.messages": 10000,
                          "queue.buffering.max.messages": 1_000_000})
     failures: list[str] = []
     def delivered(error, message):
@@ -546,6 +549,8 @@ class OnlineWriter:
                  root: str | Path,                      # the project folder its paths start from
                  log: Callable[[str], None], retry_seconds: float = 5.0):
         import multiprocessing
+        import queue
+        import threading
         context = multiprocessing.get_context("spawn")  # not fork: the parent runs librdkafka and metrics threads
         self.requests, child_requests = context.Pipe()
         child_replies, self.replies = context.Pipe()
@@ -557,6 +562,20 @@ class OnlineWriter:
         self.log = log
         self.handed: list[int] = []  # rows of each hand-over not yet confirmed written, oldest first
         self.errors = 0
+        # a thread pickles and sends: the loop never waits for the pipe (nor for the busy writer to read it)
+        self.outbox: queue.SimpleQueue[pd.DataFrame | None] = queue.SimpleQueue()
+        self.sender = threading.Thread(target=self._send, name="online-writer-send", daemon=True)
+        self.sender.start()
+
+    def _send(self) -> None:
+        while True:
+            rows = self.outbox.get()
+            try:
+                self.requests.send(rows)
+            except OSError:  # the process is gone: `hold` says so
+                return
+            if rows is None:
+                return
 
     def _read_replies(self, timeout: float = 0) -> None:
         while True:
@@ -584,7 +603,7 @@ class OnlineWriter:
         "Hand rows to the writer."
         if not self.process.is_alive():
             raise StreamError(f"the online writer exited (code {self.process.exitcode}); {sum(self.handed):,} rows unwritten")
-        self.requests.send(rows)
+        self.outbox.put(rows)
         self.handed.append(len(rows))
         self._read_replies()
 
@@ -598,8 +617,8 @@ class OnlineWriter:
     def close(self, timeout: float = 60) -> None:
         "Write what was handed over (up to `timeout` seconds), then stop the process."
         self.drain(timeout)
-        with contextlib.suppress(OSError):
-            self.requests.send(None)
+        self.outbox.put(None)
+        self.sender.join(10)
         self.process.join(10)
         if self.process.is_alive():
             self.process.kill()
@@ -607,26 +626,40 @@ class OnlineWriter:
 
 def _write_online_rows(feature_store: dict[str, Any], root: str, requests: Any, replies: Any, retry_seconds: float) -> None:
     "The writer process: take every hand-over waiting, keep each customer's newest row, write, confirm; retry while the store is down."
+    import os
     import signal
+    import threading
 
     from churnops.feature_store import OnlineFeatures, write_online
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service stops it (Ctrl-C reaches the whole process group)
+    os.nice(10)  # background work: scoring comes first when the cores are busy (rows wait and coalesce instead)
+    inbox: list[pd.DataFrame | None] = []         # None: stop (the service closed the writer, or is gone)
+    arrived = threading.Condition()
+    def receive() -> None:  # keeps the pipe empty, so a hand-over never waits for a write to finish
+        while True:
+            try:
+                rows = requests.recv()
+            except (EOFError, OSError):
+                rows = None
+            with arrived:
+                inbox.append(rows)
+                arrived.notify()
+            if rows is None:
+                return
+    threading.Thread(target=receive, name="receive", daemon=True).start()
     online = OnlineFeatures.open(feature_store, Path(root))
     pending: list[pd.DataFrame] = []
     handovers = 0
     while True:
-        try:
-            if not pending or requests.poll(0):
-                while True:
-                    rows = requests.recv()
-                    if rows is None:
-                        return
-                    pending.append(rows)
-                    handovers += 1
-                    if not requests.poll(0):
-                        break
-        except EOFError:  # the service is gone
-            return
+        with arrived:
+            while not inbox and not pending:
+                arrived.wait()
+            taken, inbox[:] = inbox[:], []
+        for rows in taken:
+            if rows is None:
+                return
+            pending.append(rows)
+            handovers += 1
         rows = pd.concat(pending, ignore_index=True).drop_duplicates("customer_id", keep="last")
         try:
             write_online(online.store, online.block, rows)
@@ -654,9 +687,9 @@ class StreamMetrics:
                          "each assigned partition", ["partition"], registry=r)
         self.latency = Histogram("churnops_stream_event_to_score_seconds", "From an event's append to the events "
                                  "topic to the delivery of the score it led to", registry=r,
-                                 buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
+                                 buckets=(.0025, .005, .01, .02, .03, .04, .05, .075, .1, .15, .25, .5, 1, 2.5, 5, 10, 30))
         self.batch = Histogram("churnops_stream_batch_seconds", "One poll: check, update features, write online, "
-                               "score, produce, commit", registry=r, buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
+                               "score, produce, commit", registry=r, buckets=(.005, .01, .02, .03, .05, .1, .25, .5, 1, 2.5, 5))
         self.watermark = Gauge("churnops_stream_watermark_timestamp_seconds", "Event time: the day every assigned partition has reached",
                                registry=r)
         self.state = Gauge("churnops_stream_state_events", "Events held to compute features", registry=r)
@@ -713,9 +746,12 @@ class StreamScorer:
     def run(self, stop: Callable[[], bool] = lambda: False,  # checked between polls
             ) -> None:
         "Consume until `stop()`; a failed session (broker gone, scores undelivered) is restarted from the committed offsets."
+        import gc
         import traceback
 
         from confluent_kafka import KafkaException
+        gc.collect()
+        gc.freeze()  # the model, the libraries and the customer table are here to stay: no collection walks them again
         backoff = 1.0
         try:
             while not stop():
@@ -751,6 +787,7 @@ class StreamScorer:
         consumer = Consumer({**kafka_settings(self.block), "group.id": self.block["group_id"],
                              "enable.auto.commit": False, "auto.offset.reset": "earliest",
                              "session.timeout.ms": self.block["session_timeout_ms"],
+                             "fetch.wait.max.ms": self.block["fetch_wait_max_ms"],
                              "heartbeat.interval.ms": max(100, self.block["session_timeout_ms"] // 6),
                              "partition.assignment.strategy": "cooperative-sticky"})
 
@@ -865,10 +902,9 @@ class StreamScorer:
             if len(scored):
                 self.writer.hold(scored)
                 scores = score_snapshot(self.model.predictor, scored, self.model.label, self.model.threshold)
-                last_event = inserted.groupby("customer_id", sort=False).event_id.last()
-                for s in scores.itertuples(index=False):
-                    producer.produce(self.block["scores_topic"], score_message(s, last_event[s.customer_id]),
-                                     str(s.customer_id).encode())
+                last_events = dict(zip(inserted.customer_id.tolist(), inserted.event_id.tolist()))  # the last one wins
+                for customer, message in zip(scores.customer_id.tolist(), score_messages(scores, last_events)):
+                    producer.produce(self.block["scores_topic"], message, str(customer).encode())
                 n_scores = len(scores)
             # customers whose events took them out of the live set (a cancellation): a tombstone for their key
             for customer in set(touched) - set(scored.customer_id):
@@ -910,18 +946,22 @@ class StreamScorer:
         self.metrics.lag.clear()
         assignment = consumer.assignment()
         for tp, position in zip(assignment, consumer.position(assignment) if assignment else []):
-            low, high = consumer.get_watermark_offsets(tp, timeout=1, cached=False)
+            low, high = consumer.get_watermark_offsets(tp, cached=True)  # from the last fetch: no round trip
+            if high < 0 or (position.offset < 0 and low < 0):
+                low, high = consumer.get_watermark_offsets(tp, timeout=1, cached=False)
             self.metrics.lag.labels(str(tp.partition)).set(high - (position.offset if position.offset >= 0 else low))
 
 # %% ../nbs_lib/16_stream.ipynb #acc31a09
-def score_message(score: Any,          # one row of `score_snapshot`
-                  last_event_id: str,  # the newest event of this customer that the score has seen
-                  ) -> bytes:
-    "A score event: probability, contact decision, model version, feature timestamp; `score_id` is stable across retries."
-    return json.dumps({"score_id": f"{score.customer_id}:{last_event_id}",
-                       "customer_id": score.customer_id.item() if hasattr(score.customer_id, "item") else score.customer_id,
-                       "churn_probability": float(score.churn_probability), "contact": bool(score.contact),
-                       "model_version": score.model_version,
-                       "feature_timestamp": pd.Timestamp(score.as_of_date).isoformat(),
-                       "last_event_id": last_event_id,
-                       "scored_at": dt.datetime.now(dt.UTC).isoformat()}, separators=(",", ":")).encode()
+def score_messages(scores: pd.DataFrame,         # rows of `score_snapshot`
+                   last_events: dict[Any, str],  # each customer's newest event that its score has seen
+                   ) -> list[bytes]:
+    "Score events: probability, contact decision, model version, feature timestamp; `score_id` is stable across retries."
+    scored_at = dt.datetime.now(dt.UTC).isoformat()
+    stamps = {day: pd.Timestamp(day).isoformat() for day in scores.as_of_date.unique()}
+    return [json.dumps({"score_id": f"{customer}:{last_events[customer]}", "customer_id": customer,
+                        "churn_probability": probability, "contact": contact, "model_version": version,
+                        "feature_timestamp": stamps[day], "last_event_id": last_events[customer], "scored_at": scored_at},
+                       separators=(",", ":")).encode()
+            for customer, probability, contact, version, day in zip(
+                scores.customer_id.tolist(), scores.churn_probability.tolist(), scores.contact.tolist(),
+                scores.model_version.tolist(), scores.as_of_date.to_numpy())]
