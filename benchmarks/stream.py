@@ -13,6 +13,7 @@ copies in a temporary folder (the run's online store is not touched); starts and
 """
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -55,6 +56,16 @@ def peak_rss_mb(pid):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid):
+    "CPU time (user + system) a process has used so far."
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid):
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def start_service(work, env, port):
@@ -132,15 +143,24 @@ def main():
         port = free_port()
         services.append(start_service(work, env, port))
         time.sleep(5)  # joined the group
+        service = services[-1].pid
+        processes = {"service": [service], "online writer": children(service), "broker": [broker.pid]}
+        before = {name: sum(cpu_seconds(p) for p in pids) for name, pids in processes.items()}
+        replay_before, began = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
         subprocess.run([CHURNOPS, "stream", "replay", str(work / "steady.parquet"), "--rate", str(args.rate)],
                        cwd=work, env=env, capture_output=True, check=True)
+        replay_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         _, values = wait_applied(port, steady, services[-1])
+        elapsed = time.monotonic() - began
+        used = {name: (sum(cpu_seconds(p) for p in pids) - before[name]) / elapsed for name, pids in processes.items()}
+        used["replay"] = (replay_after.ru_utime + replay_after.ru_stime - replay_before.ru_utime - replay_before.ru_stime) / elapsed
         name = "churnops_stream_event_to_score_seconds"
         print(f"latency at {args.rate:,.0f} events/s for {args.latency_seconds:.0f} s ({steady:,} events): "
               f"p50 <= {quantile(values, name, 0.5) * 1e3:,.0f} ms, p99 <= {quantile(values, name, 0.99) * 1e3:,.0f} ms, "
               f"mean {values[name + '_sum'] / values[name + '_count'] * 1e3:,.0f} ms (histogram bucket bounds); "
               f"{values['churnops_stream_batch_seconds_count']:,.0f} polls of {steady / values['churnops_stream_batch_seconds_count']:,.0f} "
               f"events, {values['churnops_stream_batch_seconds_sum'] / values['churnops_stream_batch_seconds_count'] * 1e3:.1f} ms each")
+        print("cores used meanwhile (of 2): " + ", ".join(f"{name} {share:.2f}" for name, share in used.items()))
     finally:
         for process in services:
             if process.poll() is None:
