@@ -632,7 +632,12 @@ def _write_online_rows(feature_store: dict[str, Any], root: str, requests: Any, 
 
     from churnops.feature_store import OnlineFeatures, write_online
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service stops it (Ctrl-C reaches the whole process group)
-    os.nice(10)  # background work: scoring comes first when the cores are busy (rows wait and coalesce instead)
+    # background work: it runs when no other process wants a core (scoring first; rows wait and coalesce, the
+    # `churnops_stream_online_pending_rows` gauge shows how many); a plain low priority where the policy is refused
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except OSError:
+        os.nice(19)
     inbox: list[pd.DataFrame | None] = []         # None: stop (the service closed the writer, or is gone)
     arrived = threading.Condition()
     def receive() -> None:  # keeps the pipe empty, so a hand-over never waits for a write to finish
