@@ -256,9 +256,11 @@ class StreamState:
             for m in self.measures:
                 values[m].append(row[m])
         if applied:
-            self._apply(np.array(customers, np.int64), np.array(days, np.int32),
-                        np.array(times, "datetime64[us]").astype(np.int64), np.array(kinds, np.int32),
-                        {m: np.array(v, dtype=float) for m, v in values.items()})
+            kept = self._apply(np.array(customers, np.int64), np.array(days, np.int32),
+                               np.array(times, "datetime64[us]").astype(np.int64), np.array(kinds, np.int32),
+                               {m: np.array(v, dtype=float) for m, v in values.items()})
+            self.expired += int((~kept).sum())
+            applied = [row for row, keep in zip(applied, kept) if keep]
         self.watermark = min(self.partition_days.values()) if self.partition_days else None
         self.prune()
         return pd.DataFrame({"event_id": [r["event_id"] for r in applied],
@@ -267,13 +269,17 @@ class StreamState:
                              "ts": pd.Series([r["ts"] for r in applied], dtype="datetime64[us]")})
 
     def _apply(self, rows: np.ndarray, days: np.ndarray, times: np.ndarray, kinds: np.ndarray,
-               values: dict[str, np.ndarray]) -> None:
-        "Add events to their days' aggregates (a slot still holding an older day is cleared first)."
-        cancelled = kinds < 0
-        np.minimum.at(self.cancel_day, rows[cancelled], days[cancelled])
-        rows, days, times, kinds = rows[~cancelled], days[~cancelled], times[~cancelled], kinds[~cancelled]
-        values = {m: v[~cancelled] for m, v in values.items()}
+               values: dict[str, np.ndarray]) -> np.ndarray:
+        """Add events to their days' aggregates (a slot still holding an older day is cleared first); returns which
+        were applied: an event whose slot holds a newer day of its customer (a ring apart: only when one customer's
+        events arrive on partitions far apart in event time) is older than the ring and changes no feature."""
         slots = days % self.ring
+        cancelled = kinds < 0
+        kept = cancelled | (self.days[rows, slots] <= days)
+        np.minimum.at(self.cancel_day, rows[cancelled], days[cancelled])
+        use = kept & ~cancelled
+        rows, days, times, kinds, slots = rows[use], days[use], times[use], kinds[use], slots[use]
+        values = {m: v[use] for m, v in values.items()}
         stale = self.days[rows, slots] != days
         if stale.any():
             r, s = rows[stale], slots[stale]
@@ -299,6 +305,7 @@ class StreamState:
             newer = (ts > held_ts) | ((ts == held_ts) & ~(v <= held_value))
             self.last_ts[r[newer], s[newer], j] = ts[newer]
             self.last_value[r[newer], s[newer], j] = v[newer]
+        return kept
 
     def prune(self) -> None:
         "Forget the ids of events no feature can read any more, partition by partition (cancellations stay)."
