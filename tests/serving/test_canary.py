@@ -41,7 +41,10 @@ def bundles(tmp_path_factory, repo):
     categorical = params["schema"]["customer_attributes"]
     numeric = [c for c in inputs if c not in categorical]
     gbm = lambda **hyper: make_model("hist_gradient_boosting", numeric, categorical, hyper)
-    uncompiled = gbm(max_iter=600, early_stopping=False, max_leaf_nodes=15)  # an extra step: no compiled scorer
+    # an extra step: no compiled scorer; 5,000 trees through scikit-learn: ~40 ms a row here, so its requests land
+    # past the 25 ms bucket bound and the p99 it adds exceeds the template's 25 ms however busy the machine (600
+    # trees, ~8 ms, sat at the threshold: the analysis saw +19 ms and passed the slow canary once)
+    uncompiled = gbm(max_iter=5000, learning_rate=0.012, early_stopping=False, max_leaf_nodes=15)  # ~600 at 0.1
     models = {"stable": gbm(max_iter=30), "good": gbm(max_iter=40, learning_rate=0.08),
               "slow": Pipeline([("prep", uncompiled[0]), ("as_is", FunctionTransformer()), ("model", uncompiled[-1])]),
               "shifted": make_model("logistic_regression", numeric, categorical, {"class_weight": "balanced"})}
