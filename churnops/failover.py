@@ -77,6 +77,7 @@ class DrillResult:
     failback_seconds: float | None        # primary ready again -> its first answer through the proxy
     failed_after_failover: int            # failures once the secondary had answered (should be none)
     failed_statuses: dict[int, int]       # the failures by status (0: no answer)
+    client_retries: int = 0               # requests the client sent again after a connection cut mid-answer
     records: list[tuple[float, int, str]] = field(repr=False, default_factory=list)  # (sent, status, region)
 
     def summary(self) -> dict[str, Any]:
@@ -120,6 +121,7 @@ def run_drill(model_source: str,            # the model both regions serve (a bu
     (work / "haproxy.cfg").write_text(haproxy_config(listen, primary, secondary))
     processes: dict[str, subprocess.Popen] = {}
     records: list[tuple[float, int, str]] = []
+    retried: list[float] = []  # when each request the client sent again was first sent
     lock, stop = threading.Lock(), threading.Event()
     try:
         for region in (primary, secondary):
@@ -139,11 +141,19 @@ def run_drill(model_source: str,            # the model both regions serve (a bu
                     time.sleep(max(0.0, due - time.monotonic()))
                     due += clients / rate
                     sent = time.monotonic() - start
-                    try:
-                        answer = client.post("/predict", json=rows[i % len(rows)])
-                        record = (sent, answer.status_code, answer.headers.get("x-region", ""))
-                    except httpx.HTTPError:
-                        record = (sent, 0, "")
+                    for attempt in (1, 2):
+                        try:
+                            answer = client.post("/predict", json=rows[i % len(rows)])
+                            record = (sent, answer.status_code, answer.headers.get("x-region", ""))
+                            break
+                        except httpx.TransportError:  # an answer cut off by the kill itself: the proxy cannot replay
+                            record = (sent, 0, "")    # half a response, so the client retries once (POST /predict is
+                            if attempt == 1:          # idempotent), and the retry is counted
+                                with lock:
+                                    retried.append(sent)
+                        except httpx.HTTPError:
+                            record = (sent, 0, "")
+                            break
                     with lock:
                         records.append(record)
                     i += clients
@@ -171,10 +181,11 @@ def run_drill(model_source: str,            # the model both regions serve (a bu
                     process.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     process.kill()
-    return drill_result(sorted(records), killed, ready, primary.name, secondary.name)
+    return drill_result(sorted(records), killed, ready, primary.name, secondary.name, len(retried))
 
 def drill_result(records: list[tuple[float, int, str]],  # (sent, status, region), in order sent
-                 killed_at: float, primary_ready_at: float | None, primary: str, secondary: str) -> DrillResult:
+                 killed_at: float, primary_ready_at: float | None, primary: str, secondary: str,
+                 client_retries: int = 0) -> DrillResult:
     "The drill's numbers from its request records."
     first_secondary = next((t for t, status, region in records if t >= killed_at and status == 200
                             and region == secondary), None)
@@ -192,4 +203,4 @@ def drill_result(records: list[tuple[float, int, str]],  # (sent, status, region
         failed_after_failover=sum(status != 200 for t, status, _ in records
                                   if first_secondary is not None and t > first_secondary),
         failed_statuses=dict(Counter(status for _, status, _ in records if status != 200)),
-        records=records)
+        client_retries=client_retries, records=records)
