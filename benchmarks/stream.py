@@ -4,14 +4,20 @@
    fast as the broker takes it; events/s from the first applied event to the last.
 2. Latency: replay the newest events of that log, spread over one day of event time, at a steady rate
    (default 5,000 events/s); the service's event-to-score latency histogram (append to the events topic
-   -> score delivered).
+   -> score acknowledged by the broker).
+3. Broker floor: the same steady traffic answered by a bare consumer (one message back per event, no features,
+   no model, the service's client settings): what the broker and the clients alone take on this machine. Tansu
+   keeps topics in memory and its reads slow as a topic grows (a bare consumer's read latency p50 4.6 ms in the
+   first 5 s of a 30 s run, 11.8 ms in the last 5 s), so read the service's numbers beside this one.
 
 Needs a finished pipeline run (`make pipeline`: the registered feature view and models/champion). Works on
 copies in a temporary folder (the run's online store is not touched); starts and stops its own broker.
 
-    python benchmarks/stream.py [--customers 10000] [--rate 5000] [--latency-seconds 30]
+    python benchmarks/stream.py [--customers 10000] [--rate 5000] [--latency-seconds 30] [--latency-only]
 """
 import argparse
+import functools
+import multiprocessing
 import os
 import resource
 import shutil
@@ -24,10 +30,13 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+from confluent_kafka.admin import NewTopic
 
 from churnops.config import free_port, write_parquet
 from churnops.generate import generate_churn_data
+from churnops.params import load_params
 from churnops.pipeline import override_params
+from churnops.stream import create_missing_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 COPIED = ["params.yaml", "pipeline.yaml", "feature_repo", "models", "data/feature_store"]
@@ -64,6 +73,31 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def echo(bootstrap, topic, expected, fetch_wait_ms, results):
+    """The broker's floor: a consumer that answers each event at once (one message back, no features, no model),
+    with the service's client settings; puts its append-to-acknowledgement latencies (ms) on `results`."""
+    from confluent_kafka import Consumer, Producer
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "floor", "enable.auto.commit": False,
+                         "auto.offset.reset": "earliest", "session.timeout.ms": 6000, "fetch.wait.max.ms": fetch_wait_ms})
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
+    latencies = []
+    def acknowledged(appended, produced, error, message):
+        latencies.append((produced + message.latency() - appended) * 1e3)
+    consumer.subscribe([topic], on_assign=lambda *_: results.put("joined"))
+    deadline, seen = time.monotonic() + 600, 0
+    while seen < expected and time.monotonic() < deadline:
+        messages = consumer.consume(1000, 0) or consumer.consume(1, fetch_wait_ms / 1000)
+        for m in messages:
+            if m.error() is None:
+                seen += 1
+                producer.produce(topic + ".answers", m.value(), m.key(),
+                                 on_delivery=functools.partial(acknowledged, m.timestamp()[1] / 1000, time.time()))
+        producer.poll(0)
+    producer.flush(30)
+    consumer.close()
+    results.put(latencies)
+
+
 def children(pid):
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
@@ -97,6 +131,7 @@ def main():
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=5000)
     parser.add_argument("--latency-seconds", type=float, default=30)
+    parser.add_argument("--latency-only", action="store_true", help="skip the throughput replay")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="churnops-stream-bench-"))
     for name in COPIED:
@@ -122,21 +157,22 @@ def main():
     try:
         print(f"{len(events):,} events of {args.customers:,} customers over 180 days; broker: Tansu (memory), "
               f"one consumer, online store: SQLite (Feast)")
-        port = free_port()
-        services.append(start_service(work, env, port))
-        started = time.perf_counter()
-        out = subprocess.run([CHURNOPS, "stream", "replay", str(work / "events.parquet")], cwd=work, env=env,
-                             capture_output=True, text=True, check=True).stdout.strip()
-        published = time.perf_counter() - started
-        seconds, values = wait_applied(port, len(events), services[-1])
-        print(f"replay (check + publish): {published:.1f} s  [{out}]")
-        print(f"throughput: {len(events):,} events in {seconds:.1f} s = {len(events) / seconds:,.0f} events/s; "
-              f"{values['churnops_stream_batch_seconds_count']:.0f} polls, "
-              f"{values['churnops_stream_batch_seconds_sum'] / values['churnops_stream_batch_seconds_count']:.2f} s "
-              f"each; {values['churnops_stream_scores_total']:,.0f} scores; peak RSS "
-              f"{peak_rss_mb(services[-1].pid):,.0f} MB")
-        services[-1].terminate()
-        services[-1].wait(timeout=60)
+        if not args.latency_only:
+            port = free_port()
+            services.append(start_service(work, env, port))
+            started = time.perf_counter()
+            out = subprocess.run([CHURNOPS, "stream", "replay", str(work / "events.parquet")], cwd=work, env=env,
+                                 capture_output=True, text=True, check=True).stdout.strip()
+            published = time.perf_counter() - started
+            seconds, values = wait_applied(port, len(events), services[-1])
+            print(f"replay (check + publish): {published:.1f} s  [{out}]")
+            print(f"throughput: {len(events):,} events in {seconds:.1f} s = {len(events) / seconds:,.0f} events/s; "
+                  f"{values['churnops_stream_batch_seconds_count']:.0f} polls, "
+                  f"{values['churnops_stream_batch_seconds_sum'] / values['churnops_stream_batch_seconds_count']:.2f} s "
+                  f"each; {values['churnops_stream_scores_total']:,.0f} scores; peak RSS "
+                  f"{peak_rss_mb(services[-1].pid):,.0f} MB")
+            services[-1].terminate()
+            services[-1].wait(timeout=60)
 
         override_params(work / "params.yaml", {"stream.events_topic": "steady.events", "stream.scores_topic": "steady.scores",
                                                "stream.group_id": "steady"})
@@ -161,6 +197,27 @@ def main():
               f"{values['churnops_stream_batch_seconds_count']:,.0f} polls of {steady / values['churnops_stream_batch_seconds_count']:,.0f} "
               f"events, {values['churnops_stream_batch_seconds_sum'] / values['churnops_stream_batch_seconds_count'] * 1e3:.1f} ms each")
         print("cores used meanwhile (of 2): " + ", ".join(f"{name} {share:.2f}" for name, share in used.items()))
+        services[-1].terminate()
+        services[-1].wait(timeout=60)
+
+        # the same traffic answered by a bare consumer: what the broker and the client take on this machine
+        override_params(work / "params.yaml", {"stream.events_topic": "floor.events", "stream.scores_topic": "floor.scores",
+                                               "stream.group_id": "floor"})
+        block = load_params(work / "params.yaml")["stream"]
+        create_missing_topics({"bootstrap.servers": env["CHURNOPS_KAFKA_BOOTSTRAP"]},
+                              [NewTopic(t, block["partitions"], -1) for t in ("floor.events", "floor.events.answers")])
+        results = multiprocessing.get_context("spawn").Queue()
+        floor = multiprocessing.get_context("spawn").Process(target=echo, args=(
+            env["CHURNOPS_KAFKA_BOOTSTRAP"], "floor.events", steady, block["fetch_wait_max_ms"], results))
+        floor.start()
+        assert results.get(timeout=60) == "joined"
+        subprocess.run([CHURNOPS, "stream", "replay", str(work / "steady.parquet"), "--rate", str(args.rate)],
+                       cwd=work, env=env, capture_output=True, check=True)
+        floor_ms = np.array(results.get(timeout=600))
+        floor.join(timeout=60)
+        print(f"broker floor (a bare consumer answering each event, same rate and client settings): "
+              f"p50 {np.quantile(floor_ms, 0.5):.0f} ms, p99 {np.quantile(floor_ms, 0.99):.0f} ms, "
+              f"mean {floor_ms.mean():.0f} ms (exact, {len(floor_ms):,} events)")
     finally:
         for process in services:
             if process.poll() is None:

@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import calendar
+import collections
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -38,7 +40,7 @@ from churnops.contract import (
 # %% auto #0
 __all__ = ['ContractError', 'EventContract', 'event_profile', 'StreamState', 'event_messages', 'with_event_ids',
            'batch_and_stream_features', 'kafka_settings', 'create_missing_topics', 'ensure_topics', 'Replayed',
-           'replay', 'OnlineWriter', 'StreamMetrics', 'StreamError', 'StreamScorer', 'score_messages']
+           'replay', 'OnlineWriter', 'StreamMetrics', 'StreamError', 'InFlight', 'StreamScorer', 'score_messages']
 
 # %% ../nbs_lib/16_stream.ipynb #b1b99311
 class ContractError(ValueError):
@@ -152,37 +154,56 @@ class StreamState:
         self.ring = self.keep_days + 1
         self.attributes = [a for a in schema.get("customer_attributes", []) if a in customers.columns]
         self.has_signup = "signup_date" in customers.columns
-        self.customers = customers.drop_duplicates("customer_id", keep="last").set_index("customer_id")
+        # the customer table's values, read once (a customer missing from it has no signup date: the batch
+        # definition leaves it out too)
+        table = customers.drop_duplicates("customer_id", keep="last")
+        self.table_row = {c: i for i, c in enumerate(table["customer_id"].tolist())}
+        signup = pd.to_datetime(table["signup_date"]).to_numpy().astype("datetime64[D]") if self.has_signup else None
+        self.table_signup = None if signup is None else np.where(np.isnat(signup), _NO_CANCEL, signup.astype(np.int64))
+        self.table_attributes = {a: table[a].to_numpy(object) for a in self.attributes}
         self.index: dict[Any, int] = {}          # customer id -> row of the arrays
         self.customer_ids: list[Any] = []
-        self._allocate(max(1024, len(self.customers)))
+        self._allocate(0)                        # `reserve` sizes it for the customer table
         self.held: dict[str, int] = {}           # event_id -> day, of the events the state holds (for deduplication)
         self.ids_by_day: dict[tuple[int, int], list[str]] = {}  # (partition, day) -> event ids; day _NO_CANCEL: cancellations
         self.watermark: dt.date | None = None   # event time: the newest day every partition has reached
         self.partition_days: dict[int, dt.date] = {}  # the newest event day of each assigned partition
         self.expired = 0                         # events of the last `add` older than the state keeps
         self.online_as_of: dt.date | None = None  # when every customer's online row was last recomputed
-        # refuse to start when the definition no longer gives the view's columns
-        computed = self._feature_names()
-        if set(computed) != set(self.view_features):
+        # each column's name, by what it computes; refuse to start when they are no longer the view's columns
+        self.names = self._feature_names()
+        computed = {*([TENURE_FEATURE] if self.has_signup else []), *self.attributes, *self.names.values()}
+        if computed != set(self.view_features):
             from churnops.feature_store import FeatureStoreMismatch
             raise FeatureStoreMismatch(
                 f"the stream's features differ from the registered view: missing {sorted(set(self.view_features) - set(computed))}, "
                 f"extra {sorted(set(computed) - set(self.view_features))} (params.yaml features/schema changed since the "
                 "materialize stage ran: run the pipeline)")
 
-    def _feature_names(self) -> list[str]:
-        names = [*([TENURE_FEATURE] if self.has_signup else []), *self.attributes]
+    def _feature_names(self) -> dict[tuple, str]:
+        "The computed columns' names (the contract's grammar), by what they compute."
+        names: dict[tuple, str] = {("recency", "event"): recency_feature("event")}
         for w in self.windows:
-            names.append(count_feature(ALL_EVENTS, w))
-            for t in self.activity:
-                names += [count_feature(t, w), *(sum_feature(m, t, w) for tt, m in self.valued if tt == t)]
-        names.append(recency_feature("event"))
+            for t in [ALL_EVENTS, *self.activity]:
+                names[("count", t, w)] = count_feature(t, w)
+            for t, m in self.valued:
+                names[("sum", t, m, w)] = sum_feature(m, t, w)
         for t in self.activity:
-            names += [recency_feature(t), *(last_value_feature(m, t) for tt, m in self.valued if tt == t)]
-        names += [trend_feature(t, short, long) for short, long in zip(self.windows, self.windows[1:])
-                  for t in [ALL_EVENTS, *self.activity]]
+            names[("recency", t)] = recency_feature(t)
+        for t, m in self.valued:
+            names[("last", t, m)] = last_value_feature(m, t)
+        for short, long in zip(self.windows, self.windows[1:]):
+            for t in [ALL_EVENTS, *self.activity]:
+                names[("trend", t, short, long)] = trend_feature(t, short, long)
         return names
+
+    def reserve(self, rows: int | None = None,  # default: the customer table's
+                ) -> None:
+        "Size the per-customer arrays for `rows` customers now (a service does before its first poll), not as they arrive."
+        if rows is None:
+            rows = len(self.table_row)
+        if rows > len(self.days):
+            self._allocate(rows)
 
     def _allocate(self, rows: int) -> None:
         "Grow the per-customer arrays to `rows` (new rows empty)."
@@ -213,14 +234,13 @@ class StreamState:
         if row is None:
             row = self.index[customer] = len(self.customer_ids)
             if row == len(self.days):
-                self._allocate(2 * row)
+                self.reserve(max(2 * row, len(self.table_row), 1024))
             self.customer_ids.append(customer)
-            # a customer missing from the table has no signup date: the batch definition leaves it out too
-            record = self.customers.loc[customer] if customer in self.customers.index else {}
-            signup = record.get("signup_date")
-            self.signup_day[row] = _NO_CANCEL if signup is None or pd.isna(signup) else _day(signup)
+            at = self.table_row.get(customer)
+            if at is not None and self.table_signup is not None:
+                self.signup_day[row] = self.table_signup[at]
             for a in self.attributes:
-                self.attribute_values[a][row] = record.get(a)
+                self.attribute_values[a][row] = None if at is None else self.table_attributes[a][at]
         self.partition[row] = part
         return row
 
@@ -233,7 +253,7 @@ class StreamState:
         for row in rows:
             if row["ts"].date() > self.partition_days.get(row["part"], dt.date.min):
                 self.partition_days[row["part"]] = row["ts"].date()
-        horizons = {p: _day(d) - self.keep_days for p, d in self.partition_days.items()}
+        horizons = self._horizons()
         applied, customers, days, times, kinds = [], [], [], [], []
         values = {m: [] for m in self.measures}
         for row in rows:
@@ -307,9 +327,13 @@ class StreamState:
             self.last_value[r[newer], s[newer], j] = v[newer]
         return kept
 
+    def _horizons(self) -> dict[int, int]:
+        "Each partition's oldest day any feature still reads (its newest event day, less the days kept)."
+        return {p: _day(d) - self.keep_days for p, d in self.partition_days.items()}
+
     def prune(self) -> None:
         "Forget the ids of events no feature can read any more, partition by partition (cancellations stay)."
-        horizons = {p: _day(d) - self.keep_days for p, d in self.partition_days.items()}
+        horizons = self._horizons()
         for key in [k for k in self.ids_by_day if k[1] != _NO_CANCEL and k[1] < horizons.get(k[0], _NO_CANCEL)]:
             for event_id in self.ids_by_day.pop(key):
                 self.held.pop(event_id, None)
@@ -346,31 +370,31 @@ class StreamState:
             live &= self.signup_day[rows] < at
         rows, days, before, latest = rows[live], days[live], before[live], latest[live]
         daily = self.daily[rows]
-        cap = self.keep_days
+        cap, names = self.keep_days, self.names
         columns: dict[str, Any] = {}
         counts = {}
         for w in self.windows:
             total = np.einsum("nr,nrk->nk", (before & (days >= at - w)).astype(float), daily)
-            counts[(ALL_EVENTS, w)] = columns[count_feature(ALL_EVENTS, w)] = total[:, 0]
+            counts[(ALL_EVENTS, w)] = columns[names[("count", ALL_EVENTS, w)]] = total[:, 0]
             for t, code in self.type_code.items():
-                counts[(t, w)] = columns[count_feature(t, w)] = total[:, 1 + code]
+                counts[(t, w)] = columns[names[("count", t, w)]] = total[:, 1 + code]
             for j, (t, m) in enumerate(self.valued):
-                columns[sum_feature(m, t, w)] = np.round(total[:, 1 + len(self.activity) + j], 6) + 0.0
-        columns[recency_feature("event")] = np.minimum(at - latest, cap).astype(np.int32)
+                columns[names[("sum", t, m, w)]] = np.round(total[:, 1 + len(self.activity) + j], 6) + 0.0
+        columns[names[("recency", "event")]] = np.minimum(at - latest, cap).astype(np.int32)
         for t, code in self.type_code.items():
             seen = np.where(before & (daily[:, :, 1 + code] > 0), days, _NO_DAY).max(axis=1, initial=_NO_DAY)
             recency = np.where(seen == _NO_DAY, cap, np.minimum(at - seen, cap)).astype(np.int32)
-            columns[recency_feature(t)] = recency
+            columns[names[("recency", t)]] = recency
             for j, (tt, m) in enumerate(self.valued):
                 if tt != t:
                     continue
                 valued = before & ~np.isnan(self.last_value[rows, :, j])
                 slot = np.where(valued, days, _NO_DAY).argmax(axis=1)
                 value = self.last_value[rows, slot, j]
-                columns[last_value_feature(m, t)] = np.where(valued.any(axis=1) & (recency < cap), value, 0.0)
+                columns[names[("last", t, m)]] = np.where(valued.any(axis=1) & (recency < cap), value, 0.0)
         for short, long in zip(self.windows, self.windows[1:]):
             for t in [ALL_EVENTS, *self.activity]:
-                columns[trend_feature(t, short, long)] = counts[(t, short)] / short - counts[(t, long)] / long
+                columns[names[("trend", t, short, long)]] = counts[(t, short)] / short - counts[(t, long)] / long
         if self.has_signup:
             columns[TENURE_FEATURE] = (at - self.signup_day[rows]).astype(np.int32)
         for a in self.attributes:
@@ -700,8 +724,8 @@ class StreamMetrics:
         self.latency = Histogram("churnops_stream_event_to_score_seconds", "From an event's append to the events "
                                  "topic to the delivery of the score it led to", registry=r,
                                  buckets=(.0025, .005, .01, .02, .03, .04, .05, .075, .1, .15, .25, .5, 1, 2.5, 5, 10, 30))
-        self.batch = Histogram("churnops_stream_batch_seconds", "One poll: check, update features, write online, "
-                               "score, produce, commit", registry=r, buckets=(.005, .01, .02, .03, .05, .1, .25, .5, 1, 2.5, 5))
+        self.batch = Histogram("churnops_stream_batch_seconds", "One poll: check, update features, hand them to "
+                               "the online writer, score, produce", registry=r, buckets=(.005, .01, .02, .03, .05, .1, .25, .5, 1, 2.5, 5))
         self.watermark = Gauge("churnops_stream_watermark_timestamp_seconds", "Event time: the day every assigned partition has reached",
                                registry=r)
         self.state = Gauge("churnops_stream_state_events", "Events held to compute features", registry=r)
@@ -724,6 +748,27 @@ class StreamMetrics:
 class StreamError(RuntimeError):
     "The session cannot go on (scores not delivered, offsets not committed); the service starts a new one."
 
+class InFlight:
+    "One poll's score and dead-letter messages on their way to the broker, and the offsets that await them."
+
+    def __init__(self, offsets: dict[tuple[str, int], int],  # (topic, partition) -> the next offset to read
+                 appended: list[float],                      # append times of the events the scores answer
+                 ):
+        self.offsets, self.appended = offsets, appended
+        self.outstanding, self.errors, self.acknowledged = 0, [], 0.0
+        self.produced = time.monotonic()
+
+    def produce(self, producer: Any, topic: str, value: bytes | None, key: bytes | None, **extra: Any) -> None:
+        self.outstanding += 1
+        producer.produce(topic, value, key, on_delivery=functools.partial(self._delivered, time.time()), **extra)
+
+    def _delivered(self, produced: float, error: Any, message: Any) -> None:
+        self.outstanding -= 1
+        if error is not None:
+            self.errors.append(f"{message.topic()}: {error}")
+        else:  # when the broker acknowledged it (the report itself is served later, between polls)
+            self.acknowledged = max(self.acknowledged, produced + message.latency())
+
 # %% ../nbs_lib/16_stream.ipynb #4e37abce
 class StreamScorer:
     "The `churnops stream run` service: a consumer-group member that keeps online features and scores current."
@@ -745,8 +790,8 @@ class StreamScorer:
         customers = os.environ.get("CHURNOPS_STREAM_CUSTOMERS", self.block["customers_path"])  # a path or s3:// URL
         self.customers = pd.read_parquet(customers if "://" in customers else self.root / customers)
         self.view_features = [f.name for f in self.online.view.features]
-        self.contract = EventContract(tuple(params["schema"].get("measures", [])), self.online.integer_ids,
-                                      self._state().known_types)
+        known_types = self._state().known_types  # an empty state: this also refuses to start on a view mismatch
+        self.contract = EventContract(tuple(params["schema"].get("measures", [])), self.online.integer_ids, known_types)
         self.metrics = StreamMetrics()
         self.writer: OnlineWriter | None = None  # one process for the service's life (sessions come and go)
         self.log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
@@ -789,13 +834,11 @@ class StreamScorer:
         from confluent_kafka import Consumer, Producer
         ensure_topics(self.block, self.params["features"]["windows_days"])
         state = self._state()
+        state.reserve()  # before joining: the first poll does not wait for it
         if self.writer is None or not self.writer.process.is_alive():
             self.writer = OnlineWriter(self.online.block, self.root, self.log)
-        self.undelivered: list[str] = []
-        def delivered(error, message):
-            if error is not None:
-                self.undelivered.append(f"{message.topic()}: {error}")
-        producer = Producer({**kafka_settings(self.block), "linger.ms": 1, "on_delivery": delivered})
+        self.in_flight: collections.deque[InFlight] = collections.deque()  # oldest first
+        producer = Producer({**kafka_settings(self.block), "linger.ms": 1})
         consumer = Consumer({**kafka_settings(self.block), "group.id": self.block["group_id"],
                              "enable.auto.commit": False, "auto.offset.reset": "earliest",
                              "session.timeout.ms": self.block["session_timeout_ms"],
@@ -806,35 +849,71 @@ class StreamScorer:
         def assigned(consumer, partitions):
             self._restore(state, consumer, partitions)
         def revoked(consumer, partitions):
+            if self.in_flight:
+                self._settle(consumer, producer, wait=30)  # what was scored is committed before the partitions move
+            lost(consumer, partitions)
+        def lost(consumer, partitions):
             state.drop_partitions([p.partition for p in partitions])
             self.log(f"partitions revoked: {sorted(p.partition for p in partitions)}")
 
-        consumer.subscribe([self.block["events_topic"]], on_assign=assigned, on_revoke=revoked, on_lost=revoked)
+        consumer.subscribe([self.block["events_topic"]], on_assign=assigned, on_revoke=revoked, on_lost=lost)
         lag_checked = 0.0
         try:
             while not stop():
-                messages = self._poll(consumer)
+                messages = self._poll(consumer, producer)
                 if messages:
-                    self._process(state, consumer, producer, messages)
+                    self._process(state, producer, messages)
+                self._settle(consumer, producer)
                 if len(messages) < self.block["max_batch_events"] and state.as_of() != state.online_as_of:
                     self._refresh(state)  # caught up on a new day
                 self.metrics.pending.set(self.writer.rows)
                 if time.monotonic() - lag_checked > 1:
                     self._observe_lag(consumer)
                     lag_checked = time.monotonic()
+            self._settle(consumer, producer, wait=30)
         finally:
+            self.in_flight.clear()  # on a failure, what was not acknowledged stays uncommitted (closing revokes all)
             consumer.close()  # leaves the group at once: its partitions move without waiting for the session timeout
             producer.flush(5)
 
-    def _poll(self, consumer: Any) -> list[Any]:
-        "What has arrived, up to `max_batch_events`, without waiting for a full batch; else wait for the first message."
+    def _poll(self, consumer: Any, producer: Any) -> list[Any]:
+        """What has arrived, up to `max_batch_events`, without waiting for a full batch; else wait for the first
+        message, or, while scores are on their way, for their acknowledgements (a few milliseconds at a time)."""
         most = self.block["max_batch_events"]
         messages = consumer.consume(most, 0)
-        if not messages:  # `consume(n, timeout)` waits for n messages or the timeout: wait for one, take the rest
+        if not messages and self.in_flight:
+            producer.poll(self.block["fetch_wait_max_ms"] / 1000)  # returns at the first delivery report
+        elif not messages:  # `consume(n, timeout)` waits for n messages or the timeout: wait for one, take the rest
             messages = consumer.consume(1, self.block["poll_timeout_seconds"])
             if messages:
                 messages += consumer.consume(most - 1, 0)
         return messages
+
+    def _settle(self, consumer: Any, producer: Any,
+                wait: float = 0,  # seconds to wait for every message on its way (0: take what has been acknowledged)
+                ) -> None:
+        """Commit the offsets of the polls whose messages the broker acknowledged, in poll order, and observe their
+        events' latency: a poll's offsets are committed only when its scores are delivered (the next poll runs
+        meanwhile). An undelivered message ends the session with the offsets uncommitted."""
+        from confluent_kafka import TopicPartition
+        if wait:
+            producer.flush(wait)
+        else:
+            producer.poll(0)  # serves the delivery reports that arrived
+        offsets: dict[tuple[str, int], int] = {}
+        while self.in_flight and self.in_flight[0].outstanding == 0:
+            batch = self.in_flight.popleft()
+            if batch.errors:
+                raise StreamError(f"{len(batch.errors)} score or dead-letter messages not delivered ({batch.errors[:3]}); "
+                                  "the offsets stay uncommitted")
+            offsets.update(batch.offsets)
+            for appended in batch.appended:
+                self.metrics.latency.observe(batch.acknowledged - appended)
+        if offsets:
+            consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=not wait)
+        if self.in_flight and (wait or time.monotonic() - self.in_flight[0].produced > 30):
+            raise StreamError(f"{sum(b.outstanding for b in self.in_flight)} score or dead-letter messages not "
+                              "delivered within 30 s; the offsets stay uncommitted")
 
     def _restore(self, state: StreamState, consumer: Any, partitions: list[Any]) -> None:
         "Rebuild the state of newly assigned partitions from the topic, up to the committed offsets (no scoring)."
@@ -879,19 +958,21 @@ class StreamScorer:
         self.log(f"partitions assigned: {sorted(p.partition for p in partitions)}; {restored:,} events restored "
                  f"in {time.perf_counter() - started:.1f} s")
 
-    def _dead_letter(self, producer: Any, message: Any, error: ContractError) -> None:
+    def _dead_letter(self, batch: InFlight, producer: Any, message: Any, error: ContractError) -> None:
         self.metrics.dead_letters.labels(error.kind).inc()
-        producer.produce(self.block["dead_letter_topic"], message.value(), message.key(), headers=[
+        batch.produce(producer, self.block["dead_letter_topic"], message.value(), message.key(), headers=[
             ("churnops-rule", error.kind.encode()), ("churnops-reason", str(error).encode()),
             ("churnops-source", f"{message.topic()}/{message.partition()}/{message.offset()}".encode())])
 
-    def _process(self, state: StreamState, consumer: Any, producer: Any, messages: list[Any]) -> None:
-        "One poll: check, deduplicate, update features (the writer process stores them), score, produce; commit only after delivery."
-        from confluent_kafka import KafkaError, KafkaException, TopicPartition
+    def _process(self, state: StreamState, producer: Any, messages: list[Any]) -> None:
+        """One poll: check, deduplicate, update features (the writer process stores them), score, produce; its
+        offsets are committed once the broker has acknowledged what it produced (`_settle`)."""
+        from confluent_kafka import KafkaError, KafkaException
 
         from churnops.score import score_snapshot
         started = time.perf_counter()
         rows, appended, offsets = [], {}, {}
+        batch = InFlight(offsets, [])
         for m in messages:
             if m.error():
                 if m.error().code() == KafkaError._PARTITION_EOF:
@@ -901,7 +982,7 @@ class StreamScorer:
             try:
                 row = self.contract.parse(m.value())
             except ContractError as error:
-                self._dead_letter(producer, m, error)
+                self._dead_letter(batch, producer, m, error)
                 continue
             row["part"] = m.partition()
             rows.append(row)
@@ -916,23 +997,14 @@ class StreamScorer:
                 scores = score_snapshot(self.model.predictor, scored, self.model.label, self.model.threshold)
                 last_events = dict(zip(inserted.customer_id.tolist(), inserted.event_id.tolist()))  # the last one wins
                 for customer, message in zip(scores.customer_id.tolist(), score_messages(scores, last_events)):
-                    producer.produce(self.block["scores_topic"], message, str(customer).encode())
+                    batch.produce(producer, self.block["scores_topic"], message, str(customer).encode())
                 n_scores = len(scores)
+                live = set(scored.customer_id)
+                batch.appended = [appended[e] for e, c in zip(inserted.event_id, inserted.customer_id) if c in live]
             # customers whose events took them out of the live set (a cancellation): a tombstone for their key
             for customer in set(touched) - set(scored.customer_id):
-                producer.produce(self.block["scores_topic"], None, str(customer).encode())
-        producer.flush(30)
-        if len(producer) or self.undelivered:
-            raise StreamError(f"{len(producer) + len(self.undelivered)} score or dead-letter messages not delivered "
-                              f"({self.undelivered[:3] or 'timed out after 30 s'}); the offsets stay uncommitted")
-        if offsets:
-            consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False)
-        delivered = time.time()
-        if n_scores:
-            live = set(scored.customer_id)
-            for event_id, customer in zip(inserted.event_id, inserted.customer_id):
-                if customer in live:
-                    self.metrics.latency.observe(delivered - appended[event_id])
+                batch.produce(producer, self.block["scores_topic"], None, str(customer).encode())
+        self.in_flight.append(batch)
         self.metrics.scores.inc(n_scores)
         self.metrics.events.labels("applied").inc(len(inserted))
         self.metrics.events.labels("duplicate").inc(len(rows) - len(inserted) - state.expired)
