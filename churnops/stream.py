@@ -722,7 +722,7 @@ class StreamMetrics:
         self.lag = Gauge("churnops_stream_consumer_lag", "Messages between the consumer's position and the end of "
                          "each assigned partition", ["partition"], registry=r)
         self.latency = Histogram("churnops_stream_event_to_score_seconds", "From an event's append to the events "
-                                 "topic to the delivery of the score it led to", registry=r,
+                                 "topic to the broker's acknowledgement of the score it led to", registry=r,
                                  buckets=(.0025, .005, .01, .02, .03, .04, .05, .075, .1, .15, .25, .5, 1, 2.5, 5, 10, 30))
         self.batch = Histogram("churnops_stream_batch_seconds", "One poll: check, update features, hand them to "
                                "the online writer, score, produce", registry=r, buckets=(.005, .01, .02, .03, .05, .1, .25, .5, 1, 2.5, 5))
@@ -752,9 +752,9 @@ class InFlight:
     "One poll's score and dead-letter messages on their way to the broker, and the offsets that await them."
 
     def __init__(self, offsets: dict[tuple[str, int], int],  # (topic, partition) -> the next offset to read
-                 appended: list[float],                      # append times of the events the scores answer
                  ):
-        self.offsets, self.appended = offsets, appended
+        self.offsets = offsets
+        self.appended: list[float] = []  # append times of the events its scores answer (for the latency histogram)
         self.outstanding, self.errors, self.acknowledged = 0, [], 0.0
         self.produced = time.monotonic()
 
@@ -860,6 +860,9 @@ class StreamScorer:
         lag_checked = 0.0
         try:
             while not stop():
+                while len(self.in_flight) > 1:  # back-pressure: a poll is scored while only the one before it is unacknowledged
+                    producer.poll(self.block["fetch_wait_max_ms"] / 1000)
+                    self._settle(consumer, producer)
                 messages = self._poll(consumer, producer)
                 if messages:
                     self._process(state, producer, messages)
@@ -972,7 +975,7 @@ class StreamScorer:
         from churnops.score import score_snapshot
         started = time.perf_counter()
         rows, appended, offsets = [], {}, {}
-        batch = InFlight(offsets, [])
+        batch = InFlight(offsets)
         for m in messages:
             if m.error():
                 if m.error().code() == KafkaError._PARTITION_EOF:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from churnops.feature_store import online_features, open_store
 from churnops.params import load_params
@@ -148,6 +148,18 @@ def test_replay_leaves_batch_features_and_scores_through_a_killed_consumer_and_a
         second.stop()
     log = Path(second.log.name).read_text()
     assert "partitions assigned" in log and "Traceback" not in log, log[-3000:]
+
+    # Every poll's offsets were committed once the broker acknowledged its scores (asynchronously, in poll
+    # order, while later polls ran): the group's offsets are past every partition's last event. Tansu's high
+    # watermark trails the last offset, so the ends are read from the messages.
+    stream = block["stream"]
+    ends: dict[int, int] = {}
+    for m in read_topic(kafka_broker, stream["events_topic"], 2 * len(events)):
+        ends[m.partition()] = max(ends.get(m.partition(), 0), m.offset() + 1)
+    group = Consumer({"bootstrap.servers": kafka_broker, "group.id": stream["group_id"], "enable.auto.commit": False})
+    committed = group.committed([TopicPartition(stream["events_topic"], p) for p in ends], timeout=10)
+    group.close()
+    assert {tp.partition: tp.offset for tp in committed} == ends, (committed, ends)
 
     # Online features: the features stage's newest snapshot, every customer, every column and dtype.
     scoring = pd.read_parquet(root / "data" / "features" / "scoring.parquet")
