@@ -737,8 +737,12 @@ class StreamMetrics:
                                 "state of assigned partitions", registry=r)
         self.restarts = Counter("churnops_stream_restarts_total", "Kafka sessions restarted after a broker or delivery "
                                 "failure", registry=r)
+        self.commits = Counter("churnops_stream_offset_commits_total", "Offset commits the broker answered, by outcome "
+                               "(a failed one is covered by the next)", ["outcome"], registry=r)
         for outcome in ("applied", "duplicate", "expired", "dead_letter"):
             self.events.labels(outcome)
+        for outcome in ("ok", "failed"):
+            self.commits.labels(outcome)
 
     def serve(self, host: str, port: int) -> Any:
         "Expose /metrics on a background thread."
@@ -839,7 +843,11 @@ class StreamScorer:
             self.writer = OnlineWriter(self.online.block, self.root, self.log)
         self.in_flight: collections.deque[InFlight] = collections.deque()  # oldest first
         producer = Producer({**kafka_settings(self.block), "linger.ms": 1})
-        consumer = Consumer({**kafka_settings(self.block), "group.id": self.block["group_id"],
+        def committed(error, partitions):  # answers to the commits, served in `consume`
+            self.metrics.commits.labels("failed" if error else "ok").inc()
+            if error:
+                self.log(f"offset commit failed ({error}); the next commit covers its offsets")
+        consumer = Consumer({**kafka_settings(self.block), "group.id": self.block["group_id"], "on_commit": committed,
                              "enable.auto.commit": False, "auto.offset.reset": "earliest",
                              "session.timeout.ms": self.block["session_timeout_ms"],
                              "fetch.wait.max.ms": self.block["fetch_wait_max_ms"],

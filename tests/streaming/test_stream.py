@@ -122,8 +122,8 @@ def test_replay_leaves_batch_features_and_scores_through_a_killed_consumer_and_a
     second = StreamProcess(root, kafka_broker)
     try:
         assert "events ->" in replay(root, kafka_broker)
-        first.wait_for('churnops_stream_events_total{outcome="applied"}', 1)
-        first.stop(signal.SIGKILL)  # mid-stream: its uncommitted batch and its partitions go to the other member
+        first.wait_for('churnops_stream_offset_commits_total{outcome="ok"}', 1)
+        first.stop(signal.SIGKILL)  # mid-stream: its uncommitted polls and its partitions go to the other member
         assert second.process.poll() is None
         replay(root, kafka_broker)  # every event a second time: all of them are duplicates now
         deadline = time.monotonic() + 300
