@@ -41,6 +41,7 @@ from churnops.stream import create_missing_topics
 ROOT = Path(__file__).resolve().parents[1]
 COPIED = ["params.yaml", "pipeline.yaml", "feature_repo", "models", "data/feature_store"]
 CHURNOPS = str(Path(sys.executable).parent / "churnops")
+WINDOW = 10.0  # seconds: the latency phase reports its p99 per window (Tansu's reads slow as a topic grows)
 
 
 def metrics(port):
@@ -52,9 +53,10 @@ def metrics(port):
             if line.startswith("churnops_stream_")}
 
 
-def quantile(values, name, q):
-    "The upper bound of the histogram bucket holding the q-quantile (Prometheus buckets: an upper bound)."
-    buckets = sorted((float(k.split('le="')[1].split('"')[0]), v) for k, v in values.items()
+def quantile(values, name, q, since=None):
+    """The upper bound of the histogram bucket holding the q-quantile (Prometheus buckets: an upper bound), of the
+    observations since the scrape `since` (default: all)."""
+    buckets = sorted((float(k.split('le="')[1].split('"')[0]), v - (since or {}).get(k, 0)) for k, v in values.items()
                      if k.startswith(f"{name}_bucket"))
     total = buckets[-1][1]
     return next(le for le, count in buckets if count >= q * total)
@@ -75,14 +77,15 @@ def cpu_seconds(pid):
 
 def echo(bootstrap, topic, expected, fetch_wait_ms, results):
     """The broker's floor: a consumer that answers each event at once (one message back, no features, no model),
-    with the service's client settings; puts its append-to-acknowledgement latencies (ms) on `results`."""
+    with the service's client settings; puts (append time, append-to-acknowledgement latency in ms) per event on
+    `results`."""
     from confluent_kafka import Consumer, Producer
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "floor", "enable.auto.commit": False,
                          "auto.offset.reset": "earliest", "session.timeout.ms": 6000, "fetch.wait.max.ms": fetch_wait_ms})
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
     latencies = []
     def acknowledged(appended, produced, error, message):
-        latencies.append((produced + message.latency() - appended) * 1e3)
+        latencies.append((appended, (produced + message.latency() - appended) * 1e3))
     consumer.subscribe([topic], on_assign=lambda *_: results.put("joined"))
     deadline, seen = time.monotonic() + 600, 0
     while seen < expected and time.monotonic() < deadline:
@@ -183,10 +186,17 @@ def main():
         processes = {"service": [service], "online writer": children(service), "broker": [broker.pid]}
         before = {name: sum(cpu_seconds(p) for p in pids) for name, pids in processes.items()}
         replay_before, began = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
-        subprocess.run([CHURNOPS, "stream", "replay", str(work / "steady.parquet"), "--rate", str(args.rate)],
-                       cwd=work, env=env, capture_output=True, check=True)
+        replaying = subprocess.Popen([CHURNOPS, "stream", "replay", str(work / "steady.parquet"), "--rate", str(args.rate)],
+                                     cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        scrapes = [metrics(port)]  # one every WINDOW seconds: the latency of each part of the run
+        while replaying.poll() is None:
+            time.sleep(0.2)
+            if time.monotonic() - began >= WINDOW * len(scrapes):
+                scrapes.append(metrics(port))
+        assert replaying.returncode == 0, "the steady replay failed"
         replay_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         _, values = wait_applied(port, steady, services[-1])
+        scrapes[-1] = values  # the last window ends when every event is scored
         elapsed = time.monotonic() - began
         used = {name: (sum(cpu_seconds(p) for p in pids) - before[name]) / elapsed for name, pids in processes.items()}
         used["replay"] = (replay_after.ru_utime + replay_after.ru_stime - replay_before.ru_utime - replay_before.ru_stime) / elapsed
@@ -196,6 +206,8 @@ def main():
               f"mean {values[name + '_sum'] / values[name + '_count'] * 1e3:,.0f} ms (histogram bucket bounds); "
               f"{values['churnops_stream_batch_seconds_count']:,.0f} polls of {steady / values['churnops_stream_batch_seconds_count']:,.0f} "
               f"events, {values['churnops_stream_batch_seconds_sum'] / values['churnops_stream_batch_seconds_count'] * 1e3:.1f} ms each")
+        print(f"p99 by {WINDOW:.0f} s window: " + ", ".join(
+            f"<= {quantile(after, name, 0.99, before) * 1e3:,.0f} ms" for before, after in zip(scrapes, scrapes[1:])))
         print("cores used meanwhile (of 2): " + ", ".join(f"{name} {share:.2f}" for name, share in used.items()))
         services[-1].terminate()
         services[-1].wait(timeout=60)
@@ -213,11 +225,14 @@ def main():
         assert results.get(timeout=60) == "joined"
         subprocess.run([CHURNOPS, "stream", "replay", str(work / "steady.parquet"), "--rate", str(args.rate)],
                        cwd=work, env=env, capture_output=True, check=True)
-        floor_ms = np.array(results.get(timeout=600))
+        appended, floor_ms = np.array(results.get(timeout=600)).T
         floor.join(timeout=60)
+        window = ((appended - appended.min()) // WINDOW).astype(int)
         print(f"broker floor (a bare consumer answering each event, same rate and client settings): "
               f"p50 {np.quantile(floor_ms, 0.5):.0f} ms, p99 {np.quantile(floor_ms, 0.99):.0f} ms, "
-              f"mean {floor_ms.mean():.0f} ms (exact, {len(floor_ms):,} events)")
+              f"mean {floor_ms.mean():.0f} ms (exact, {len(floor_ms):,} events); p99 by {WINDOW:.0f} s window: " +
+              ", ".join(f"{np.quantile(floor_ms[window == w], 0.99):.0f} ms" for w in np.unique(window)
+                        if (window == w).sum() >= 1000))
     finally:
         for process in services:
             if process.poll() is None:

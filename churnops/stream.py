@@ -871,7 +871,7 @@ class StreamScorer:
                 while len(self.in_flight) > 1:  # back-pressure: a poll is scored while only the one before it is unacknowledged
                     producer.poll(self.block["fetch_wait_max_ms"] / 1000)
                     self._settle(consumer, producer)
-                messages = self._poll(consumer, producer)
+                messages = self._poll(consumer)
                 if messages:
                     self._process(state, producer, messages)
                 self._settle(consumer, producer)
@@ -887,15 +887,14 @@ class StreamScorer:
             consumer.close()  # leaves the group at once: its partitions move without waiting for the session timeout
             producer.flush(5)
 
-    def _poll(self, consumer: Any, producer: Any) -> list[Any]:
+    def _poll(self, consumer: Any) -> list[Any]:
         """What has arrived, up to `max_batch_events`, without waiting for a full batch; else wait for the first
-        message, or, while scores are on their way, for their acknowledgements (a few milliseconds at a time)."""
+        message: briefly while scores are on their way (`_settle` then serves their acknowledgements)."""
         most = self.block["max_batch_events"]
         messages = consumer.consume(most, 0)
-        if not messages and self.in_flight:
-            producer.poll(self.block["fetch_wait_max_ms"] / 1000)  # returns at the first delivery report
-        elif not messages:  # `consume(n, timeout)` waits for n messages or the timeout: wait for one, take the rest
-            messages = consumer.consume(1, self.block["poll_timeout_seconds"])
+        if not messages:  # `consume(n, timeout)` waits for n messages or the timeout: wait for one, take the rest
+            wait = self.block["fetch_wait_max_ms"] / 1000 if self.in_flight else self.block["poll_timeout_seconds"]
+            messages = consumer.consume(1, wait)
             if messages:
                 messages += consumer.consume(most - 1, 0)
         return messages
