@@ -1000,19 +1000,20 @@ class StreamScorer:
         inserted = state.add(rows)
         n_scores = 0
         if len(inserted):
-            touched = inserted.customer_id.unique().tolist()
+            event_ids, customers = inserted.event_id.tolist(), inserted.customer_id.tolist()
+            touched = list(dict.fromkeys(customers))
             scored = state.features(state.as_of(), touched)
-            if len(scored):
+            live = set(scored.customer_id.tolist())
+            if live:
                 self.writer.hold(scored)
                 scores = score_snapshot(self.model.predictor, scored, self.model.label, self.model.threshold)
-                last_events = dict(zip(inserted.customer_id.tolist(), inserted.event_id.tolist()))  # the last one wins
+                last_events = dict(zip(customers, event_ids))  # the last one wins
                 for customer, message in zip(scores.customer_id.tolist(), score_messages(scores, last_events)):
                     batch.produce(producer, self.block["scores_topic"], message, str(customer).encode())
                 n_scores = len(scores)
-                live = set(scored.customer_id)
-                batch.appended = [appended[e] for e, c in zip(inserted.event_id, inserted.customer_id) if c in live]
+                batch.appended = [appended[e] for e, c in zip(event_ids, customers) if c in live]
             # customers whose events took them out of the live set (a cancellation): a tombstone for their key
-            for customer in set(touched) - set(scored.customer_id):
+            for customer in set(touched) - live:
                 batch.produce(producer, self.block["scores_topic"], None, str(customer).encode())
         self.in_flight.append(batch)
         self.metrics.scores.inc(n_scores)
