@@ -115,8 +115,10 @@ def predict(model: Pipeline | Predictor,  # a fitted pipeline, or a Predictor bu
     return as_predictor(model).predict(frame)
 
 # %% ../nbs_lib/03b_model.ipynb #223c8009
-# Beyond skops' own safe list: the gradient-boosting tree nodes (checked by `_check_trees` after loading).
-SKOPS_TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+# Beyond skops' own safe list: the gradient-boosting tree nodes (checked by `_check_trees` after loading), and
+# numpy.dtype, which SimpleImputer keeps as `_fit_dtype` (skops rebuilds it from its name: no code runs).
+# tests/model/test_artefact_matrix.py saves and loads every candidate for every mix of column kinds.
+SKOPS_TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor", "numpy.dtype"]
 
 class UntrustedModelError(ValueError):
     "A model artefact this code will not load; the message names the file and the reason."

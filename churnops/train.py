@@ -24,7 +24,7 @@ from .model import log_model, model_inputs, predict
 
 # %% auto #0
 __all__ = ['CANDIDATES', 'SINGLE_FEATURE', 'NO_EXPECTATIONS', 'time_split', 'recent_window', 'make_model', 'validation_folds',
-           'single_feature_of', 'fit_candidates', 'flatten', 'run_name', 'log_training_run']
+           'model_columns', 'single_feature_of', 'fit_candidates', 'flatten', 'run_name', 'log_training_run']
 
 # %% ../nbs_lib/04_train.ipynb #7703b75c
 def time_split(labelled: pd.DataFrame,  # labelled snapshots (customer_id, as_of_date, features, churned)
@@ -89,7 +89,7 @@ def make_model(kind: str,                    # one of CANDIDATES, or SINGLE_FEAT
 
 # %% ../nbs_lib/04_train.ipynb #1b5f15db
 def validation_folds(train: pd.DataFrame, params: dict[str, Any]) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
-    "Where candidates are compared: the gapped time split at the end of the window; 5 stratified folds for a single-date table; customer-grouped when the window is too short."
+    "Where candidates are compared: the gapped time split at the end of the window; 5 stratified folds for a single-date table; forward in time on held-out customers when the window is too short."
     if train.as_of_date.nunique() == 1:  # a snapshot table: one split of a few hundred rows would choose by noise
         from sklearn.model_selection import StratifiedKFold
         folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=params["seed"]).split(train, train[LABEL_COLUMN])
@@ -97,16 +97,30 @@ def validation_folds(train: pd.DataFrame, params: dict[str, Any]) -> list[tuple[
     try:
         return [time_split(train, params["validation_snapshots"], params["gap_days"], params["seed"])]
     except ValueError as too_short:
-        # Only the choice of candidate is affected; the test set stays a gapped time split.
+        # Only the choice of candidate is affected; the test set stays a gapped time split. The choice is still made
+        # forward in time, as the test is (churn rates change over a short log; a random split hides that): the
+        # newest dates of a quarter of the customers validate a fit on the older dates of the others.
         import warnings
-
-        from sklearn.model_selection import GroupShuffleSplit
-        warnings.warn(f"candidate selection falls back to a customer-grouped random split: {too_short}", stacklevel=3)
-        fit_idx, valid_idx = next(GroupShuffleSplit(n_splits=1, test_size=0.25, random_state=params["seed"])
-                                  .split(train, groups=train.customer_id))
-        return [(train.iloc[fit_idx], train.iloc[valid_idx])]
+        dates = np.sort(train.as_of_date.unique())
+        newest = train.as_of_date.isin(dates[-min(params["validation_snapshots"], len(dates) - 1):])
+        customers = train.customer_id.unique()
+        held = train.customer_id.isin(np.random.default_rng(params["seed"]).permutation(customers)[: len(customers) // 4])
+        fit_part, valid_part = train[~newest & ~held], train[newest & held]
+        if min(fit_part[LABEL_COLUMN].nunique(), valid_part[LABEL_COLUMN].nunique()) < 2:
+            raise ValueError(f"the training window ({len(dates)} as-of dates) has too few churners to choose a model "
+                             f"on: {int(train[LABEL_COLUMN].sum())} churned of {len(train):,} rows") from too_short
+        warnings.warn(f"candidates are chosen on the newest training dates of a quarter of the customers, without "
+                      f"the gap ({too_short})", stacklevel=3)
+        return [(fit_part, valid_part)]
 
 NO_EXPECTATIONS = {"directions": {}, "max_against": 0.05, "tolerance": 0.01}
+
+def model_columns(train: pd.DataFrame,  # training snapshots
+                  ) -> tuple[list[str], list[str], dict[str, str]]:
+    "(numeric, categorical) model inputs, and the feature columns left out with the reason (no value in any training row)."
+    numeric, categorical = split_columns(train)
+    unused = {c: "no value in any training row" for c in numeric + categorical if train[c].isna().all()}
+    return [c for c in numeric if c not in unused], [c for c in categorical if c not in unused], unused
 
 def single_feature_of(candidate: str) -> str | None:
     "The column of a `single_feature: <column>` candidate (None for any other candidate)."
@@ -118,7 +132,10 @@ def fit_candidates(train: pd.DataFrame,       # training snapshots
                    ) -> tuple[Pipeline, pd.DataFrame]:
     "Fit every candidate, pick the best by validation PR AUC among those that keep the expectations, refit it on all of `train`."
     expectations = expectations or NO_EXPECTATIONS
-    numeric, categorical = split_columns(train)
+    numeric, categorical, unused = model_columns(train)
+    if unused:
+        import warnings
+        warnings.warn("not used by the model: " + "; ".join(f"{c} ({why})" for c, why in unused.items()), stacklevel=2)
     folds = validation_folds(train, params)
     column, _ = best_single_feature(folds[0][0], numeric)
     specs = {kind: (kind, numeric, categorical, hyperparameters or {}) for kind, hyperparameters in params["candidates"].items()}
