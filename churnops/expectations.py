@@ -29,8 +29,8 @@ def declared_directions(columns: list[str],                # the model's numeric
     directions, off, unused = {}, {}, []
     for pattern, declared in expectations.items():
         matched = [c for c in columns if fnmatch.fnmatch(c, pattern) and c not in directions]
-        if isinstance(declared, dict):
-            off[pattern] = declared.get("off", "switched off")
+        if isinstance(declared, dict):  # {off: why}; YAML 1.1 reads an unquoted `off` key as False
+            off[pattern] = str(next(iter(declared.values()), "switched off"))
             directions.update(dict.fromkeys(matched, 0))
         elif declared not in DIRECTIONS:
             raise ValueError(f"params.yaml expectations.{pattern}: {declared!r} is not up, down or {{off: reason}}")

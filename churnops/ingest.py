@@ -14,13 +14,16 @@ from .contract import LABEL_COLUMN, TIME_DTYPE
 from .generate import generate_churn_data
 
 # %% auto #0
-__all__ = ['SOURCES', 'IngestError', 'read_table', 'require_columns', 'parse_timestamps', 'parse_numbers', 'require_ids',
-           'drop_repeated_events', 'ingest_event_log', 'snapshot_label', 'numbers_with_blanks', 'ingest_snapshot_table',
-           'empty_event_log', 'load_source', 'source_files', 'fingerprint_sources']
+__all__ = ['READ_OPTIONS', 'CHURN_WORDS', 'STAY_WORDS', 'MOSTLY_NUMBERS', 'SOURCES', 'IngestError', 'read_table',
+           'require_columns', 'parse_timestamps', 'parse_numbers', 'require_ids', 'drop_repeated_events',
+           'ingest_event_log', 'label_meaning', 'snapshot_label', 'numbers_with_blanks', 'refuse_words_in_numbers',
+           'ingest_snapshot_table', 'empty_event_log', 'load_source', 'source_files', 'fingerprint_sources']
 
 # %% ../nbs_lib/02_ingest.ipynb #622cc364
 class IngestError(ValueError):
     "Input data that breaks the contract; the message names the file, the column and example rows."
+
+READ_OPTIONS = ("delimiter", "encoding", "missing_values")  # of `read_table`, from a source's `read` block
 
 def _examples(values: pd.Series, n: int = 3) -> str:
     shown = ", ".join(f"row {i}: {v!r}" for i, v in values.head(n).items())
@@ -29,13 +32,15 @@ def _examples(values: pd.Series, n: int = 3) -> str:
 def read_table(path: str | Path,           # CSV (or other delimited text) or Parquet file
                delimiter: str | None = ",",  # a character, "whitespace" (runs of spaces/tabs), or None to sniff
                encoding: str = "utf-8",      # of a text file
+               missing_values: list[str] | None = None,  # cell texts that mean "missing" besides blanks, NA, n/a, ...
                ) -> pd.DataFrame:
     "Read a delimited text or Parquet file; a missing, unreadable or empty file raises `IngestError`."
     path = Path(path)
     if not path.exists():
         raise IngestError(f"{path}: file not found")
     sep = r"\s+" if delimiter == "whitespace" else delimiter
-    text = lambda p: pd.read_csv(p, sep=sep, encoding=encoding, engine="python" if sep is None else "c")
+    text = lambda p: pd.read_csv(p, sep=sep, encoding=encoding, engine="python" if sep is None else "c",
+                                 na_values=missing_values)
     readers = {".csv": text, ".tsv": text, ".txt": text, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
     if path.suffix.lower() not in readers:
         raise IngestError(f"{path}: unsupported file type {path.suffix!r}; use .csv, .tsv, .txt or .parquet")
@@ -133,7 +138,7 @@ def ingest_event_log(events_path: str | Path,        # CSV/Parquet event log
     "Map a user's event log (and optional customer table) to the contract `(customers, events)`."
     import warnings
     read = read or {}
-    options = {k: read[k] for k in ("delimiter", "encoding") if k in read}
+    options = {k: read[k] for k in READ_OPTIONS if k in read}
     raw = read_table(events_path, **options)
     measures: dict[str, str] = mapping.get("measures", {}) or {}
     event_type = mapping["event_type"]  # a column, or {"constant": "purchase"} for a log of one kind of event
@@ -177,19 +182,47 @@ def ingest_event_log(events_path: str | Path,        # CSV/Parquet event log
     return customers, events
 
 # %% ../nbs_lib/02_ingest.ipynb #67ef8ace
+# The words churn labels are written in, by meaning; a value is read by its words ("Attrited Customer": churned).
+CHURN_WORDS = frozenset({"yes", "y", "true", "t", "churn", "churned", "churner", "left", "exited", "lost", "cancelled",
+                         "canceled", "attrited", "closed", "gone", "lapsed"})
+STAY_WORDS = frozenset({"no", "n", "false", "f", "stayed", "stay", "active", "retained", "existing", "current",
+                        "remained", "open", "kept", "renewed"})
+
+def label_meaning(value: str,  # one label value, as text
+                  ) -> int | None:
+    "1 when a label value says churned, 0 when it says stayed, None when its words do not tell."
+    import re
+    words = set(re.findall(r"[a-z]+", str(value).lower()))
+    churn, stay = bool(words & CHURN_WORDS), bool(words & STAY_WORDS)
+    if churn == stay:
+        return None
+    negated = bool(words & {"not", "non", "never"})  # "not churned", "non-active"
+    return int(churn != negated)
+
 def snapshot_label(values: pd.Series, path: str | Path, column: str,
                    positive: Any = None,  # the value(s) meaning "churned", e.g. "Yes" (None: the column is 0/1)
                    ) -> pd.Series:
-    "The label as 0/1: a 0/1 column, or churned = one of the `positive` values and exactly one other value."
+    "The label as 0/1: a 0/1 column, two values of a known vocabulary (Yes/No, True/False, churned/active, ...), or churned = one of the `positive` values and exactly one other value."
     if positive is None:
+        import warnings
         label = pd.to_numeric(values, errors="coerce")
-        bad = ~label.isin([0, 1])
-        if bad.any():
-            hint = f" (it holds {sorted(map(str, values.dropna().unique()))[:4]}: set mapping.positive, e.g. " \
-                   f"positive: {str(values.dropna().iloc[0])!r})" if values.dtype == object else ""
-            raise IngestError(f"{path}: column {column!r}: the label must be 0 or 1; {bad.sum():,} rows are not, "
-                              f"e.g. {_examples(values[bad])}{hint}")
-        return label.astype("int8")
+        if label.isin([0, 1]).all():
+            return label.astype("int8")
+        if values.isna().any():
+            raise IngestError(f"{path}: column {column!r}: {values.isna().sum():,} rows have no label, e.g. "
+                              f"{_examples(values[values.isna()])}")
+        distinct = sorted(values.astype("string").str.strip().unique())
+        meanings = {value: label_meaning(value) for value in distinct}
+        if len(distinct) == 2 and sorted(meanings.values(), key=str) == [0, 1]:
+            churned = next(v for v, m in meanings.items() if m == 1)
+            warnings.warn(f"{path}: column {column!r}: read {churned!r} as churned and "
+                          f"{next(v for v in distinct if v != churned)!r} as stayed (mapping.positive says otherwise "
+                          "when this is wrong)", stacklevel=2)
+            return values.astype("string").str.strip().eq(churned).astype("int8")
+        shown = distinct[:6] + (["..."] if len(distinct) > 6 else [])
+        raise IngestError(f"{path}: column {column!r}: the label holds {shown}, which are not 0/1 nor a known pair "
+                          "such as Yes/No: set mapping.positive to the value that means churned"
+                          + (f" (one of {distinct})" if len(distinct) == 2 else ""))
     positives = {str(v).strip() for v in (positive if isinstance(positive, list) else [positive])}
     text = values.astype("string").str.strip()
     others = sorted(set(text.dropna()) - positives)
@@ -213,6 +246,19 @@ def numbers_with_blanks(table: pd.DataFrame, path: str | Path) -> tuple[pd.DataF
                          "(the rest are numbers)")
     return table, notes
 
+MOSTLY_NUMBERS = 0.9  # a text column this share of whose filled cells are numbers is a numeric column with bad cells
+
+def refuse_words_in_numbers(table: pd.DataFrame, path: str | Path) -> None:
+    "A column of numbers with a few words in it (a corrupt cell, 'n/a') fails with the column, rows and values, instead of becoming a category per number."
+    for column in table.select_dtypes(include=["object", "string"]).columns:
+        text = table[column].astype("string").str.strip()
+        filled = text[text.notna() & (text != "")]
+        words = filled[pd.to_numeric(filled, errors="coerce").isna()]
+        if len(filled) and 0 < len(words) <= (1 - MOSTLY_NUMBERS) * len(filled):
+            raise IngestError(f"{path}: column {column!r}: {len(words):,} of {len(filled):,} filled rows are not numbers "
+                              f"while the rest are, e.g. {_examples(words)}: fix those cells, name such markers in "
+                              f"read.missing_values (e.g. [{words.iloc[0]!r}]), or exclude the column (mapping.exclude)")
+
 def ingest_snapshot_table(path: str | Path,            # one row per customer, with a label column
                           mapping: dict[str, Any],     # customer_id, label, exclude (identifier columns), positive
                           as_of_date: str,             # the date the snapshot describes
@@ -223,13 +269,17 @@ def ingest_snapshot_table(path: str | Path,            # one row per customer, w
     "Load a labelled snapshot table (and a newer one to score): ids mapped, identifiers dropped, numbers with blanks made numeric, the label 0/1."
     import warnings
     read = read or {}
-    options = {k: read[k] for k in ("delimiter", "encoding") if k in read}
+    options = {k: read[k] for k in READ_OPTIONS if k in read}
     table = read_table(path, **options)
     id_col, label_col = mapping["customer_id"], mapping["label"]
     excluded = mapping.get("exclude", []) or []
     require_columns(table, [id_col, label_col, *excluded], path, "the snapshot table")
     label = snapshot_label(table[label_col], path, label_col, mapping.get("positive"))
+    if label.mean() > 0.5:  # churners are rarely the majority: more often the label is read the wrong way round
+        warnings.warn(f"{path}: column {label_col!r}: {label.mean():.1%} of rows count as churned, more than half: "
+                      f"is the label inverted? (mapping.positive: {mapping.get('positive')!r})", stacklevel=2)
     features = table.drop(columns=[id_col, label_col, *excluded])
+    refuse_words_in_numbers(features, path)
     keys = pd.DataFrame({"customer_id": require_ids(table[id_col], path, id_col), "as_of_date": pd.Timestamp(as_of_date)})
     parts = [pd.concat([keys, pd.DataFrame({LABEL_COLUMN: label.astype("Int8")})], axis=1)]
     if scoring_path is not None:  # same columns; its label, if it has one, is not read (it is not known yet)
@@ -238,11 +288,20 @@ def ingest_snapshot_table(path: str | Path,            # one row per customer, w
                               f"later than as_of_date ({as_of_date})")
         newer = read_table(scoring_path, **options)
         require_columns(newer, [id_col, *features.columns], scoring_path, "the table to score")
+        refuse_words_in_numbers(newer[features.columns], scoring_path)
+        for column in features.select_dtypes(include="number").columns:  # numbers when trained: numbers when scored
+            text = newer[column].astype("string").str.strip()
+            words = text[text.notna() & (text != "") & pd.to_numeric(text, errors="coerce").isna()]
+            if len(words):
+                raise IngestError(f"{scoring_path}: column {column!r} holds text where {path} has numbers, e.g. "
+                                  f"{_examples(words)}")
         parts.append(pd.DataFrame({"customer_id": require_ids(newer[id_col], scoring_path, id_col),
                                    "as_of_date": pd.Timestamp(scoring_as_of_date),
                                    LABEL_COLUMN: pd.array([pd.NA] * len(newer), dtype="Int8")}))
         features = pd.concat([features, newer[features.columns]], ignore_index=True)
     features, notes = numbers_with_blanks(features, path)  # both tables at once: one type per column
+    text = features.select_dtypes(include="object").columns  # one type per text column (a table of numbers and
+    features[text] = features[text].astype("string")         # one of words would be an object column Arrow refuses)
     for note in notes:  # shown in the ingest report; a silent text column would become thousands of categories
         warnings.warn(note, stacklevel=2)
     keys = pd.concat(parts, ignore_index=True)

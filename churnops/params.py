@@ -59,6 +59,7 @@ class ReadOptions(_Block):
     delimiter: str | None = ","     # a character, "whitespace", or null to sniff
     encoding: str = "utf-8"
     date_format: str | None = None  # e.g. "%Y%m%d" for 20250131, "unix_seconds"; null: ISO-like text
+    missing_values: list[str] = []  # cell texts that mean "missing" besides blanks and NA, e.g. ["unknown", "?"]
 
 class ConstantEventType(_Block):
     constant: str                   # every row is this event type (a log of one kind of event)
@@ -163,6 +164,12 @@ class Gate(_Block):
 
 class DirectionOff(_Block):
     off: str                        # why this expectation does not hold for this data (recorded with decisions)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        "YAML 1.1 (PyYAML) reads the unquoted key of `{off: why}` as False: take it as written."
+        return {"off": value[False]} if isinstance(value, dict) and list(value) == [False] else value
 
 class Expectations(_Block):
     directions: dict[str, Literal["up", "down"] | DirectionOff] = {}

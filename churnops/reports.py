@@ -17,7 +17,8 @@ from traitlets import default
 
 # %% auto #0
 __all__ = ['SECTIONS', 'OFFLINE_TEMPLATE', 'PAGE_STYLE', 'LANDING_PAGE_MARK', 'index_html', 'OfflineHTMLExporter',
-           'summary_paths', 'run_summary', 'summary_lines', 'drift_figure', 'landing_page', 'LandingPageExporter']
+           'summary_paths', 'run_summary', 'label_rate_warning', 'summary_lines', 'drift_figure', 'landing_page',
+           'LandingPageExporter']
 
 # %% ../nbs_lib/08_reports.ipynb #893172f8
 SECTIONS = {".html": "Executed notebooks and HTML reports", ".png": "Figures", ".json": "Metrics and results (JSON)"}
@@ -113,7 +114,7 @@ def run_summary(paths: dict[str, Path],  # from `summary_paths`
     summary: dict[str, Any] = {"model": None, "gate": None, "data_gates": {}, "drift": None, "retrain": None}
     if metrics:
         summary["model"] = {k: metrics.get(k) for k in ("roc_auc", "pr_auc", "baseline_roc_auc", "baseline_pr_auc",
-                                                         "baseline_feature", "beats_baseline", "n", "run_id")}
+                                                         "baseline_feature", "beats_baseline", "n", "run_id", "base_rate")}
     if decision:
         summary["gate"] = {"promoted": bool(decision["promoted"]), "reason": decision.get("reason", ""),
                            "version": decision.get("version"), "champion": decision.get("champion")}
@@ -141,9 +142,19 @@ def run_summary(paths: dict[str, Path],  # from `summary_paths`
     summary["data_fingerprint"] = {p.name: file_sha256(p)[:12] for p in raw}
     return summary
 
+def label_rate_warning(summary: dict[str, Any]) -> str | None:
+    "A sentence when more than half the holdout churned: more often an inverted label than a real business."
+    rate = (summary["model"] or {}).get("base_rate")
+    if rate is None or rate <= 0.5:
+        return None
+    return (f"{rate:.1%} of the holdout rows are labelled churned, more than half: check that the label is not "
+            "read the wrong way round (ingest.*.mapping.positive, features.churn_horizon_days)")
+
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     "The summary as plain text lines (what `churnops run` prints at the end)."
     lines = []
+    if (warning := label_rate_warning(summary)):
+        lines.append(f"WARNING: {warning}")
     if (model := summary["model"]):
         lines.append(f"Model: ROC AUC {model['roc_auc']:.3f} (baseline {model['baseline_roc_auc']:.3f}), PR AUC "
                      f"{model['pr_auc']:.3f} (baseline {model['baseline_pr_auc']:.3f}, {model['baseline_feature']} alone)")
@@ -226,6 +237,9 @@ def landing_page(summary: dict[str, Any],   # from `run_summary`
                  ) -> str:
     "The run's `index.html`: headline cards, embedded plots, links to every report; no code, prompts or machine paths."
     cards = []
+    if (warning := label_rate_warning(summary)):
+        cards.append(_card("Label rate", "bad", f"<p class='big'>check the label</p><p>{html.escape(warning)}</p>",
+                           "card-label-rate"))
     if (model := summary["model"]):
         status = "ok" if model["beats_baseline"] else "bad"
         cards.append(_card("Model on the holdout", status,
