@@ -104,9 +104,9 @@ def require_ids(values: pd.Series, path: str | Path, column: str) -> pd.Series:
 def drop_repeated_events(events: pd.DataFrame,  # the mapped log (with `event_id` when the mapping names one)
                          path: str | Path,
                          event_id: str | None = None,   # the file's event-id column, when mapped
-                         identical_rows: str = "drop",  # without an event id: drop | fail
+                         identical_rows: str = "auto",  # without an event id: auto | drop | keep | fail
                          ) -> tuple[pd.DataFrame, str | None]:
-    "Remove repeated deliveries of one event; returns the log and what was removed (None: nothing)."
+    "Remove repeated deliveries of one event; returns the log and what was removed or kept (None: nothing to say)."
     share = lambda n: f"{n:,} of {len(events):,} rows ({n / len(events):.2%})"
     if event_id:
         repeated = events.duplicated("event_id")
@@ -123,8 +123,17 @@ def drop_repeated_events(events: pd.DataFrame,  # the mapped log (with `event_id
         what = (f"{path}: {share(repeated.sum())} are identical to an earlier row in every mapped column, e.g. "
                 f"{events[repeated].head(1).astype('string').iloc[0].to_dict()}")
         if identical_rows == "fail":
-            raise IngestError(f"{what}; map an event-id column (mapping.event_id) or set identical_rows: drop")
-        what += "; dropped as repeated deliveries (identical_rows: drop; map an event id to tell events apart)"
+            raise IngestError(f"{what}; map an event-id column (mapping.event_id) or set identical_rows: drop or keep")
+        dates_only = bool((events.ts == events.ts.dt.normalize()).all())
+        if identical_rows == "keep" or (identical_rows == "auto" and dates_only):
+            # with dates only, two identical rows are as likely two purchases on one day as one delivered twice
+            return events, what + ("; kept as separate events (identical_rows: " + identical_rows
+                                   + (", and the times are dates only: one customer may do the same twice a day"
+                                      if identical_rows == "auto" else "")
+                                   + "; set identical_rows: drop if they are repeated deliveries)")
+        what += (f"; dropped as repeated deliveries (identical_rows: {identical_rows}"
+                 + (", and the times carry a time of day" if identical_rows == "auto" else "")
+                 + "; map an event id to tell events apart)")
     if not repeated.any():
         return events, None
     return events[~repeated].reset_index(drop=True), what
@@ -133,7 +142,7 @@ def ingest_event_log(events_path: str | Path,        # CSV/Parquet event log
                      mapping: dict[str, Any],         # contract name -> the file's column (see params.yaml)
                      customers_path: str | Path | None = None,  # optional customer attribute table
                      read: dict[str, Any] | None = None,  # delimiter, encoding, date_format of the files
-                     identical_rows: str = "drop",    # rows identical in every mapped column, without an event id
+                     identical_rows: str = "auto",    # rows identical in every mapped column, without an event id
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Map a user's event log (and optional customer table) to the contract `(customers, events)`."
     import warnings
@@ -325,7 +334,7 @@ def load_source(ingest: dict[str, Any],  # the `ingest` block of params.yaml
     if source == "event_log":
         cfg = ingest["event_log"]
         return ingest_event_log(cfg["events_path"], cfg["mapping"], cfg.get("customers_path"), cfg.get("read"),
-                                cfg.get("identical_rows", "drop"))
+                                cfg.get("identical_rows", "auto"))
     if source == "snapshot_table":
         cfg = ingest["snapshot_table"]
         return ingest_snapshot_table(cfg["path"], cfg["mapping"], cfg["as_of_date"], cfg.get("read"),

@@ -16,7 +16,7 @@ __all__ = ['OVERRIDE_FILE', 'Share', 'DriftTest', 'merge_overrides', 'Drift', 'S
            'EventLogMapping', 'EventLog', 'SnapshotMapping', 'SnapshotTable', 'Ingest', 'Schema', 'ColumnRule',
            'Validate', 'Features', 'Train', 'Campaign', 'Evaluate', 'Gate', 'DirectionOff', 'Expectations', 'Register',
            'Mlflow', 'Monitor', 'Score', 'Serve', 'FeatureStore', 'Stream', 'Experiment', 'Params', 'ParamsError',
-           'check_params', 'load_params', 'write_override']
+           'check_params', 'load_params', 'with_mapped_columns', 'write_override']
 
 # %% ../nbs_lib/00b_params.ipynb #fbbd4746
 OVERRIDE_FILE = "params.override.yaml"
@@ -77,7 +77,7 @@ class EventLog(_Block):
     events_path: str
     customers_path: str | None = None
     read: ReadOptions = ReadOptions()
-    identical_rows: Literal["drop", "fail"] = "drop"  # without an event id: rows equal in every mapped column
+    identical_rows: Literal["auto", "drop", "keep", "fail"] = "auto"  # without an event id: rows equal in every mapped column
     mapping: EventLogMapping
 
 class SnapshotMapping(_Block):
@@ -318,7 +318,20 @@ def load_params(path: str | Path = "params.yaml",  # YAML file with one block pe
     if overrides is not None and not isinstance(overrides, dict):
         raise ParamsError(f"{override}: expected a mapping of stage blocks, got {type(overrides).__name__}")
     where = f"{path}" + (f" + {override.name}" if overrides else "")
-    return check_params(merge_overrides(params, overrides or {}), where)
+    return with_mapped_columns(check_params(merge_overrides(params, overrides or {}), where))
+
+def with_mapped_columns(params: dict[str, Any],  # checked parameter blocks
+                        ) -> dict[str, Any]:
+    "`params` whose `schema` also lists every measure and customer attribute `ingest.event_log.mapping` maps: a mapped column is a feature source."
+    ingest = params.get("ingest") or {}
+    if ingest.get("source") != "event_log" or "schema" not in params:
+        return params
+    mapping, schema = ingest["event_log"]["mapping"], dict(params["schema"])
+    for key, mapped in (("measures", list(mapping.get("measures") or {})),
+                        ("customer_attributes", list(mapping.get("customer_attributes") or []))):
+        listed = list(schema.get(key) or [])
+        schema[key] = listed + [c for c in mapped if c not in listed]
+    return {**params, "schema": schema}
 
 def write_override(path: str | Path,           # params.yaml (the override file is written beside it)
                    values: dict[str, Any],     # dotted keys, e.g. {"train.window_days": 90}

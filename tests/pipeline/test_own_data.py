@@ -68,6 +68,8 @@ def test_purchase_log_example(run_copy):
     events = pd.read_parquet(run_copy / "data" / "raw" / "events.parquet")
     assert set(events.event_type) == {"purchase"} and events.ts.min() >= pd.Timestamp("2025-01-01")
     assert not events.duplicated().any()
+    labelled = pd.read_parquet(run_copy / "data" / "features" / "labelled.parquet")
+    assert {"sum_items_purchase_30d", "last_items_purchase"} <= set(labelled.columns), "every mapped measure is used"
     scores = pd.read_parquet(run_copy / "data" / "predictions" / "scores.parquet")
     assert len(scores) > 100 and scores.churn_probability.between(0, 1).all()
     assert assert_store_parity(run_copy) > 100, "the event-log path's features in the feature store"
