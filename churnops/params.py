@@ -117,7 +117,8 @@ class ColumnRule(_Block):
 
 class Validate(_Block):
     max_future_days: int = Field(ge=0)
-    earliest_timestamp: str
+    earliest_timestamp: str = "1970-01-01"  # blocks: an event before it is impossible (a zero read as a date)
+    plausible_from: str | None = None  # warns: events before it are possible but rare (null: earliest_timestamp)
     event_types: list[str] = []
     label_rate: tuple[Share, Share]
     row_count_change: tuple[float, float]

@@ -23,9 +23,9 @@ __all__ = ['REPORT_ASSETS', 'ValidationFailed', 'raw_data_suites', 'feature_suit
 class ValidationFailed(ValueError):
     "Blocking expectations failed; the message lists suite, expectation, column, observed vs expected, examples."
 
-def _rule(name: str, expectation: str, **kwargs: Any) -> dict[str, Any]:
-    "One expectation: its stable name, the Great Expectations class name and its arguments."
-    return {"name": name, "expectation": expectation, "kwargs": kwargs}
+def _rule(name: str, expectation: str, default_level: str = "block", **kwargs: Any) -> dict[str, Any]:
+    "One expectation: its stable name, the Great Expectations class name, its arguments, and whether it blocks or warns unless `validate.warn` says otherwise."
+    return {"name": name, "expectation": expectation, "kwargs": kwargs, "default_level": default_level}
 
 def _range_rules(table: str, df: pd.DataFrame, columns: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     "Value range and non-null share of every configured column the table has."
@@ -100,7 +100,11 @@ def raw_data_suites(customers: pd.DataFrame,    # ingested customer table (a sna
         _rule("events.ts.type", "ExpectColumnValuesToBeInTypeList", column="ts",
               type_list=["datetime64[us]", "datetime64[ns]", "datetime64[ms]", "datetime64[s]"]),
         _rule("events.ts.not_future", "ExpectColumnValuesToBeBetween", column="ts", max_value=latest),
-        _rule("events.ts.in_data_window", "ExpectColumnValuesToBeBetween", column="ts", min_value=earliest),
+        _rule("events.ts.in_data_window", "ExpectColumnValuesToBeBetween", column="ts", min_value=earliest,
+              description="no event before validate.earliest_timestamp (1970: a date read as a zero number)"),
+        _rule("events.ts.plausible", "ExpectColumnValuesToBeBetween", "warn", column="ts",
+              min_value=pd.Timestamp(validate.get("plausible_from") or earliest),
+              description="events before validate.plausible_from are possible but rare: reported, not blocking"),
         *[_rule(f"events.{m}.type", "ExpectColumnValuesToBeInTypeList", column=m, type_list=["float64", "int64"])
           for m in measures],
         _rule("events.table.no_duplicates", "ExpectColumnValuesToBeUnique", column="event_id",
@@ -210,7 +214,7 @@ def apply_levels(suites: dict[str, tuple[pd.DataFrame, list[dict[str, Any]]]],
                          f"known: {sorted(names)}")
     for _, rules in suites.values():
         for rule in rules:
-            rule["level"] = "warn" if rule["name"] in warn else "block"
+            rule["level"] = "warn" if rule["name"] in warn else rule["default_level"]
             if rule["name"] in warn:
                 rule["kwargs"]["mostly"] = float(warn[rule["name"]])
 
@@ -288,6 +292,7 @@ def run_suites(suites: dict[str, tuple[pd.DataFrame, list[dict[str, Any]]]],  # 
 # rules whose limits are choices about your data, not facts: the failure names the parameter to change
 _SETTINGS = {"event_type.allowed": "validate.event_types (list your event types, or [] for any)",
              "ts.in_data_window": "validate.earliest_timestamp", "ts.not_future": "validate.max_future_days",
+             "ts.plausible": "validate.plausible_from",
              "churned.rate": "validate.label_rate", "table.row_count_change": "validate.row_count_change"}
 
 def _describe(r: dict[str, Any]) -> str:
