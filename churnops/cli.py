@@ -123,6 +123,10 @@ def _registry(args: argparse.Namespace) -> int:
             if version is None:
                 print(f"{args.version} names an alias, not a version: the champion stays where it is")
                 return 0
+            if not version.isdigit():  # an alias, e.g. the challenger that waits for a person
+                version = registry.alias_version(uri, name, args.version)
+                if version is None:
+                    raise SystemExit(f"{name}: no version has the alias {args.version!r} (churnops registry list)")
             registry.promote(uri, name, version, reason=f"promoted: {args.reason}")
             action = "promoted by hand"
         else:
@@ -193,7 +197,10 @@ def _serve(args: argparse.Namespace) -> int:
           f"{', anonymous predictions' if access.anonymous else ''}; docs: {'/docs' if config.docs else 'off'}); "
           f"metrics: http://{host}:{metrics_port}/metrics", flush=True)
     gc.set_threshold(100_000, 50, 100)  # fewer collections under load: p99 latency 35 -> 26 ms in the benchmark
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, loop="uvloop", http="httptools")
+    # X-Forwarded-For names the client only when it comes from a configured proxy (uvicorn trusts 127.0.0.1 by
+    # default, and anonymous rate limits are per client address)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, loop="uvloop", http="httptools",
+                proxy_headers=bool(config.trusted_proxies), forwarded_allow_ips=config.trusted_proxies or None)
     return 0
 
 
@@ -507,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     actions = reg.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("list", help="versions with aliases and holdout metrics")
     promote = actions.add_parser("promote", help="make a version the champion (bypasses the gate; give a reason)")
-    promote.add_argument("version", help="a version number, or a model source models:/<name>/<version> (the canary's)")
+    promote.add_argument("version", help="a version number, an alias (challenger), or a model source models:/<name>/<version> (the canary's)")
     promote.add_argument("--reason", required=True)
     actions.add_parser("rollback", help="point champion back at the previous champion")
     export = actions.add_parser("export", help="export a version as a self-contained bundle for serving")

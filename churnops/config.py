@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 
 # %% auto #0
-__all__ = ['atomic_path', 'write_parquet', 'write_json', 'publish_file', 'atomic_directory', 'file_sha256', 'git_commit',
-           'mlflow_tracking_uri', 'free_port']
+__all__ = ['atomic_path', 'write_parquet', 'write_json', 'publish_file', 'atomic_directory', 'WorkspaceBusy', 'workspace_lock',
+           'file_sha256', 'git_commit', 'mlflow_tracking_uri', 'free_port']
 
 # %% ../nbs_lib/00_config.ipynb #6bf978f2
 @contextlib.contextmanager
@@ -102,6 +102,42 @@ def atomic_directory(path: str | Path,  # final location of the folder product
             shutil.rmtree(aside, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # after an exchange: the old folder
+
+# %% ../nbs_lib/00_config.ipynb #4dde6e4c
+class WorkspaceBusy(RuntimeError):
+    "Another run holds this workspace; the message names it."
+
+@contextlib.contextmanager
+def workspace_lock(root: str | Path = ".",   # the project (the lock is root/.churnops/run.lock)
+                   what: str = "churnops run",  # the command taking it, shown to a refused run
+                   wait_seconds: float = 0,     # wait this long for a running one to finish, then refuse
+                   ) -> Iterator[None]:
+    "Hold the workspace's run lock while the block runs; refuse (or wait for) a second holder."
+    import fcntl
+    import time
+    path = Path(root) / ".churnops" / "run.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    with open(path, "a+") as handle:  # opened without O_CLOEXEC cleared: children never inherit the lock
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another run"
+                    raise WorkspaceBusy(f"{Path(root).resolve()}: {holder} is running in this workspace; one run per "
+                                        "workspace: wait for it to finish, or stop it") from None
+                time.sleep(0.5)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"`{what}` (pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S %Z')})\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
 
 # %% ../nbs_lib/00_config.ipynb #2cc5f143
 def file_sha256(path: str | Path) -> str:

@@ -17,8 +17,8 @@ import pandas as pd
 from .contract import KEY_COLUMNS, LABEL_COLUMN, TIME_DTYPE
 
 # %% auto #0
-__all__ = ['ONLINE_STORE_ENV', 'REDIS_CONNECTION_ENV', 'REGISTRY_ENV', 'ENTITY', 'ID_COLUMN', 'TIME_COLUMN',
-           'online_store_config', 'repo_config', 'write_repo_config', 'open_store', 'feature_definitions',
+__all__ = ['ONLINE_STORE_ENV', 'REDIS_CONNECTION_ENV', 'REGISTRY_ENV', 'ENTITY', 'ID_COLUMN', 'TIME_COLUMN', 'INT64_MIN',
+           'INT64_MAX', 'online_store_config', 'repo_config', 'write_repo_config', 'open_store', 'feature_definitions',
            'FeatureStoreMismatch', 'offline_table', 'registered_view', 'check_columns', 'write_online', 'Materialized',
            'materialize_newest', 'historical_features', 'online_rows', 'online_features', 'OnlineFeatures']
 
@@ -279,6 +279,8 @@ def online_features(store: Any, block: dict[str, Any],
     return _as_table(pd.DataFrame(rows, columns=[*KEY_COLUMNS, *(f.name for f in view.features)]), view)
 
 # %% ../nbs_lib/03e_feature_store.ipynb #d1ddbeb7
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # an INT64 entity key holds no other id
+
 @dataclass
 class OnlineFeatures:
     "An open store and its registered view, for the API's lookups by customer id."
@@ -307,8 +309,11 @@ class OnlineFeatures:
         return time.monotonic() < self.down_until
 
     def mark_down(self, error: BaseException) -> str:
-        "Remember a failed lookup for `retry_after_seconds`; returns what went wrong."
-        self.down_reason = (f"{type(error).__name__}: {error}" if str(error) else
+        """Remember a failed lookup for `retry_after_seconds`; returns what went wrong, as other callers and the
+        unauthenticated /ready may read it: the error's kind, never its text (which can hold a caller's input)."""
+        import logging
+        logging.getLogger("churnops.feature_store").warning("online store lookup failed: %r", error)
+        self.down_reason = (f"{type(error).__name__} (the service log has the details)" if str(error) else
                             f"no answer within {self.block['lookup_timeout_seconds']} s")
         self.down_until = time.monotonic() + self.block["retry_after_seconds"]
         return self.down_reason
@@ -325,9 +330,10 @@ class OnlineFeatures:
                                        f"{missing} (re-run the materialize stage for this model's features)")
 
     def _ids(self, customer_ids: list[Any]) -> list[Any]:
-        "The ids in the entity's type (an id that cannot have it is simply unknown)."
+        "The ids in the entity's type (an id that cannot have it, such as a number past int64, is simply unknown)."
         if self.integer_ids:
-            return [int(i) for i in customer_ids if isinstance(i, int) or str(i).lstrip("-").isdigit()]
+            numbers = [int(i) for i in customer_ids if isinstance(i, int) or str(i).lstrip("-").isdigit()]
+            return [i for i in numbers if INT64_MIN <= i <= INT64_MAX]
         return [str(i) for i in customer_ids]
 
     def rows(self, customer_ids: list[Any]) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ log = logging.getLogger("churnops.model")
 # %% auto #0
 __all__ = ['log', 'PROBE_TOLERANCE', 'PROBE_ROWS', 'SKOPS_TRUSTED_TYPES', 'model_inputs', 'probe_frame', 'Predictor',
            'as_predictor', 'predict', 'UntrustedModelError', 'pinned_requirements', 'save_model', 'log_model',
-           'load_model', 'Bundle', 'integer_inputs', 'load_bundle']
+           'load_model', 'Bundle', 'NoChampion', 'integer_inputs', 'load_bundle']
 
 # %% ../nbs_lib/03b_model.ipynb #01285560
 PROBE_TOLERANCE = 1e-9  # largest |fast - predict_proba| accepted on the probe batch
@@ -50,7 +50,7 @@ def probe_frame(scorer: Scorer,                      # the compiled form of the 
     for column, categories in scorer.categorical.items():
         frame[column] = [([*categories, "<a value never seen in training>"])[k % (len(categories) + 1)] for k in range(n)]
     frame = frame[[c for c in scorer.inputs if c in frame.columns]]
-    if real_rows is not None and len(real_rows):
+    if real_rows is not None and len(real_rows) and set(frame.columns) <= set(real_rows.columns):  # rows of other data: left out
         frame = pd.concat([frame, real_rows[frame.columns].head(n)], ignore_index=True)
     return frame
 
@@ -204,6 +204,9 @@ class Bundle:
     def label(self) -> str:
         return f"{self.name}/{self.version}"
 
+class NoChampion(FileNotFoundError):
+    "The bundle records that no version has passed the gate yet (its bundle.json says why); there is no model to load."
+
 def integer_inputs(model_dir: str | Path) -> set[str]:
     "Input columns the MLflow signature declares as integers."
     meta = yaml.safe_load((Path(model_dir) / "MLmodel").read_text())
@@ -221,6 +224,8 @@ def load_bundle(path: str | Path,                                    # a folder 
     except (OSError, ValueError) as error:
         raise FileNotFoundError(f"{path / 'bundle.json'}: missing or unreadable ({error}); "
                                 "export a model with `churnops registry export`") from error
+    if meta.get("version") is None:
+        raise NoChampion(f"{path}: {meta.get('model_name', 'the model')} has no champion yet: {meta.get('reason', '?')}")
     model = load_model(path / "model")
     return Bundle(Predictor(model, feature_ranges, integer_inputs(path / "model"), probe),
                   meta.get("model_name", "model"), str(meta.get("version", "?")), meta.get("alias", ""),

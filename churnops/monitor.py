@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['evidently_drift', 'quality_on_labelled', 'write_drift_metrics']
+__all__ = ['evidently_drift', 'monitored_columns', 'quality_on_labelled', 'write_drift_metrics']
 
 # %% ../nbs_lib/07_monitor.ipynb #637da727
 def _verdicts(snapshot_dict: dict[str, Any]) -> dict[str, bool]:
@@ -28,7 +28,7 @@ def evidently_drift(reference: pd.DataFrame,  # reference snapshot (model inputs
                     current: pd.DataFrame,    # current snapshot (model inputs)
                     columns: list[str],       # features to compare
                     monitor: dict[str, Any],  # the `monitor` block: drift_share_threshold
-                    reference_scores: np.ndarray, current_scores: np.ndarray,
+                    reference_scores: np.ndarray | None, current_scores: np.ndarray | None,  # None: no champion scored
                     html_path: str | Path,    # where the Evidently HTML report goes (written atomically)
                     ) -> dict[str, Any]:
     "Feature drift (per column and share) and prediction drift with Evidently; the HTML report is saved."
@@ -40,11 +40,13 @@ def evidently_drift(reference: pd.DataFrame,  # reference snapshot (model inputs
 
     methods = {"num_method": monitor["num_method"], "num_threshold": monitor["num_threshold"],
                "cat_method": monitor["cat_method"], "cat_threshold": monitor["cat_threshold"]}
+    scored = reference_scores is not None and current_scores is not None
     report = Report([DataDriftPreset(columns=columns, drift_share=monitor["drift_share_threshold"], **methods),
-                     ValueDrift(column="prediction", method=monitor["num_method"], threshold=monitor["num_threshold"])],
-                    include_tests=True)
-    snapshot = report.run(reference_data=reference[columns].assign(prediction=reference_scores),
-                          current_data=current[columns].assign(prediction=current_scores))
+                     *([ValueDrift(column="prediction", method=monitor["num_method"], threshold=monitor["num_threshold"])]
+                       if scored else [])], include_tests=True)
+    predictions = (lambda frame, scores: frame.assign(prediction=scores)) if scored else (lambda frame, _: frame)
+    snapshot = report.run(reference_data=predictions(reference[columns], reference_scores),
+                          current_data=predictions(current[columns], current_scores))
     with atomic_path(html_path) as tmp:
         snapshot.save_html(str(tmp))
     per_feature, prediction, share = {}, None, None
@@ -68,6 +70,16 @@ def evidently_drift(reference: pd.DataFrame,  # reference snapshot (model inputs
             "feature_drift": per_feature, "prediction_drift": prediction}
 
 # %% ../nbs_lib/07_monitor.ipynb #2fa39e0a
+def monitored_columns(reference: pd.DataFrame, current: pd.DataFrame,  # the training and scoring snapshots
+                      champion: Any | None,  # the champion `Bundle` that scores `current`, or None
+                      ) -> list[str]:
+    "The champion's inputs; without a champion, every feature that has values in both snapshots."
+    from churnops.contract import feature_columns
+    if champion is not None:
+        return champion.predictor.inputs
+    return [c for c in feature_columns(current) if c in reference.columns
+            and reference[c].notna().any() and current[c].notna().any()]
+
 def quality_on_labelled(labelled: pd.DataFrame, scores: np.ndarray,
                         training: dict[str, float],  # the champion's holdout metrics (bundle.json)
                         ) -> dict[str, Any]:

@@ -219,6 +219,7 @@ class Serve(_Block):
     anonymous_requests_per_minute: float = Field(600, gt=0)
     max_body_bytes: int = Field(4_000_000, gt=0)
     docs: bool = True
+    trusted_proxies: list[str] = []  # addresses (or CIDRs) whose X-Forwarded-For is believed; [] = none
 
 class FeatureStore(_Block):
     repo: str

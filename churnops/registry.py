@@ -19,8 +19,8 @@ from .model import Predictor, as_predictor, load_model
 
 # %% auto #0
 __all__ = ['HISTORY_TAG', 'PERMISSIONS', 'client', 'register_version', 'attach_evaluation', 'alias_version', 'champion_history',
-           'promote', 'rollback', 'download_version', 'load_version', 'list_versions', 'NothingPromoted',
-           'headroom_gain', 'promotion_decision', 'behaviour_checks', 'champion_on_holdout', 'export_bundle',
+           'promote', 'rollback', 'download_version', 'load_version', 'list_versions', 'headroom_gain',
+           'promotion_decision', 'behaviour_checks', 'champion_on_holdout', 'export_bundle', 'export_no_champion',
            'publish_champion', 'grant_access']
 
 # %% ../nbs_lib/05a_registry.ipynb #76b80e0f
@@ -129,9 +129,6 @@ def list_versions(tracking_uri: str, model_name: str) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("version").reset_index(drop=True) if rows else pd.DataFrame()
 
 # %% ../nbs_lib/05a_registry.ipynb #79158f69
-class NothingPromoted(RuntimeError):
-    "No version is champion after the gate: there is nothing to score with (the decision record holds the evidence)."
-
 def headroom_gain(challenger: float, baseline: float, metric: str, base_rate: float) -> float:
     "The challenger's gain over the baseline as a share of what a perfect ranking would add above chance."
     chance = base_rate if metric == "pr_auc" else 0.5
@@ -144,23 +141,30 @@ def promotion_decision(challenger: dict[str, float],          # holdout metrics 
                        gate: dict[str, Any],                  # {metric, min_improvement, baseline_margin}
                        not_comparable: str | None = None,     # why the current champion could not be compared
                        single_feature: str | None = None,     # the feature, when the challenger is the single-feature model
+                       version: str | None = None,            # the challenger's version (named in the hand-promotion advice)
                        ) -> tuple[bool, str]:
     "Whether the challenger should become champion, and the reason in one sentence."
     metric, margin = gate["metric"], gate["min_improvement"]
     if behaviour_failures:
         return False, "rejected: behavioural checks failed (" + "; ".join(behaviour_failures) + ")"
     if champion is None:
-        first = f"replaces a champion that is not comparable ({not_comparable})" if not_comparable else "first champion"
         if single_feature:
-            return True, (f"{first}: no model beat the single feature {single_feature} on validation, so the champion "
-                          f"is that feature alone (holdout {metric} {challenger[metric]:.4f})")
-        gain = headroom_gain(challenger[metric], baseline[metric], metric, challenger["base_rate"])
-        versus = (f"{metric} {challenger[metric]:.4f} vs the single-feature baseline {baseline[metric]:.4f}: "
-                  f"{gain:+.1%} of the headroom above chance (base rate {challenger['base_rate']:.1%})")
-        if gain >= gate["baseline_margin"]:
-            return True, f"{first}: {versus} >= {gate['baseline_margin']:.1%}"
-        return False, (f"rejected: {versus} < the required {gate['baseline_margin']:.1%}; the baseline wins"
-                       + (f"; the champion is not comparable ({not_comparable})" if not_comparable else ""))
+            passed = (f"no model beat the single feature {single_feature} on validation, so the model is that feature "
+                      f"alone (holdout {metric} {challenger[metric]:.4f})")
+        else:
+            gain = headroom_gain(challenger[metric], baseline[metric], metric, challenger["base_rate"])
+            versus = (f"{metric} {challenger[metric]:.4f} vs the single-feature baseline {baseline[metric]:.4f}: "
+                      f"{gain:+.1%} of the headroom above chance (base rate {challenger['base_rate']:.1%})")
+            if gain < gate["baseline_margin"]:
+                return False, (f"rejected: {versus} < the required {gate['baseline_margin']:.1%}; the baseline wins"
+                               + (f"; the champion is not comparable ({not_comparable})" if not_comparable else ""))
+            passed = f"{versus} >= {gate['baseline_margin']:.1%}"
+        if not_comparable:
+            # Corrupt data is exactly what makes a champion not comparable: that never lowers the bar to the baseline.
+            return False, (f"waits for a person: {passed}, but the champion is not comparable ({not_comparable}), so "
+                           "the gate cannot say it is better; if this change is intended (a new data source or label), "
+                           f"promote it by hand: churnops registry promote {version or 'challenger'} --reason '<why>'")
+        return True, f"first champion: {passed}"
     gain = challenger[metric] - champion[metric]
     if gain >= margin:
         return True, f"promoted: {metric} {challenger[metric]:.4f} vs champion {champion[metric]:.4f} (+{gain:.4f} >= {margin})"
@@ -216,6 +220,16 @@ def export_bundle(tracking_uri: str, model_name: str, out_dir: str | Path, alias
         download_version(tracking_uri, model_name, version, staging / "model")
         load_model(staging / "model")  # refuse to export what no consumer may load
         (staging / "bundle.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return Path(out_dir)
+
+def export_no_champion(model_name: str, out_dir: str | Path,
+                       reason: str,  # why no version is champion (the gate's sentence)
+                       ) -> Path:
+    "A bundle that records that there is no champion yet, and why (`load_bundle` raises `NoChampion` on it)."
+    with atomic_directory(out_dir) as staging:
+        staging.mkdir()
+        (staging / "bundle.json").write_text(json.dumps({"model_name": model_name, "version": None, "alias": "champion",
+                                                         "reason": reason}, indent=2, sort_keys=True) + "\n")
     return Path(out_dir)
 
 # %% ../nbs_lib/05a_registry.ipynb #bcce2237

@@ -128,8 +128,8 @@ def run_summary(paths: dict[str, Path],  # from `summary_paths`
                                            "failed_warnings": result["failed_warnings"]}
     if drift:
         ranked = sorted(drift["feature_drift"].items(), key=lambda item: -item[1]["score"])
-        summary["drift"] = {k: drift[k] for k in ("drift_share", "drift_share_threshold", "drifted_count", "retrain",
-                                                   "champion", "reference_as_of", "current_as_of")}
+        summary["drift"] = {k: drift.get(k) for k in ("drift_share", "drift_share_threshold", "drifted_count", "retrain",
+                                                       "champion", "reference_as_of", "current_as_of", "not_scored")}
         summary["drift"]["top_drifted"] = [{"feature": f, "score": e["score"], "threshold": e["threshold"]}
                                            for f, e in ranked if e["drifted"]][:top_drifted]
     retrain = _read_json(paths.get("retrain_decision"))
@@ -165,7 +165,9 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"Data gate {name}: {'passed' if result['passed'] else 'FAILED'}, {result['succeeded']} of "
                      f"{result['expectations']} expectations met ({result['failed_blocking']} blocking, "
                      f"{result['failed_warnings']} warning failures)")
-    if (drift := summary["drift"]):
+    if (drift := summary["drift"]) and drift["not_scored"]:
+        lines.append(f"Scores: none this run: {drift['not_scored']}")
+    if drift:
         lines.append(f"Drift: {drift['drift_share']:.2f} of features drifted (threshold {drift['drift_share_threshold']}): "
                      + ("retraining indicated" if drift["retrain"] else "no retraining needed"))
     if (retrain := summary["retrain"]):
@@ -264,7 +266,10 @@ def landing_page(summary: dict[str, Any],   # from `run_summary`
             f"<p>failed: <span data-metric='failed_blocking'>{result['failed_blocking']}</span> blocking, "
             f"<span data-metric='failed_warnings'>{result['failed_warnings']}</span> warnings</p>",
             f"card-data-{name.replace('_', '-')}"))
-    if (drift := summary["drift"]):
+    if (drift := summary["drift"]) and drift["not_scored"]:
+        cards.append(_card("Scores", "bad", "<p class='big' data-metric='scored'>no scores this run</p>"
+                           f"<p>{html.escape(drift['not_scored'])}</p>", "card-scores"))
+    if drift:
         top = ", ".join(f"{html.escape(t['feature'])} ({t['score']:.2f})" for t in drift["top_drifted"]) or "none"
         cards.append(_card("Drift", "bad" if drift["retrain"] else "ok",
             f"<p class='big'>{_number(drift['drift_share'], 'drift_share', 2)} <span class='vs'>of features drifted</span></p>"

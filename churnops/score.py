@@ -5,13 +5,15 @@
 # %% ../nbs_lib/06_score.ipynb #3ad01106
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from .model import Bundle, Predictor
+from .model import Bundle, NoChampion, Predictor, load_bundle
 
 # %% auto #0
-__all__ = ['score_snapshot', 'score_with_bundle']
+__all__ = ['score_snapshot', 'champion_for', 'no_scores', 'score_with_bundle']
 
 # %% ../nbs_lib/06_score.ipynb #33946c67
 def score_snapshot(predictor: Predictor,    # the model's one predict door (`churnops.model`)
@@ -28,6 +30,28 @@ def score_snapshot(predictor: Predictor,    # the model's one predict door (`chu
     if band_labels:
         scores["risk_band"] = pd.qcut(scores.churn_probability.rank(method="first"), len(band_labels), labels=band_labels)
     return scores.sort_values(["churn_probability", "customer_id"], ascending=[False, True]).reset_index(drop=True)
+
+def champion_for(bundle_dir: str | Path,     # the register stage's champion bundle
+                 snapshot: pd.DataFrame,     # the features to score (also the fast path's probe rows)
+                 ) -> tuple[Bundle | None, str | None]:
+    "The champion bundle if it can score `snapshot`, else None and why not (no champion yet; it reads features this data does not build)."
+    try:
+        bundle = load_bundle(bundle_dir, probe=snapshot)
+    except NoChampion as why:
+        return None, str(why)
+    missing = [c for c in bundle.predictor.inputs if c not in snapshot.columns]
+    if missing:
+        return None, (f"champion {bundle.label} reads features this data does not build ({missing[:5]}"
+                      f"{' ...' if len(missing) > 5 else ''}): it was trained on another data source; the register "
+                      "stage's decision says what waits")
+    return bundle, None
+
+def no_scores(band_labels: list[str] | None = None) -> pd.DataFrame:
+    "The scores table with its columns and no rows (a run without a champion that can score)."
+    empty = pd.DataFrame({"customer_id": pd.Series(dtype="int64"), "as_of_date": pd.Series(dtype="datetime64[us]"),
+                          "churn_probability": pd.Series(dtype="float64"), "model_version": pd.Series(dtype="object"),
+                          "contact": pd.Series(dtype="bool")})
+    return empty.assign(risk_band=pd.Categorical([], categories=band_labels)) if band_labels else empty
 
 def score_with_bundle(bundle: Bundle, snapshot: pd.DataFrame, band_labels: list[str] | None = None) -> pd.DataFrame:
     "`score_snapshot` with a bundle's Predictor, version and contact threshold (what the score stage runs)."

@@ -367,9 +367,8 @@ def create_app(config: ServeConfig,   # sources, routing, limits
             return refusal(verdict)
         if not isinstance(verdict, Client):  # no admin key: the admin token, when one is configured
             token = admin_token()
-            if not token:
-                return answer(schema.Problem(detail=f"admin endpoint disabled: set {ADMIN_TOKEN_ENV} or "
-                                                    f"{ADMIN_TOKEN_ENV}_FILE, or use an API key with the admin scope"), 403)
+            if not token:  # a missing, wrong or expired key is unauthenticated (401, counted), whatever else is set
+                return refusal(verdict)
             given = request.headers.get("authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
                 metrics.child(metrics.errors, "unauthenticated").inc()

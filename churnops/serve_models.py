@@ -93,6 +93,7 @@ class ServeConfig:
     anonymous_requests_per_minute: float = 600   # per client address and replica, when anonymous
     max_body_bytes: int = 4_000_000              # larger request bodies: 413 before they are read
     docs: bool = True                            # /docs, /redoc, /openapi.json
+    trusted_proxies: list[str] = field(default_factory=list)  # addresses whose X-Forwarded-For names the client
 
     @classmethod
     def from_params(cls, params: dict[str, Any], **overrides: Any) -> ServeConfig:

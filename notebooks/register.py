@@ -24,12 +24,12 @@ from churnops.contract import label_definition
 from churnops.expectations import declared_directions
 from churnops.model import Predictor, load_model
 from churnops.registry import (
-    NothingPromoted,
     alias_version,
     attach_evaluation,
     behaviour_checks,
     champion_on_holdout,
     export_bundle,
+    export_no_champion,
     list_versions,
     promote,
     promotion_decision,
@@ -59,11 +59,11 @@ champion_metrics, not_comparable = None, None
 if champion_version not in (None, version):
     champion_metrics, not_comparable = champion_on_holdout(uri, name, champion_version, test_set, label)
     if not_comparable:
-        print(f"not comparable: {not_comparable}; the challenger is judged against the single-feature baseline")
+        print(f"not comparable: {not_comparable}; the challenger can at most wait for a person")
 baseline = {"roc_auc": evaluation["baseline_roc_auc"], "pr_auc": evaluation["baseline_pr_auc"]}
 failures, checks = behaviour_checks(challenger, test_set, expectations)
 promoted, reason = promotion_decision({**metrics, "base_rate": evaluation["base_rate"]}, champion_metrics, baseline,
-                                      failures, register["gate"], not_comparable, summary["single_feature"])
+                                      failures, register["gate"], not_comparable, summary["single_feature"], version)
 if promoted:
     promote(uri, name, version, reason)
 print(f"version {version}: {reason}")
@@ -76,11 +76,15 @@ decision = {"version": version, "promoted": promoted, "reason": reason, "behavio
             "expectations": checks, "expectations_off": switched_off, "selected_candidate": summary["selected_candidate"],
             "challenger": metrics, "champion_before": champion_version, "champion_before_metrics": champion_metrics,
             "champion_not_comparable": not_comparable, "label_definition": label, "champion": champion_now}
+# A run that promotes nothing is a finished run: the last champion (if any) stays exported, else the bundle says
+# why there is none; score, monitor and publish still run and the landing page shows the reason.
 if champion_now is None:
-    write_json(decision, product["decision"])  # the evidence stays readable; nothing can be scored
-    raise NothingPromoted(f"{name}: nothing could be promoted, so there is no champion to score with: {reason}. "
-                          f"The evidence is in {product['decision']}; if the data contradicts an expectation, switch "
-                          "it off in params.yaml with the reason (expectations.directions.<pattern>: {off: why}).")
-export_bundle(uri, name, product["champion"])
+    export_no_champion(name, product["champion"], reason)
+else:
+    export_bundle(uri, name, product["champion"])
 write_json(decision, product["decision"])
+if not promoted:
+    print(f"nothing promoted; champion: {champion_now or 'none yet'}. The evidence is in {product['decision']}"
+          + ("; if the data contradicts an expectation, switch it off in params.yaml with the reason "
+             "(expectations.directions.<pattern>: {off: why})" if failures else ""))
 list_versions(uri, name)

@@ -55,6 +55,15 @@ def run_copy(pipeline_run, tmp_path):
     return root
 
 
+def assert_waited_then_promoted_by_hand(root, output: str) -> None:
+    "The first run finished with the challenger waiting for a person (the synthetic champion cannot score the new data); the promote line made it champion."
+    assert "waits for a person" in output and "Scores: none this run: champion" in output, output[-4000:]
+    decision = json.loads((root / "reports" / "registry" / "decision.json").read_text())
+    assert decision["promoted"] and decision["manual"] and decision["champion"] == decision["version"], decision
+    assert decision["champion_not_comparable"].startswith("champion v1 "), decision  # the synthetic champion
+    assert "data-metric='champion'>" + decision["version"] in (root / "reports" / "index.html").read_text()
+
+
 def test_the_readme_has_both_examples():
     assert list(readme_examples()) == ["A purchase log (`event_log`)", "A customer table (`snapshot_table`)"]
 
@@ -62,9 +71,7 @@ def test_the_readme_has_both_examples():
 def test_purchase_log_example(run_copy):
     output = follow("A purchase log (`event_log`)", run_copy)
     assert "stage 'ingest' warns: " in output and "identical to an earlier row" in output, output[-3000:]
-    decision = json.loads((run_copy / "reports" / "registry" / "decision.json").read_text())
-    assert decision["promoted"] and decision["champion"] == decision["version"], decision
-    assert "not comparable" in decision["reason"] and "does not build" in decision["champion_not_comparable"], decision
+    assert_waited_then_promoted_by_hand(run_copy, output)
     events = pd.read_parquet(run_copy / "data" / "raw" / "events.parquet")
     assert set(events.event_type) == {"purchase"} and events.ts.min() >= pd.Timestamp("2025-01-01")
     assert not events.duplicated().any()
@@ -78,8 +85,7 @@ def test_purchase_log_example(run_copy):
 def test_customer_table_example(run_copy):
     output = follow("A customer table (`snapshot_table`)", run_copy)
     assert "column 'TotalCharges'" in output and "blank cell(s)" in output, output[-3000:]
-    decision = json.loads((run_copy / "reports" / "registry" / "decision.json").read_text())
-    assert decision["promoted"] and "not comparable" in decision["reason"], decision
+    assert_waited_then_promoted_by_hand(run_copy, output)
     scored = pd.read_parquet(run_copy / "data" / "predictions" / "scores.parquet")
     newer = pd.read_csv(run_copy / "data" / "external" / "customers_scoring.csv")
     assert sorted(scored.customer_id) == sorted(newer.customerID), "the newer table is the one scored"

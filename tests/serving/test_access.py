@@ -51,6 +51,11 @@ def test_keys_scopes_rate_limits_and_the_body_limit(serve, trained, tmp_path):  
     assert forbidden.status_code == 403 and "'admin' scope" in forbidden.json()["detail"]
     reloaded = httpx.post(server.url + "/admin/reload", headers={"authorization": f"Bearer {ops}"}, timeout=60)
     assert reloaded.status_code == 200 and reloaded.json()["reloaded"] is True
+    unauthenticated = error_count(server, "unauthenticated")
+    for headers in ({}, {"authorization": f"Bearer {ops[:-2]}xx"}, {"x-api-key": "co_nobody"}):  # issue 38.8
+        refused = httpx.post(server.url + "/admin/reload", headers=headers, timeout=60)
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == 'Bearer realm="churnops"', refused.text
+    assert error_count(server, "unauthenticated") >= unauthenticated + 3, "admin refusals are counted"
 
     assert [predict(burst).status_code for _ in range(3)] == [200, 200, 200]
     limited = predict(burst)
@@ -122,3 +127,15 @@ def test_metrics_are_served_on_their_own_port_only(serve, trained, repo, tmp_pat
                                   str(trained[0] / "1"), "--params", str(repo / "params.yaml")],
                                  capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert refused.returncode == 2 and f"cannot serve /metrics on 127.0.0.1:{port}" in refused.stderr, refused.stderr[-2000:]
+
+
+def test_forwarded_addresses_count_only_from_configured_proxies(serve, trained):  # noqa: F811
+    "Anonymous rate limits are per client address: X-Forwarded-For from an unconfigured address cannot rotate it (issue 38.9)."
+    root, rows = trained
+    limit = {"api_keys_file": None, "allow_anonymous": True, "anonymous_requests_per_minute": 3}
+    rotating = lambda server, i: httpx.post(server.url + "/predict", json=rows[0], timeout=10,
+                                            headers={"x-forwarded-for": f"203.0.113.{i}"}).status_code
+    direct = serve(root / "1", **limit)
+    assert [rotating(direct, i) for i in range(4)] == [200, 200, 200, 429], "127.0.0.1 is not a proxy unless configured"
+    behind_proxy = serve(root / "1", **limit, trusted_proxies=["127.0.0.1"])
+    assert [rotating(behind_proxy, i) for i in range(4)] == [200] * 4, "a configured proxy names each client"

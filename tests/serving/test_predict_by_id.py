@@ -40,6 +40,16 @@ def test_scores_by_id_equal_the_score_stage(pipeline_run, serve, stage_scores): 
     assert single.status_code == 200 and abs(single.json()["churn_probability"] - stage_scores.churn_probability[one]) <= 1e-12
     missing = httpx.post(server.url + "/predict/customer", json={"customer_id": 987654321})
     assert missing.status_code == 404 and "987654321 has no features in the online store" in missing.json()["detail"]
+    # ids no INT64 key can hold are that caller's 404, not an outage for everyone (issue 38.7)
+    for odd in ["99999999999999999999", 2**70, "-99999999999999999999"]:
+        reply = httpx.post(server.url + "/predict/customer", json={"customer_id": odd})
+        assert reply.status_code == 404, (odd, reply.text)
+    batch = httpx.post(server.url + "/predict/customers", json={"customer_ids": ["99999999999999999999", int(one)]})
+    assert batch.status_code == 200 and batch.json()["unknown_ids"] == ["99999999999999999999"], batch.text
+    after = httpx.post(server.url + "/predict/customer", json={"customer_id": int(one)})
+    assert after.status_code == 200, "the store was not marked down by another caller's id"
+    ready_text = httpx.get(server.url + "/ready").text
+    assert "99999999999999999999" not in ready_text and '"available":true' in ready_text, ready_text
     assert httpx.post(server.url + "/predict/customer", json={"customer_id": 1, "extra": 1}).status_code == 422
     assert httpx.post(server.url + "/predict/customers", json={"customer_ids": [1] * 1001}).status_code == 422
     metrics = httpx.get(server.metrics_url).text
