@@ -61,12 +61,20 @@ def retrained_record(record: dict[str, Any],    # from `drift_record`
 def retrain_if_drift(params_path: str | Path = "params.yaml",  # the project's params.yaml
                      ) -> dict[str, Any]:
     "Monitor, retrain on the recent window if the drift share passes the threshold, and record the decision."
+    from churnops.config import workspace_lock
+    with workspace_lock(Path(params_path).resolve().parent, "churnops retrain-if-drift"):  # no run between read and write
+        return _retrain_if_drift(params_path)
+
+def _retrain_if_drift(params_path: str | Path) -> dict[str, Any]:
     if Path("models/champion").exists():
         _repro("--single-item", *refresh_stages())
     else:
         _repro("monitor")  # no champion yet: the first one is trained on the way
     drift = json.loads(Path("reports/monitoring/drift.json").read_text())
-    data = {"current_as_of": drift["current_as_of"], "scoring_sha256": file_sha256("data/features/scoring.parquet")}
+    # keyed by everything the decision reads: the snapshot, and the drift numbers with their threshold (a changed
+    # monitor.drift_share_threshold re-runs the monitor, so it is decided anew)
+    data = {"current_as_of": drift["current_as_of"], "scoring_sha256": file_sha256("data/features/scoring.parquet"),
+            "drift_share": drift["drift_share"], "drift_share_threshold": drift["drift_share_threshold"]}
     previous = json.loads(DECISION.read_text()) if DECISION.exists() else {}
     if previous.get("data") == data:
         return {**previous, "repeated": True}

@@ -45,6 +45,12 @@ def test_no_drift_keeps_the_champion_and_a_second_call_changes_nothing(run_copy)
         (run_copy / "reports" / "monitoring" / "drift.prom").read_text())}
     assert {"churnops_drift_share", "churnops_feature_drift_score", "churnops_monitor_last_run_timestamp_seconds"} <= families
     assert "retrain_decision.json" in (run_copy / "reports" / "index.html").read_text(), "the run index lists the decision"
+    # a changed threshold is a new decision, never "already decided" under the old one (issue 38.5)
+    threshold = round(record["drift_share"] + 0.01, 4)
+    override_params(run_copy / "params.yaml", {"monitor.drift_share_threshold": threshold})
+    decided, output = retrain_if_drift(run_copy)
+    assert "already decided" not in output and decided["drift_share_threshold"] == threshold, output[-2000:]
+    assert f"<= threshold {threshold}" in decided["reason"] and len(history(run_copy)) == 2
 
 
 def test_an_outage_drifts_retrains_on_the_recent_window_and_the_gate_decides(run_copy):
