@@ -309,8 +309,9 @@ def ingest_snapshot_table(path: str | Path,            # one row per customer, w
                                    LABEL_COLUMN: pd.array([pd.NA] * len(newer), dtype="Int8")}))
         features = pd.concat([features, newer[features.columns]], ignore_index=True)
     features, notes = numbers_with_blanks(features, path)  # both tables at once: one type per column
-    text = features.select_dtypes(include="object").columns  # one type per text column (a table of numbers and
-    features[text] = features[text].astype("string")         # one of words would be an object column Arrow refuses)
+    for column in features.select_dtypes(include="object").columns:  # one type per text column: a table of numbers
+        values = features[column]                                    # and one of words make a column Arrow refuses
+        features[column] = values.where(values.isna(), values.astype(str))
     for note in notes:  # shown in the ingest report; a silent text column would become thousands of categories
         warnings.warn(note, stacklevel=2)
     keys = pd.concat(parts, ignore_index=True)

@@ -189,6 +189,39 @@ def test_invalid_rows_get_precise_422s(fuzz_server, trained):
     assert too_many.status_code == 422 and too_many.json()["detail"][0]["type"] == "too_long"
 
 
+def hostile_body(row: dict, unknown_keys: int) -> bytes:
+    "A row with this many unknown keys (the issue's 3.85 MB body had 330,000): one row's worth of valid fields besides."
+    return json.dumps({**row, **{f"k{i}": 0 for i in range(unknown_keys)}}, separators=(",", ":")).encode()
+
+
+def test_a_body_of_unknown_keys_is_refused_in_a_small_answer_while_health_answers(fuzz_server, trained):
+    "Work is bounded before parsing: many unknown keys, rows or keys in a batch row get one short 422 (issue 38.6)."
+    row, headers = trained[1][0], {"content-type": "application/json", **fuzz_server.headers}
+    body = hostile_body(row, 330_000)
+    assert 3_500_000 < len(body) < 4_000_000  # under serve.max_body_bytes: the size limit alone does not stop it
+
+    async def hostile_while_health():
+        async with httpx.AsyncClient(base_url=fuzz_server.url, timeout=120) as client:
+            hostile = asyncio.create_task(client.post("/predict", content=body, headers=headers))
+            health = []
+            while not hostile.done():
+                health.append((await client.get("/health")).status_code)
+            return await hostile, health
+
+    reply, health = asyncio.run(hostile_while_health())
+    assert reply.status_code == 422 and len(reply.content) < 2_000, reply.content[:500]
+    assert "keys, more than the" in reply.json()["detail"] and "customer_id and its features" in reply.json()["detail"]
+    assert health and set(health) == {200}, "/health answered while the hostile body was being refused"
+    batch = json.dumps({"rows": [row, json.loads(hostile_body(row, 50_000))]}).encode()
+    reply = httpx.post(fuzz_server.url + "/predict/batch", content=batch, headers=headers, timeout=120)
+    assert reply.status_code == 422 and reply.json()["detail"].startswith("rows.1: "), reply.text[:500]
+    wrong_types = httpx.post(fuzz_server.url + "/predict/batch", headers=headers, timeout=120,
+                             json={"rows": [{k: "x" for k in row}] * 1000})  # every field of every row wrong
+    problems = wrong_types.json()["detail"]
+    assert wrong_types.status_code == 422 and len(problems) == 51 and problems[-1]["type"] == "too_many_problems"
+    assert httpx.post(fuzz_server.url + "/predict", json=row, headers=fuzz_server.headers).status_code == 200
+
+
 async def _load(url, rows, requests_per_worker, concurrency, during=None):
     """Closed-loop load: `concurrency` clients post a fixed number of single rows each (bounded in count, not
     timed); `during` runs once a third of them are answered, while the rest are in flight. Returns the status
