@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from churnops.catalog import stage_products
 from churnops.config import free_port
 from churnops.feature_store import OnlineFeatures, materialize_newest, open_store
 from churnops.params import load_params
-from churnops.pipeline import stage_products
 
 ROOT = Path(__file__).resolve().parents[1]
 

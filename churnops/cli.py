@@ -159,7 +159,7 @@ def _registry_version(given: str, name: str) -> str | None:
 def _publish_champion(uri: str, name: str, action: str, reason: str, pipeline_yaml: str) -> None:
     "Re-export the champion bundle and decision record where the register stage keeps them; record them in dvc.lock."
     from churnops import registry
-    from churnops.pipeline import stage_products
+    from churnops.catalog import stage_products
     if not Path(pipeline_yaml).exists():  # outside a project: the registry alias is all there is
         return
     products = stage_products("register", pipeline_yaml)

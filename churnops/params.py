@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 # %% auto #0
 __all__ = ['OVERRIDE_FILE', 'Share', 'DriftTest', 'merge_overrides', 'Drift', 'Synthetic', 'ReadOptions', 'ConstantEventType',
            'EventLogMapping', 'EventLog', 'SnapshotMapping', 'SnapshotTable', 'Ingest', 'Schema', 'ColumnRule',
-           'Validate', 'Features', 'Train', 'Campaign', 'Evaluate', 'Gate', 'DirectionOff', 'Expectations', 'Register',
-           'Mlflow', 'Monitor', 'Score', 'Serve', 'FeatureStore', 'Stream', 'Experiment', 'Params', 'ParamsError',
-           'check_params', 'load_params', 'with_mapped_columns', 'write_override']
+           'Learned', 'Validate', 'Features', 'Train', 'Campaign', 'Evaluate', 'Gate', 'DirectionOff', 'Expectations',
+           'Register', 'Mlflow', 'Monitor', 'Score', 'Serve', 'FeatureStore', 'Stream', 'Experiment', 'Params',
+           'ParamsError', 'check_params', 'load_params', 'with_mapped_columns', 'write_override']
 
 # %% ../nbs_lib/00b_params.ipynb #fbbd4746
 OVERRIDE_FILE = "params.override.yaml"
@@ -115,6 +115,12 @@ class ColumnRule(_Block):
     range: tuple[float, float] | None = None
     non_null: Share | None = None
 
+class Learned(_Block):
+    "How far a delivery may stray from the last good one (expectations learned from it; churnops.validate.learned_rules)."
+    range_tolerance: float = Field(0.5, ge=0)   # a numeric column's range widened by this share of its span
+    null_share_tolerance: Share = 0.05          # a column's share of missing values may grow by this much
+    new_category_share: Share = 0.05            # rows in categories the last good delivery did not have
+
 class Validate(_Block):
     max_future_days: int = Field(ge=0)
     earliest_timestamp: str = "1970-01-01"  # blocks: an event before it is impossible (a zero read as a date)
@@ -125,6 +131,7 @@ class Validate(_Block):
     columns: dict[str, ColumnRule] = {}
     feature_ranges: dict[str, tuple[float, float]]
     warn: dict[str, Share] | None = None
+    learned: Learned | None = Learned()  # null: no expectations learned from the last good delivery
 
 class Features(_Block):
     windows_days: list[Annotated[int, Field(gt=0)]] = Field(min_length=1)

@@ -14,12 +14,13 @@ from typing import Any
 
 import yaml
 
+from .catalog import stage_order
+
 # %% auto #0
 __all__ = ['DVC_ONLY_STAGES', 'STAGE_ENVIRONMENT', 'STAGE_SERVER_ENV', 'STAGE_SERVER_LOG', 'BUILT_BY_SETUP', 'ploomber_stages',
-           'dvc_stages', 'library_modules', 'pipeline_differences', 'stage_products', 'stage_order', 'StageFailed',
-           'run_stage', 'notebook_warnings', 'pipeline_progress', 'run_report_notebook', 'stage_imports',
-           'serve_stages', 'run_stage_on_server', 'stage_server', 'copy_work_tree', 'commit_work_tree',
-           'override_params']
+           'dvc_stages', 'library_modules', 'pipeline_differences', 'StageFailed', 'run_stage', 'notebook_warnings',
+           'pipeline_progress', 'run_report_notebook', 'stage_imports', 'serve_stages', 'run_stage_on_server',
+           'stage_server', 'copy_work_tree', 'commit_work_tree', 'override_params']
 
 # %% ../nbs_lib/09_pipeline.ipynb #0230c16c
 def ploomber_stages(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, dict[str, Any]]:
@@ -110,17 +111,6 @@ def pipeline_differences(pipeline_yaml: str | Path = "pipeline.yaml",
         if p["params"] != d["params"]:
             problems.append(f"{name}: pipeline.yaml params {p['params']} != dvc.yaml params {d['params']}")
     return problems
-
-def stage_products(name: str, pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, str]:
-    "Product key -> path of one stage, as pipeline.yaml declares them (the one place product paths are written)."
-    tasks = {t["name"]: t for t in yaml.safe_load(Path(pipeline_yaml).read_text())["tasks"]}
-    if name not in tasks:
-        raise KeyError(f"{pipeline_yaml}: no stage {name!r}")
-    return {key: str(path) for key, path in tasks[name]["product"].items()}
-
-def stage_order(dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
-    "Stage names in the order dvc.yaml lists them (which is run order)."
-    return list(yaml.safe_load(Path(dvc_yaml).read_text())["stages"])
 
 # %% ../nbs_lib/09_pipeline.ipynb #5044bb0a
 class StageFailed(RuntimeError):

@@ -87,7 +87,7 @@ class OfflineHTMLExporter(HTMLExporter):
 # %% ../nbs_lib/08_reports.ipynb #09f58657
 def summary_paths(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, Path]:
     "Where each result of the run is, from pipeline.yaml's products (and the retraining records of `churnops retrain-if-drift`)."
-    from churnops.pipeline import stage_products
+    from churnops.catalog import stage_products
     from churnops.retrain import DECISION, HISTORY
 
     root = Path(pipeline_yaml).parent
@@ -98,7 +98,7 @@ def summary_paths(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, Path
             "raw_data_validation": root / products["validate"]["results"],
             "features_validation": root / products["features"]["validation"],
             "drift": root / products["monitor"]["drift"],
-            "raw_customers": root / products["validate"]["customers"], "raw_events": root / products["validate"]["events"],
+            "raw_customers": root / products["features"]["customers"], "raw_events": root / products["features"]["events"],
             "retrain_decision": root / DECISION, "retrain_history": root / HISTORY}
 
 def _read_json(path: Path | None) -> Any:

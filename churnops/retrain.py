@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .catalog import stage_order
 from .config import file_sha256, write_json
 from .params import load_params, write_override
-from .pipeline import stage_order
 
 # %% auto #0
 __all__ = ['DECISION', 'HISTORY', 'TRAINING_STAGES', 'refresh_stages', 'drift_record', 'retrained_record', 'retrain_if_drift']

@@ -16,8 +16,9 @@ from .config import atomic_directory
 from .contract import EVENT_COLUMNS, KEY_COLUMNS, LABEL_COLUMN, feature_range, parse_feature
 
 # %% auto #0
-__all__ = ['REPORT_ASSETS', 'ValidationFailed', 'raw_data_suites', 'feature_suites', 'vendor_data_docs_assets', 'apply_levels',
-           'run_suites', 'gate', 'summary', 'read_previous']
+__all__ = ['NOT_LEARNED', 'REPORT_ASSETS', 'ValidationFailed', 'learned_rules', 'raw_data_suites', 'feature_suites',
+           'vendor_data_docs_assets', 'apply_levels', 'run_suites', 'gate', 'summary', 'last_good_delivery',
+           'read_previous']
 
 # %% ../nbs_lib/02a_validate.ipynb #f2a52eba
 class ValidationFailed(ValueError):
@@ -42,6 +43,40 @@ def _range_rules(table: str, df: pd.DataFrame, columns: dict[str, dict[str, Any]
                                column=column, mostly=float(spec["non_null"])))
     return rules
 
+NOT_LEARNED = {"customer_id", "as_of_date", LABEL_COLUMN, "signup_date", "ts", "event_type", "event_id"}  # keys, label,
+# times and event types have rules of their own
+
+def learned_rules(table: str,                 # the suite's table name (customers, snapshot, events)
+                  df: pd.DataFrame,           # the new delivery
+                  last_good: pd.DataFrame | None,  # the same table of the last delivery that passed every gate
+                  learned: dict[str, float],  # `validate.learned`: range_tolerance, null_share_tolerance, new_category_share
+                  configured: list[str],      # columns `validate.columns` gives explicit rules (those are not learned)
+                  ) -> list[dict[str, Any]]:
+    """Expectations learned from the last good delivery of the same shape (same columns): each numeric column's range
+    widened by `range_tolerance` of its span (a column that was never negative stays so), each column's null share
+    plus `null_share_tolerance`, each text column's categories (at most `new_category_share` of rows in new ones)."""
+    if last_good is None or not learned or set(last_good.columns) != set(df.columns):
+        return []  # a first delivery, or another source's: nothing learned applies
+    rules = []
+    for column in [c for c in df.columns if c not in NOT_LEARNED and c not in configured]:
+        before = last_good[column]
+        if pd.api.types.is_numeric_dtype(before) and not pd.api.types.is_bool_dtype(before) and before.notna().any():
+            low, high = float(before.min()), float(before.max())
+            slack = learned["range_tolerance"] * ((high - low) or max(abs(high), 1.0))
+            rules.append(_rule(f"{table}.{column}.learned_range", "ExpectColumnValuesToBeBetween", column=column,
+                               min_value=max(low - slack, 0.0) if low >= 0 else low - slack, max_value=high + slack,
+                               description=f"within the last good delivery's range [{low:g}, {high:g}] widened by "
+                                           f"{learned['range_tolerance']:.0%} of its span"))
+        elif not pd.api.types.is_numeric_dtype(before) and 0 < before.nunique() <= 1000:
+            rules.append(_rule(f"{table}.{column}.learned_categories", "ExpectColumnValuesToBeInSet", column=column,
+                               value_set=sorted(map(str, before.dropna().unique())),
+                               mostly=1 - learned["new_category_share"],
+                               description="the last good delivery's categories (new ones on few rows only)"))
+        rules.append(_rule(f"{table}.{column}.learned_nulls", "ExpectColumnValuesToNotBeNull", column=column,
+                           mostly=max(0.0, 1 - float(before.isna().mean()) - learned["null_share_tolerance"]),
+                           description="at most the last good delivery's share of missing values, plus the tolerance"))
+    return rules
+
 def _row_count_rule(table: str, previous: dict[str, int], bounds: list[float]) -> list[dict[str, Any]]:
     "Row count within `bounds` (factors) of the last run that passed, when there is one."
     if not previous.get(table):
@@ -57,6 +92,7 @@ def raw_data_suites(customers: pd.DataFrame,    # ingested customer table (a sna
                     schema: dict[str, Any],     # the `schema` block (measures the features read)
                     previous_row_counts: dict[str, int] | None = None,  # row counts of the last passing run
                     now: pd.Timestamp | None = None,  # reference time for "not in the future"
+                    last_good: dict[str, pd.DataFrame] | None = None,  # customers, events of the last delivery that passed
                     ) -> dict[str, tuple[pd.DataFrame, list[dict[str, Any]]]]:
     "The raw-data suites, `{suite: (dataframe, rules)}`: customers (or the snapshot table) and the event log."
     now = now or pd.Timestamp.now().normalize() + pd.Timedelta(days=1)  # end of today: stable within a day
@@ -83,8 +119,11 @@ def raw_data_suites(customers: pd.DataFrame,    # ingested customer table (a sna
                         column=LABEL_COLUMN, value_set=[0, 1]),
                   _rule(f"{table}.{LABEL_COLUMN}.rate", "ExpectColumnMeanToBeBetween",
                         column=LABEL_COLUMN, min_value=low, max_value=high)]
+    last_good = last_good or {}
+    learned = validate.get("learned") or {}
     rules += _range_rules(table, customers, validate["columns"]) + _row_count_rule(
-        table, previous, validate["row_count_change"])
+        table, previous, validate["row_count_change"]) + learned_rules(
+        table, customers, last_good.get("customers"), learned, list(validate["columns"]))
     suites = {table: (customers, rules)}
     if events.empty and snapshot:
         return suites
@@ -116,7 +155,8 @@ def raw_data_suites(customers: pd.DataFrame,    # ingested customer table (a sna
         rules.append(_rule("events.event_type.allowed", "ExpectColumnValuesToBeInSet", column="event_type",
                            value_set=list(validate["event_types"])))
     rules += _range_rules("events", events, validate["columns"]) + _row_count_rule(
-        "events", previous, validate["row_count_change"])
+        "events", previous, validate["row_count_change"]) + learned_rules(
+        "events", events.drop(columns="customer_known"), last_good.get("events"), learned, list(validate["columns"]))
     suites["events"] = (events, rules)
     return suites
 
@@ -292,7 +332,9 @@ def run_suites(suites: dict[str, tuple[pd.DataFrame, list[dict[str, Any]]]],  # 
 # rules whose limits are choices about your data, not facts: the failure names the parameter to change
 _SETTINGS = {"event_type.allowed": "validate.event_types (list your event types, or [] for any)",
              "ts.in_data_window": "validate.earliest_timestamp", "ts.not_future": "validate.max_future_days",
-             "ts.plausible": "validate.plausible_from",
+             "ts.plausible": "validate.plausible_from", "learned_range": "validate.learned.range_tolerance",
+             "learned_nulls": "validate.learned.null_share_tolerance",
+             "learned_categories": "validate.learned.new_category_share",
              "churned.rate": "validate.label_rate", "table.row_count_change": "validate.row_count_change"}
 
 def _describe(r: dict[str, Any]) -> str:
@@ -333,6 +375,14 @@ def summary(records: list[dict[str, Any]], row_counts: dict[str, int],
     return {"passed": passed, "expectations": len(records), "failed_blocking": failed["block"],
             "failed_warnings": failed["warn"], "row_counts": row_counts, "baseline_row_counts": baseline,
             "results": records}
+
+def last_good_delivery(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, pd.DataFrame]:
+    "The customers and events of the last delivery that passed every gate (the features stage's `data/raw`), those that exist."
+    from churnops.catalog import stage_products
+    products = stage_products("features", pipeline_yaml)
+    root = Path(pipeline_yaml).parent
+    return {name: pd.read_parquet(root / products[name]) for name in ("customers", "events")
+            if (root / products[name]).exists()}
 
 def read_previous(path: str | Path) -> dict[str, Any]:
     "The validation JSON of the previous run (empty when there is none or it is unreadable)."

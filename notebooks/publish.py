@@ -13,7 +13,7 @@ from pathlib import Path
 
 from IPython.display import HTML
 
-from churnops.pipeline import stage_order
+from churnops.catalog import stage_order
 from churnops.reports import landing_page, run_summary, summary_lines, summary_paths
 
 # %%

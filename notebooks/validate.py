@@ -2,8 +2,10 @@
 # # Validate
 # The data-quality gate on the ingested tables (`data/ingested/`): Great Expectations suites, Data Docs
 # under `reports/data_docs/raw_data/`, and a stop when a blocking expectation fails (warnings are listed
-# and the run goes on). Only tables that pass are published to `data/raw/`, where features read them: a
-# failed gate leaves the last good tables there and the rejected ones in `data/ingested/` to inspect.
+# and the run goes on). Besides the configured rules, expectations are learned from the last delivery that
+# passed every gate (`data/raw/`, same columns): ranges, missing shares, categories. Tables that pass go on
+# to the features stage, which publishes them to `data/raw/` once its own gate has passed too: a failed gate
+# leaves the last good tables there and the rejected ones in `data/ingested/` to inspect.
 # The rules and which of them block live in the `validate` block of params.yaml.
 
 # %% tags=["parameters"]
@@ -15,14 +17,23 @@ schema = None  # block from params.yaml
 # %%
 import pandas as pd
 
-from churnops.config import publish_file, write_json
-from churnops.validate import apply_levels, gate, raw_data_suites, read_previous, run_suites, summary
+from churnops.config import write_json
+from churnops.validate import (
+    apply_levels,
+    gate,
+    last_good_delivery,
+    raw_data_suites,
+    read_previous,
+    run_suites,
+    summary,
+)
 
 # %%
 customers = pd.read_parquet(upstream["ingest"]["customers"])
 events = pd.read_parquet(upstream["ingest"]["events"])
 previous = read_previous(product["results"])
-suites = raw_data_suites(customers, events, validate, schema, previous.get("baseline_row_counts"))
+suites = raw_data_suites(customers, events, validate, schema, previous.get("baseline_row_counts"),
+                         last_good=last_good_delivery())
 configured = [*schema["measures"], *schema["customer_attributes"], *validate["columns"]]  # absent ones do not apply
 apply_levels(suites, validate.get("warn"), configured)
 records = run_suites(suites, product["data_docs"])
@@ -36,7 +47,3 @@ results[["suite", "name", "level", "success", "passed_share", "observed"]]
 # %%
 for line in gate(records, "the ingested tables (data/ingested; data/raw keeps the last tables that passed)"):
     print("WARNING", line)
-
-# %%
-publish_file(upstream["ingest"]["customers"], product["customers"])
-publish_file(upstream["ingest"]["events"], product["events"])

@@ -4,7 +4,8 @@ import subprocess
 
 import yaml
 
-from churnops.pipeline import pipeline_differences, stage_order
+from churnops.catalog import stage_order
+from churnops.pipeline import pipeline_differences
 
 
 def test_definitions_agree(repo):

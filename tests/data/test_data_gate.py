@@ -99,6 +99,19 @@ def test_corrupted_input_is_stopped_and_good_outputs_survive(run_copy, case):
     assert snapshot(root) == before, "a stopped run must leave the last good raw tables, features, models and predictions"
 
 
+def test_a_delivery_the_feature_gate_stops_is_never_published(run_copy):
+    "The raw gate passes, the feature gate fails: data/raw keeps the last good delivery (issue 38.2)."
+    root, events, customers = run_copy
+    before = snapshot(root)
+    feed(root, events.iloc[: len(events) - 500], customers)  # a new delivery the raw gate accepts
+    override_params(root / "params.yaml", {"validate.feature_ranges": {"n_*": [0, 1], "*": [-1.0e12, 1.0e12]}})
+    code, output = dvc_repro(root)
+    assert code != 0 and ran(output) == ["ingest", "validate", "features"], output[-3000:]
+    assert json.loads((root / "reports" / "validation" / "raw_data.json").read_text())["passed"]
+    assert "the feature table" in output and "labelled.n_" in output, output[-3000:]
+    assert snapshot(root) == before, "published only once every gate of the run has passed"
+
+
 def test_repeated_deliveries_are_dropped_with_a_count_or_by_event_id(run_copy):
     "Identical rows (no event id) are dropped with their count and share; with an event id, repeats of an id are."
     root, events, customers = run_copy

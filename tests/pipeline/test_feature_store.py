@@ -11,10 +11,10 @@ import httpx
 import pandas as pd
 import pytest
 
+from churnops.catalog import stage_products
 from churnops.contract import KEY_COLUMNS, LABEL_COLUMN
 from churnops.feature_store import historical_features, materialize_newest, online_features, open_store
 from churnops.params import load_params
-from churnops.pipeline import stage_products
 from tests.conftest import free_port, start_redis
 
 SAMPLE = 200

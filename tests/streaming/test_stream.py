@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from churnops.catalog import stage_products
 from churnops.feature_store import online_features, open_store
 from churnops.params import load_params
-from churnops.pipeline import override_params, stage_products
+from churnops.pipeline import override_params
 from churnops.stream import OnlineWriter, batch_and_stream_features
 from tests.conftest import free_port, start_kafka_broker, start_redis
 
