@@ -16,7 +16,7 @@ export PLOOMBER_STATS_ENABLED := false
 export OMP_NUM_THREADS ?= 1
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
 
-.PHONY: setup spark flink system-tools infra-tools scan-tools pipeline test lint scan audit sbom image-sbom nbdev-check nbdev-test pytest deploy-check benchmark clean
+.PHONY: setup spark flink system-tools infra-tools scan-tools pipeline test lint scan audit sbom image-sbom nbdev-check nbdev-test pytest deploy-check gauntlet benchmark clean
 
 $(UV):
 	python3 -m venv .tools
@@ -162,6 +162,12 @@ deploy-check: setup system-tools infra-tools
 	pytest tests/deploy
 
 test: lint scan nbdev-check nbdev-test pytest
+
+# The gauntlet of generated customer tables and event logs (tests/data/test_gauntlet.py) with many examples; `make test`
+# runs a handful. Each example prints how it ended (champion, or the reason there is none).
+GAUNTLET_EXAMPLES ?= 100
+gauntlet: setup
+	GAUNTLET_EXAMPLES=$(GAUNTLET_EXAMPLES) OMP_NUM_THREADS=1 pytest -s tests/data/test_gauntlet.py
 
 benchmark: spark
 	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --inexact --group benchmark

@@ -24,7 +24,7 @@ def _run(args: argparse.Namespace) -> int:
     its time, a progress bar per running notebook, and at the end the run's headline numbers and where the reports are."""
     import time
 
-    from churnops.config import mlflow_tracking_uri, workspace_lock
+    from churnops.config import die_with_parent, mlflow_tracking_uri, workspace_lock
     from churnops.params import load_params
     from churnops.pipeline import pipeline_progress, stage_server
     from churnops.reports import run_summary, summary_lines, summary_paths
@@ -37,7 +37,8 @@ def _run(args: argparse.Namespace) -> int:
     # the stages' progress bars go to this terminal (stderr); DVC's own lines are read and summarised
     # DVC decides what runs; the stages it runs are handed to one warm stage server (see churnops.pipeline)
     with workspace_lock(Path(args.params).resolve().parent, "churnops run"), stage_server() as environment, \
-            subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1, env=environment) as dvc:
+            subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1, env=environment,
+                             preexec_fn=die_with_parent) as dvc:  # a killed run takes DVC and the stage server along
         for line in pipeline_progress(dvc.stdout):
             print(line, flush=True)
     code = dvc.returncode

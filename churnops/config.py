@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 
 # %% auto #0
-__all__ = ['atomic_path', 'write_parquet', 'write_json', 'publish_file', 'atomic_directory', 'WorkspaceBusy', 'workspace_lock',
-           'file_sha256', 'git_commit', 'mlflow_tracking_uri', 'free_port']
+__all__ = ['atomic_path', 'write_parquet', 'write_json', 'publish_file', 'atomic_directory', 'die_with_parent', 'WorkspaceBusy',
+           'workspace_lock', 'file_sha256', 'git_commit', 'mlflow_tracking_uri', 'free_port']
 
 # %% ../nbs_lib/00_config.ipynb #6bf978f2
 @contextlib.contextmanager
@@ -104,6 +104,13 @@ def atomic_directory(path: str | Path,  # final location of the folder product
         shutil.rmtree(staging, ignore_errors=True)  # after an exchange: the old folder
 
 # %% ../nbs_lib/00_config.ipynb #4dde6e4c
+def die_with_parent(signum: int = 15,  # the signal this process gets when its parent exits (SIGTERM)
+                    ) -> None:
+    "Linux: have the kernel signal this process when its parent exits, however the parent exits (even SIGKILL); a `preexec_fn` for the processes a run starts, so a killed run leaves no orphans."
+    import ctypes
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signum)  # PR_SET_PDEATHSIG
+
 class WorkspaceBusy(RuntimeError):
     "Another run holds this workspace; the message names it."
 

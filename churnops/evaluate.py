@@ -13,7 +13,8 @@ from .contract import LABEL_COLUMN
 
 # %% auto #0
 __all__ = ['ranking_metrics', 'classification_metrics', 'calibration_table', 'lift_table', 'profit_curve', 'at_threshold',
-           'best_threshold', 'best_single_feature', 'gain_curve', 'curve_tables', 'plot_calibration', 'plot_gain']
+           'best_threshold', 'best_single_feature', 'single_feature_baseline', 'gain_curve', 'curve_tables',
+           'plot_calibration', 'plot_gain']
 
 # %% ../nbs_lib/03c_evaluate.ipynb #c2059742
 def ranking_metrics(y: pd.Series | np.ndarray,  # 0/1 labels
@@ -81,19 +82,29 @@ def best_threshold(curve: pd.DataFrame) -> dict[str, float]:
             "contacted": int(best.contacted)}
 
 # %% ../nbs_lib/03c_evaluate.ipynb #db05cd14
-def best_single_feature(train: pd.DataFrame, numeric: list[str]) -> tuple[str, int]:
-    "The numeric feature with the highest training ROC AUC, and the sign (+1/-1) that orients it."
+def best_single_feature(train: pd.DataFrame, numeric: list[str]) -> tuple[str | None, int]:
+    """The numeric feature with the highest training ROC AUC (gaps filled with its median, as the single-feature model
+    fills them), and the sign (+1/-1) that orients it; (None, 1) when no numeric feature varies (a table of categories)."""
     y = train[LABEL_COLUMN]
     scored = []
     for column in numeric:
-        if train[column].nunique() < 2 or train[column].isna().any():  # a column with gaps ranks no one by itself
+        values = train[column].fillna(train[column].median())
+        if values.nunique() < 2:
             continue
-        auc = roc_auc_score(y, train[column])
+        auc = roc_auc_score(y, values)
         scored.append((max(auc, 1 - auc), column, 1 if auc >= 0.5 else -1))
     if not scored:
-        raise ValueError("no numeric feature varies in the training set")
+        return None, 1
     _, column, sign = max(scored)
     return column, sign
+
+def single_feature_baseline(train: pd.DataFrame, test: pd.DataFrame, numeric: list[str],
+                            ) -> tuple[str, dict[str, float]]:
+    "The best single feature's name and its ranking metrics on `test` (oriented and median-filled on `train`); chance when no numeric feature varies."
+    column, sign = best_single_feature(train, numeric)
+    if column is None:
+        return "none (no numeric feature varies: chance)", {"roc_auc": 0.5, "pr_auc": float(test[LABEL_COLUMN].mean())}
+    return column, ranking_metrics(test[LABEL_COLUMN], sign * test[column].fillna(train[column].median()))
 
 # %% ../nbs_lib/03c_evaluate.ipynb #c41723ce
 def gain_curve(y: pd.Series | np.ndarray, probability: np.ndarray, points: int = 100) -> pd.DataFrame:

@@ -20,16 +20,12 @@ from typing import Any
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import List, Unicode
 
+from .config import die_with_parent
+
 # %% auto #0
 __all__ = ['listen', 'kernel_zygote', 'ForkedKernel', 'ForkedProvisioner', 'KernelWarmer']
 
 # %% ../nbs_lib/09a_kernels.ipynb #dddb470c
-def _die_with_parent(signum: int) -> None:
-    "Linux: have the kernel send `signum` to this process when its parent exits (no orphaned kernels)."
-    import ctypes
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signum)  # PR_SET_PDEATHSIG
-
 def listen(socket_path: str | Path) -> socket.socket:
     "A Unix socket listening on `socket_path`; the path appears only once it accepts (a client never finds it refusing)."
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -52,7 +48,7 @@ def kernel_zygote(socket_path: str | Path,  # where to listen
                 with contextlib.suppress(Exception):  # the notebook's own import says why
                     importlib.import_module(name)
 
-    _die_with_parent(signal.SIGTERM)
+    die_with_parent(signal.SIGTERM)
     listener = listen(socket_path)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels that exit are reaped by the system (no zombies)
     pending = list(modules)
@@ -71,7 +67,7 @@ def kernel_zygote(socket_path: str | Path,  # where to listen
                     for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
                         signal.signal(signum, signal.SIG_DFL)  # its own subprocesses are waited for as usual
                     os.setpgid(0, 0)  # interrupts reach it alone
-                    _die_with_parent(signal.SIGKILL)
+                    die_with_parent(signal.SIGKILL)
                     os.chdir(request["cwd"])
                     os.environ["JPY_PARENT_PID"] = str(os.getppid())  # as Jupyter's launcher sets it: no banner
                     sys.argv = ["ipykernel_launcher", "-f", request["connection_file"]]

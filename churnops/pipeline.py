@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from .catalog import stage_order
+from .config import die_with_parent
 
 # %% auto #0
 __all__ = ['DVC_ONLY_STAGES', 'STAGE_ENVIRONMENT', 'STAGE_SERVER_ENV', 'STAGE_SERVER_LOG', 'BUILT_BY_SETUP', 'ploomber_stages',
@@ -197,10 +198,12 @@ def notebook_warnings(path: str | Path) -> list[str]:
     import nbformat
     found = []
     for cell in nbformat.read(str(path), as_version=4).cells:
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                found += [message for where, message in re.findall(r"(\S+):\d+: UserWarning: (.*)", output.get("text", ""))
-                          if "site-packages" not in where]
+        # one cell's stderr can arrive as several stream outputs (the kernel flushes on a timer, so a warning's
+        # line may be cut between two): read them joined, or a warning is lost now and then
+        text = "".join(output.get("text", "") for output in cell.get("outputs", [])
+                       if output.get("output_type") == "stream" and output.get("name") == "stderr")
+        found += [message for where, message in re.findall(r"(\S+):\d+: UserWarning: (.*)", text)
+                  if "site-packages" not in where]
     return found
 
 def pipeline_progress(lines: Iterable[str],                    # `dvc repro` output, line by line
@@ -429,7 +432,7 @@ def stage_server(root: str | Path = ".",      # the project (its pipeline.yaml, 
         if command:
             with open(log, "w") as out:
                 process = subprocess.Popen([command, "stage-server", "--socket", str(socket_path)], cwd=root,
-                                           stdout=out, stderr=subprocess.STDOUT)
+                                           stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
             deadline = time.monotonic() + ready_timeout
             while not socket_path.exists() and process.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)

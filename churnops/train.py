@@ -139,7 +139,8 @@ def fit_candidates(train: pd.DataFrame,       # training snapshots
     folds = validation_folds(train, params)
     column, _ = best_single_feature(folds[0][0], numeric)
     specs = {kind: (kind, numeric, categorical, hyperparameters or {}) for kind, hyperparameters in params["candidates"].items()}
-    specs[f"{SINGLE_FEATURE}: {column}"] = (SINGLE_FEATURE, [column], [], {})
+    if column is not None:  # a table of categories has no single numeric feature to try
+        specs[f"{SINGLE_FEATURE}: {column}"] = (SINGLE_FEATURE, [column], [], {})
     monotonic = monotonic_constraints(numeric, expectations["directions"])
     impute = bool(train[numeric].isna().any().any())  # e.g. a snapshot table with blank numeric cells
     rows = []

@@ -17,7 +17,6 @@ from churnops.config import atomic_path, write_json
 from churnops.contract import split_columns
 from churnops.evaluate import (
     at_threshold,
-    best_single_feature,
     best_threshold,
     calibration_table,
     classification_metrics,
@@ -26,7 +25,7 @@ from churnops.evaluate import (
     plot_calibration,
     plot_gain,
     profit_curve,
-    ranking_metrics,
+    single_feature_baseline,
 )
 from churnops.model import load_model, predict
 
@@ -36,8 +35,7 @@ train_set = pd.read_parquet(upstream["train"]["train_set"])
 test_set = pd.read_parquet(upstream["train"]["test_set"])
 probability = predict(model, test_set)
 metrics = classification_metrics(test_set.churned, probability)
-column, sign = best_single_feature(train_set, split_columns(train_set)[0])
-baseline = ranking_metrics(test_set.churned, sign * test_set[column].fillna(train_set[column].median()))
+column, baseline = single_feature_baseline(train_set, test_set, split_columns(train_set)[0])
 pd.DataFrame({"model": metrics, f"baseline ({column})": baseline})
 
 # %%

@@ -116,14 +116,14 @@ def test_repeated_deliveries_are_dropped_with_a_count_or_by_event_id(run_copy):
     "Identical rows (no event id) are dropped with their count and share; with an event id, repeats of an id are."
     root, events, customers = run_copy
     feed(root, pd.concat([events, events.head(7)]), customers)
-    code, output = dvc_repro(root, "validate")
+    code, output = dvc_repro(root, "features")  # published once the feature gate passes too
     assert code == 0, output[-3000:]
     assert "stage 'ingest' warns: " in output and f"7 of {len(events) + 7:,} rows" in output and "identical to an earlier row" in output, output[-3000:]
     assert len(pd.read_parquet(root / "data" / "raw" / "events.parquet")) == len(events)
 
     with_ids = events.assign(event_id=[f"e{i}" for i in range(len(events))])
     feed(root, pd.concat([with_ids, with_ids.tail(4)]), customers, event_id="event_id")
-    code, output = dvc_repro(root, "validate")
+    code, output = dvc_repro(root, "features")  # published once the feature gate passes too
     assert code == 0, output[-3000:]
     assert "dropped 4 of" in output and "repeating an event id of column 'event_id'" in output, output[-3000:]
     published = pd.read_parquet(root / "data" / "raw" / "events.parquet")
