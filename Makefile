@@ -177,6 +177,7 @@ benchmark: spark
 	python benchmarks/features_scale.py --customers 30000 --engines duckdb spark
 	python benchmarks/serving.py
 	python benchmarks/feature_store.py
+	python benchmarks/hostile.py
 
 clean:
 	rm -rf data models reports mlflow.db mlartifacts feature_repo/feature_store.yaml

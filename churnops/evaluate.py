@@ -13,8 +13,8 @@ from .contract import LABEL_COLUMN
 
 # %% auto #0
 __all__ = ['ranking_metrics', 'classification_metrics', 'calibration_table', 'lift_table', 'profit_curve', 'at_threshold',
-           'best_threshold', 'best_single_feature', 'single_feature_baseline', 'gain_curve', 'curve_tables',
-           'plot_calibration', 'plot_gain']
+           'best_threshold', 'rank_single_features', 'best_single_feature', 'single_feature_baseline', 'gain_curve',
+           'curve_tables', 'plot_calibration', 'plot_gain']
 
 # %% ../nbs_lib/03c_evaluate.ipynb #c2059742
 def ranking_metrics(y: pd.Series | np.ndarray,  # 0/1 labels
@@ -82,9 +82,9 @@ def best_threshold(curve: pd.DataFrame) -> dict[str, float]:
             "contacted": int(best.contacted)}
 
 # %% ../nbs_lib/03c_evaluate.ipynb #db05cd14
-def best_single_feature(train: pd.DataFrame, numeric: list[str]) -> tuple[str | None, int]:
-    """The numeric feature with the highest training ROC AUC (gaps filled with its median, as the single-feature model
-    fills them), and the sign (+1/-1) that orients it; (None, 1) when no numeric feature varies (a table of categories)."""
+def rank_single_features(train: pd.DataFrame, numeric: list[str]) -> list[tuple[str, int, float]]:
+    """(feature, sign, ROC AUC) of every numeric feature that varies, strongest first: each ranks the training rows by
+    itself (gaps filled with its median, as the single-feature model fills them), oriented by the sign (+1/-1)."""
     y = train[LABEL_COLUMN]
     scored = []
     for column in numeric:
@@ -92,11 +92,13 @@ def best_single_feature(train: pd.DataFrame, numeric: list[str]) -> tuple[str | 
         if values.nunique() < 2:
             continue
         auc = roc_auc_score(y, values)
-        scored.append((max(auc, 1 - auc), column, 1 if auc >= 0.5 else -1))
-    if not scored:
-        return None, 1
-    _, column, sign = max(scored)
-    return column, sign
+        scored.append((column, 1 if auc >= 0.5 else -1, max(auc, 1 - auc)))
+    return sorted(scored, key=lambda s: (-s[2], s[0]))
+
+def best_single_feature(train: pd.DataFrame, numeric: list[str]) -> tuple[str | None, int]:
+    "The numeric feature with the highest training ROC AUC and its sign; (None, 1) when no numeric feature varies (a table of categories)."
+    ranked = rank_single_features(train, numeric)
+    return (ranked[0][0], ranked[0][1]) if ranked else (None, 1)
 
 def single_feature_baseline(train: pd.DataFrame, test: pd.DataFrame, numeric: list[str],
                             ) -> tuple[str, dict[str, float]]:

@@ -70,6 +70,11 @@ def kernel_zygote(socket_path: str | Path,  # where to listen
                     die_with_parent(signal.SIGKILL)
                     os.chdir(request["cwd"])
                     os.environ["JPY_PARENT_PID"] = str(os.getppid())  # as Jupyter's launcher sets it: no banner
+                    # a module the zygote imported may have routed warnings to logging (Great Expectations calls
+                    # logging.captureWarnings(True) when imported): the stage's warnings belong in its notebook,
+                    # where the run reads them (whether they got there depended on what had been imported yet)
+                    import logging
+                    logging.captureWarnings(False)
                     sys.argv = ["ipykernel_launcher", "-f", request["connection_file"]]
                     from ipykernel import kernelapp
                     kernelapp.launch_new_instance()

@@ -18,13 +18,14 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from .contract import LABEL_COLUMN, split_columns
-from .evaluate import best_single_feature, ranking_metrics
+from .evaluate import rank_single_features, ranking_metrics
 from .expectations import check_expectations, describe_failures, monotonic_constraints
 from .model import log_model, model_inputs, predict
 
 # %% auto #0
-__all__ = ['CANDIDATES', 'SINGLE_FEATURE', 'NO_EXPECTATIONS', 'time_split', 'recent_window', 'make_model', 'validation_folds',
-           'model_columns', 'single_feature_of', 'fit_candidates', 'flatten', 'run_name', 'log_training_run']
+__all__ = ['CANDIDATES', 'SINGLE_FEATURE', 'SMALL_MONOTONE', 'SMALL_MONOTONE_FEATURES', 'SMALL_MONOTONE_HYPERPARAMETERS',
+           'NO_EXPECTATIONS', 'time_split', 'recent_window', 'make_model', 'validation_folds', 'model_columns',
+           'single_feature_of', 'fit_candidates', 'flatten', 'run_name', 'log_training_run']
 
 # %% ../nbs_lib/04_train.ipynb #7703b75c
 def time_split(labelled: pd.DataFrame,  # labelled snapshots (customer_id, as_of_date, features, churned)
@@ -52,6 +53,9 @@ def time_split(labelled: pd.DataFrame,  # labelled snapshots (customer_id, as_of
 # %% ../nbs_lib/04_train.ipynb #ba818b0f
 CANDIDATES = ("logistic_regression", "hist_gradient_boosting")
 SINGLE_FEATURE = "single_feature"
+SMALL_MONOTONE = "small_monotone"  # shallow gradient boosting on the strongest few features, each monotone
+SMALL_MONOTONE_FEATURES = 5
+SMALL_MONOTONE_HYPERPARAMETERS = {"max_iter": 100, "max_depth": 3, "learning_rate": 0.1, "min_samples_leaf": 40}
 
 def recent_window(labelled: pd.DataFrame,   # labelled snapshots
                   days: int | None,          # keep as-of dates within this many days of the newest (None: all)
@@ -61,7 +65,7 @@ def recent_window(labelled: pd.DataFrame,   # labelled snapshots
         return labelled
     return labelled[labelled.as_of_date >= labelled.as_of_date.max() - pd.Timedelta(days=days)]
 
-def make_model(kind: str,                    # one of CANDIDATES, or SINGLE_FEATURE (one numeric column)
+def make_model(kind: str,                    # one of CANDIDATES, SINGLE_FEATURE (one numeric column) or SMALL_MONOTONE
                numeric: list[str], categorical: list[str],
                hyperparameters: dict[str, Any],  # passed to the estimator
                seed: int = 0,
@@ -76,12 +80,13 @@ def make_model(kind: str,                    # one of CANDIDATES, or SINGLE_FEAT
                               ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical)])
     if linear:
         estimator = LogisticRegression(max_iter=2_000, **hyperparameters)
-    elif kind == "hist_gradient_boosting":
+    elif kind in ("hist_gradient_boosting", SMALL_MONOTONE):
         # the scaler keeps each feature's order, so a constraint on the input holds for the scaled column
         constraints = {f"numeric__{c}": d for c, d in (monotonic or {}).items() if c in numeric}
         if constraints:
             prep.set_output(transform="pandas")  # constraints are given by column name
-        estimator = HistGradientBoostingClassifier(random_state=seed, **hyperparameters,
+        fixed = SMALL_MONOTONE_HYPERPARAMETERS if kind == SMALL_MONOTONE else {}
+        estimator = HistGradientBoostingClassifier(random_state=seed, **{**fixed, **hyperparameters},
                                                    **({"monotonic_cst": constraints} if constraints else {}))
     else:
         raise ValueError(f"unknown candidate {kind!r}; choose from {CANDIDATES}")
@@ -137,17 +142,22 @@ def fit_candidates(train: pd.DataFrame,       # training snapshots
         import warnings
         warnings.warn("not used by the model: " + "; ".join(f"{c} ({why})" for c, why in unused.items()), stacklevel=2)
     folds = validation_folds(train, params)
-    column, _ = best_single_feature(folds[0][0], numeric)
-    specs = {kind: (kind, numeric, categorical, hyperparameters or {}) for kind, hyperparameters in params["candidates"].items()}
-    if column is not None:  # a table of categories has no single numeric feature to try
-        specs[f"{SINGLE_FEATURE}: {column}"] = (SINGLE_FEATURE, [column], [], {})
     monotonic = monotonic_constraints(numeric, expectations["directions"])
+    specs = {kind: (kind, numeric, categorical, hyperparameters or {}, monotonic)
+             for kind, hyperparameters in params["candidates"].items()}
+    ranked = rank_single_features(folds[0][0], numeric)  # a table of categories has no single numeric feature
+    if ranked:  # the simple models a full model must beat on validation, candidates in their own right
+        specs[f"{SINGLE_FEATURE}: {ranked[0][0]}"] = (SINGLE_FEATURE, [ranked[0][0]], [], {}, {})
+    if len(ranked) >= 2:  # each feature monotone: the declared direction, else the data's
+        strongest = ranked[:SMALL_MONOTONE_FEATURES]
+        specs[f"{SMALL_MONOTONE}: {len(strongest)} features"] = (
+            SMALL_MONOTONE, [c for c, _, _ in strongest], [], {}, {c: monotonic.get(c, sign) for c, sign, _ in strongest})
     impute = bool(train[numeric].isna().any().any())  # e.g. a snapshot table with blank numeric cells
     rows = []
-    for name, (kind, num, cat, hyperparameters) in specs.items():
+    for name, (kind, num, cat, hyperparameters, directions) in specs.items():
         scores, broken = [], {}  # feature -> the first fold's sentence about it
         for fit_part, valid_part in folds:
-            model = make_model(kind, num, cat, hyperparameters, params["seed"], monotonic, impute)
+            model = make_model(kind, num, cat, hyperparameters, params["seed"], directions, impute)
             model.fit(fit_part[num + cat], fit_part[LABEL_COLUMN])
             scores.append(ranking_metrics(valid_part[LABEL_COLUMN], predict(model, valid_part)))
             checks = check_expectations(model, valid_part, expectations["directions"], expectations["max_against"],
@@ -160,8 +170,8 @@ def fit_candidates(train: pd.DataFrame,       # training snapshots
     keeping = leaderboard[leaderboard.expectations_failed == ""]
     best = (keeping if len(keeping) else leaderboard).candidate.iloc[0]  # none keeps them: the gate will say so
     leaderboard["selected"] = leaderboard.candidate == best
-    kind, num, cat, hyperparameters = specs[best]
-    model = make_model(kind, num, cat, hyperparameters, params["seed"], monotonic, impute)
+    kind, num, cat, hyperparameters, directions = specs[best]
+    model = make_model(kind, num, cat, hyperparameters, params["seed"], directions, impute)
     model.fit(train[num + cat], train[LABEL_COLUMN])
     return model, leaderboard
 

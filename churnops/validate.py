@@ -288,10 +288,13 @@ def run_suites(suites: dict[str, tuple[pd.DataFrame, list[dict[str, Any]]]],  # 
                assets_dir: str | Path = REPORT_ASSETS,  # the vendored scripts and styles of the site
                ) -> list[dict[str, Any]]:
     "Validate every table with its suite, publish the Data Docs site, return one record per expectation."
+    import logging
+
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
+    logging.captureWarnings(False)  # GX routes every warning of the process to logging when imported: undo it
 
     records = []
     with atomic_directory(docs_dir) as staging:  # the old site stays whole until the new one is complete

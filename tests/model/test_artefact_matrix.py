@@ -7,7 +7,7 @@ import pytest
 
 from churnops.contract import LABEL_COLUMN
 from churnops.model import Predictor, load_model, save_model
-from churnops.train import CANDIDATES, SINGLE_FEATURE, make_model, model_columns
+from churnops.train import CANDIDATES, SINGLE_FEATURE, SMALL_MONOTONE, make_model, model_columns
 
 N = 240
 
@@ -41,7 +41,7 @@ MIXES = {
 }
 
 
-@pytest.mark.parametrize("kind", [*CANDIDATES, SINGLE_FEATURE])
+@pytest.mark.parametrize("kind", [*CANDIDATES, SINGLE_FEATURE, SMALL_MONOTONE])
 @pytest.mark.parametrize("mix", MIXES)
 def test_every_candidate_saves_and_loads_for_every_mix_of_column_kinds(kind, mix, tmp_path):
     rng = np.random.default_rng(len(mix))
@@ -49,10 +49,11 @@ def test_every_candidate_saves_and_loads_for_every_mix_of_column_kinds(kind, mix
     table[LABEL_COLUMN] = (rng.random(N) < 0.25).astype("int8")
     numeric, categorical, unused = model_columns(table)
     assert set(unused) == {c for c in table if c.startswith("all_missing")}
-    if kind == SINGLE_FEATURE:
-        numeric, categorical = numeric[:1], []
+    if kind in (SINGLE_FEATURE, SMALL_MONOTONE):  # numeric features only, each monotone for the small model
+        numeric, categorical = numeric[: 1 if kind == SINGLE_FEATURE else 5], []
     impute = bool(table[numeric].isna().any().any())  # as fit_candidates decides
     model = make_model(kind, numeric, categorical, {"max_iter": 20} if kind == "hist_gradient_boosting" else {},
+                       monotonic=dict.fromkeys(numeric, 1) if kind == SMALL_MONOTONE else None,
                        impute=impute).fit(table[numeric + categorical], table[LABEL_COLUMN])
     save_model(model, tmp_path / "model")
     loaded = load_model(tmp_path / "model")

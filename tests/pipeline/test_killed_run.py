@@ -51,7 +51,7 @@ def test_a_killed_run_leaves_no_orphans_and_the_next_run_recovers(pipeline_run, 
     again = subprocess.run(["churnops", "run"], cwd=root, capture_output=True, text=True)
     assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
     status = subprocess.run(["dvc", "status"], cwd=root, capture_output=True, text=True)
-    assert "Data and pipelines are up to date" in status.stdout, status.stdout[-2000:]
+    assert status.stdout.split() == ["sources:", "always", "changed"], status.stdout[-2000:]  # it hashes the inputs
     decision = json.loads((root / "reports" / "registry" / "decision.json").read_text())
     bundle = load_bundle(root / "models" / "champion")
     assert bundle.version == decision["champion"], (bundle.version, decision)

@@ -76,7 +76,7 @@ def test_keys_scopes_rate_limits_and_the_body_limit(serve, trained, tmp_path):  
     assert predict(crm).status_code == 200, "still serving"
 
     counts = {kind: error_count(server, kind) for kind in ("unauthenticated", "forbidden", "rate_limited", "body_too_large")}
-    assert counts == {"unauthenticated": 2, "forbidden": 1, "rate_limited": 1, "body_too_large": 3}, counts
+    assert counts == {"unauthenticated": 5, "forbidden": 1, "rate_limited": 1, "body_too_large": 3}, counts
 
 
 def test_serve_makes_one_local_key_or_refuses_to_start(serve, trained, repo, tmp_path):  # noqa: F811
