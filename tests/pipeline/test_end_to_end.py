@@ -128,3 +128,21 @@ def test_bad_input_stops_the_pipeline_and_keeps_good_outputs(clone):
     assert ran(output) == ["ingest"]
     assert {p: p.read_bytes() for p in products} == before, "a failed stage must leave the last good outputs"
 
+
+
+def test_a_run_that_promotes_nothing_is_finished_and_says_why(pipeline_run, tmp_path):
+    "No champion and a gate no model clears: the run still ends with its landing page, and a re-run does nothing (issue 37.5)."
+    root = tmp_path / "run"
+    shutil.copytree(pipeline_run, root, symlinks=True)
+    override_params(root / "params.yaml", {"mlflow.model_name": "churnops-nothing-yet", "register.gate.baseline_margin": 0.99})
+    code, output = dvc_repro(root)
+    assert code == 0, output[-4000:]
+    assert ran(output)[-4:] == ["register", "score", "monitor", "publish"], output[-3000:]
+    decision = json.loads((root / "reports" / "registry" / "decision.json").read_text())
+    assert not decision["promoted"] and decision["champion"] is None and "the baseline wins" in decision["reason"]
+    assert json.loads((root / "models" / "champion" / "bundle.json").read_text())["version"] is None
+    assert pd.read_parquet(root / "data" / "predictions" / "scores.parquet").empty, "nothing scored by an unproven model"
+    page = (root / "reports" / "index.html").read_text()
+    assert "card-scores" in page and "has no champion yet" in page and "the baseline wins" in page
+    code, output = dvc_repro(root)
+    assert code == 0 and ran(output) == [], output[-2000:]
