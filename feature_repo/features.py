@@ -9,7 +9,7 @@ from pathlib import Path
 
 from churnops.feature_store import feature_definitions
 from churnops.params import load_params
-from churnops.pipeline import stage_products
+from churnops.catalog import stage_products
 
 ROOT = Path(__file__).resolve().parent.parent
 customer, customer_features = feature_definitions(load_params(ROOT / "params.yaml")["feature_store"],

@@ -68,8 +68,8 @@ def test_a_customer_table_with_yes_no_labels_and_blank_numeric_cells(tmp_path):
     assert table.TotalCharges.dtype == "float64" and table.TotalCharges.isna().tolist() == [False, True, False]
     assert table.Contract.dtype == object, "real text stays a category"
     assert table.churned.tolist() == [0, 0, 1]
-    with pytest.raises(IngestError, match=r"the label must be 0 or 1.*set mapping.positive"):
-        ingest_snapshot_table(path, {**mapping, "positive": None}, "2025-01-01")
+    with pytest.warns(UserWarning, match=r"read 'Yes' as churned and 'No' as stayed"):  # a known pair (issue 37.2)
+        assert ingest_snapshot_table(path, {**mapping, "positive": None}, "2025-01-01").churned.tolist() == [0, 0, 1]
     path.write_text(path.read_text() + "a-4,3,12.0,Two year,Maybe\n")
     with pytest.raises(IngestError, match=r"with positive \['Yes'\] the label needs those and one other value"):
         ingest_snapshot_table(path, mapping, "2025-01-01")

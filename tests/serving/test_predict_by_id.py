@@ -40,6 +40,13 @@ def test_scores_by_id_equal_the_score_stage(pipeline_run, serve, stage_scores): 
     assert single.status_code == 200 and abs(single.json()["churn_probability"] - stage_scores.churn_probability[one]) <= 1e-12
     missing = httpx.post(server.url + "/predict/customer", json={"customer_id": 987654321})
     assert missing.status_code == 404 and "987654321 has no features in the online store" in missing.json()["detail"]
+    assert httpx.post(server.url + "/predict/customer", json={"customer_id": 1, "extra": 1}).status_code == 422
+    assert httpx.post(server.url + "/predict/customers", json={"customer_ids": [1] * 1001}).status_code == 422
+    metrics = httpx.get(server.metrics_url).text
+    assert f"churnops_stale_features_total {float(len(stage_scores) + 1)}" in metrics
+    assert 'churnops_errors_total{kind="validation"} 2.0' in metrics
+    paths = httpx.get(server.url + "/openapi.json").json()["paths"]
+    assert {"/predict/customer", "/predict/customers"} <= set(paths)
     # ids no INT64 key can hold are that caller's 404, not an outage for everyone (issue 38.7)
     for odd, status in [("99999999999999999999", 404), ("-99999999999999999999", 404), (2**70, 422)]:  # a number
         reply = httpx.post(server.url + "/predict/customer", json={"customer_id": odd})        # past 2**53: the schema's
@@ -50,13 +57,6 @@ def test_scores_by_id_equal_the_score_stage(pipeline_run, serve, stage_scores): 
     assert after.status_code == 200, "the store was not marked down by another caller's id"
     ready_text = httpx.get(server.url + "/ready").text
     assert "99999999999999999999" not in ready_text and '"available":true' in ready_text, ready_text
-    assert httpx.post(server.url + "/predict/customer", json={"customer_id": 1, "extra": 1}).status_code == 422
-    assert httpx.post(server.url + "/predict/customers", json={"customer_ids": [1] * 1001}).status_code == 422
-    metrics = httpx.get(server.metrics_url).text
-    assert f"churnops_stale_features_total {float(len(stage_scores) + 1)}" in metrics
-    assert 'churnops_errors_total{kind="validation"} 2.0' in metrics
-    paths = httpx.get(server.url + "/openapi.json").json()["paths"]
-    assert {"/predict/customer", "/predict/customers"} <= set(paths)
 
 
 def test_redis_down_fails_only_the_lookups_by_id(pipeline_run, serve, redis_server, stage_scores, tmp_path):  # noqa: F811
