@@ -7,9 +7,9 @@ with no edit here. feature_store.yaml beside this file is written by the materia
 """
 from pathlib import Path
 
+from churnops.catalog import stage_products
 from churnops.feature_store import feature_definitions
 from churnops.params import load_params
-from churnops.catalog import stage_products
 
 ROOT = Path(__file__).resolve().parent.parent
 customer, customer_features = feature_definitions(load_params(ROOT / "params.yaml")["feature_store"],
