@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['evidently_drift', 'monitored_columns', 'quality_on_labelled', 'write_drift_metrics']
+__all__ = ['P_VALUE_TESTS', 'evidently_drift', 'feature_lookback_days', 'comparable_columns', 'monitored_columns',
+           'quality_on_labelled', 'write_drift_metrics']
 
 # %% ../nbs_lib/07_monitor.ipynb #637da727
 def _verdicts(snapshot_dict: dict[str, Any]) -> dict[str, bool]:
@@ -24,6 +25,10 @@ def _verdicts(snapshot_dict: dict[str, Any]) -> dict[str, bool]:
             verdicts[params["column"]] = str(getattr(test["status"], "value", test["status"])) == "FAIL"
     return verdicts
 
+# Evidently's tests whose score is a p-value (drift when it is small); the others are distances (drift when large)
+P_VALUE_TESTS = frozenset({"ks", "chisquare", "z", "fisher_exact", "g_test", "t_test", "mannw", "anderson",
+                           "cramer_von_mises", "es", "empirical_mmd"})
+
 def evidently_drift(reference: pd.DataFrame,  # reference snapshot (model inputs)
                     current: pd.DataFrame,    # current snapshot (model inputs)
                     columns: list[str],       # features to compare
@@ -31,7 +36,9 @@ def evidently_drift(reference: pd.DataFrame,  # reference snapshot (model inputs
                     reference_scores: np.ndarray | None, current_scores: np.ndarray | None,  # None: no champion scored
                     html_path: str | Path,    # where the Evidently HTML report goes (written atomically)
                     ) -> dict[str, Any]:
-    "Feature drift (per column and share) and prediction drift with Evidently; the HTML report is saved."
+    """Feature drift (per column and share) and prediction drift with Evidently; the HTML report is saved. A feature
+    counts as drifted when Evidently says so and its score is also beyond what the same test gives between two random
+    halves of the reference (its null score): at a small sample a test flags noise, and this is what noise reads."""
     from evidently import Report
     from evidently.metrics import ValueDrift
     from evidently.presets import DataDriftPreset
@@ -40,36 +47,75 @@ def evidently_drift(reference: pd.DataFrame,  # reference snapshot (model inputs
 
     methods = {"num_method": monitor["num_method"], "num_threshold": monitor["num_threshold"],
                "cat_method": monitor["cat_method"], "cat_threshold": monitor["cat_threshold"]}
-    scored = reference_scores is not None and current_scores is not None
-    report = Report([DataDriftPreset(columns=columns, drift_share=monitor["drift_share_threshold"], **methods),
-                     *([ValueDrift(column="prediction", method=monitor["num_method"], threshold=monitor["num_threshold"])]
-                       if scored else [])], include_tests=True)
-    predictions = (lambda frame, scores: frame.assign(prediction=scores)) if scored else (lambda frame, _: frame)
-    snapshot = report.run(reference_data=predictions(reference[columns], reference_scores),
+
+    def run(reference: pd.DataFrame, current: pd.DataFrame, reference_scores, current_scores):
+        scored = reference_scores is not None and current_scores is not None
+        report = Report([DataDriftPreset(columns=columns, drift_share=monitor["drift_share_threshold"], **methods),
+                         *([ValueDrift(column="prediction", method=monitor["num_method"],
+                                       threshold=monitor["num_threshold"])] if scored else [])], include_tests=True)
+        predictions = (lambda frame, scores: frame.assign(prediction=scores)) if scored else (lambda frame, _: frame)
+        return report.run(reference_data=predictions(reference[columns], reference_scores),
                           current_data=predictions(current[columns], current_scores))
+
+    def entries(snapshot) -> dict[str, dict[str, Any]]:
+        result = snapshot.dict()
+        verdicts = _verdicts(result)
+        return {m["config"]["column"]: {"score": float(m["value"]), "method": m["config"]["method"],
+                                        "threshold": float(m["config"]["threshold"]),
+                                        "drifted": verdicts[m["config"]["column"]]}
+                for m in result["metrics"] if m["config"]["type"].endswith("ValueDrift")}
+
+    snapshot = run(reference, current, reference_scores, current_scores)
     with atomic_path(html_path) as tmp:
         snapshot.save_html(str(tmp))
-    per_feature, prediction, share = {}, None, None
-    result = snapshot.dict()
-    verdicts = _verdicts(result)
-    for metric in result["metrics"]:
-        config = metric["config"]
-        if config["type"].endswith("DriftedColumnsCount"):
-            share, count = float(metric["value"]["share"]), int(metric["value"]["count"])
-        elif config["type"].endswith("ValueDrift"):
-            entry = {"score": float(metric["value"]), "method": config["method"], "threshold": float(config["threshold"])}
-            entry["drifted"] = verdicts[config["column"]]
-            if config["column"] == "prediction":
-                prediction = entry
-            else:
-                per_feature[config["column"]] = entry
+    per_feature = entries(snapshot)
+    prediction = per_feature.pop("prediction", None)
+    halves = np.random.default_rng(0).permutation(len(reference))
+    null = entries(run(reference.iloc[halves[: len(reference) // 2]], reference.iloc[halves[len(reference) // 2:]],
+                       None, None))
+    for column, entry in per_feature.items():
+        entry.update(evidently_drifted=entry["drifted"], null_score=null[column]["score"])
+        beyond_noise = (entry["score"] < entry["null_score"] if entry["method"] in P_VALUE_TESTS
+                        else entry["score"] > entry["null_score"])
+        entry["drifted"] = entry["evidently_drifted"] and beyond_noise
+    drifted = sorted(c for c, e in per_feature.items() if e["drifted"])
+    share = len(drifted) / len(per_feature) if per_feature else 0.0
     return {"n_reference": len(reference), "n_current": len(current), "drift_share": share,
-            "drifted_count": count, "drift_share_threshold": monitor["drift_share_threshold"],
-            "retrain": share > monitor["drift_share_threshold"],
-            "drifted_features": sorted(c for c, e in per_feature.items() if e["drifted"]),
+            "drifted_count": len(drifted), "drift_share_threshold": monitor["drift_share_threshold"],
+            "evidently_drift_share": sum(e["evidently_drifted"] for e in per_feature.values()) / max(len(per_feature), 1),
+            "retrain": share > monitor["drift_share_threshold"], "drifted_features": drifted,
             "feature_drift": per_feature, "prediction_drift": prediction}
 
 # %% ../nbs_lib/07_monitor.ipynb #2fa39e0a
+def feature_lookback_days(name: str,   # a feature column
+                          longest: int,  # the longest window among the features (the recency and last-value cap)
+                          ) -> int:
+    "How many days of history before the as-of date a feature reads (0: none, e.g. a customer attribute)."
+    import re
+
+    from churnops.contract import parse_feature
+    kind = parse_feature(name)
+    if kind.kind == "trend":
+        return int(re.match(r"^trend_.+_\d+_(\d+)d$", name)[1])
+    if kind.kind in ("count", "sum"):
+        return int(kind.window_days)
+    return longest if kind.kind in ("recency", "last") else 0
+
+def comparable_columns(columns: list[str],
+                       history_days: float | None,  # days of events before the reference as-of date (None: no log)
+                       ) -> tuple[list[str], dict[str, str]]:
+    """The columns whose window the reference snapshot's history covers, and the others with the reason. A 90-day
+    count at a reference date 58 days into the log is short of a month of events: it drifts against any later
+    snapshot whatever the business does (a 120-day log read 0.63 of its features drifted with nothing changed)."""
+    from churnops.contract import parse_feature
+    if history_days is None:
+        return list(columns), {}
+    longest = max([parse_feature(c).window_days or 0 for c in columns if parse_feature(c).kind in ("count", "sum")],
+                  default=0)
+    left_out = {c: f"reads {feature_lookback_days(c, longest)} days, the reference snapshot has {history_days:.0f}"
+                for c in columns if feature_lookback_days(c, longest) > history_days}
+    return [c for c in columns if c not in left_out], left_out
+
 def monitored_columns(reference: pd.DataFrame, current: pd.DataFrame,  # the training and scoring snapshots
                       champion: Any | None,  # the champion `Bundle` that scores `current`, or None
                       ) -> list[str]:
