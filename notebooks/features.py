@@ -13,14 +13,18 @@ schema = None  # block from params.yaml
 validate = None  # block from params.yaml
 
 # %%
+import warnings
+
 import pandas as pd
 
 from churnops.config import publish_file, write_json, write_parquet
-from churnops.features import build_feature_table, split_labelled
+from churnops.features import build_feature_table, split_labelled, windows_cadence_note
 from churnops.validate import apply_levels, feature_suites, gate, run_suites, summary
 
 # %%
 customers = pd.read_parquet(upstream["ingest"]["customers"])  # the tables that passed the raw data gate (validate)
+if (note := windows_cadence_note(upstream["ingest"]["events"], features["windows_days"])):
+    warnings.warn(note, stacklevel=1)  # shown under the stage by `churnops run`
 table = build_feature_table(customers, upstream["ingest"]["events"], features, schema)
 labelled, scoring = split_labelled(table)
 print(f"{len(labelled):,} labelled rows over {labelled.as_of_date.nunique()} as-of dates; "
