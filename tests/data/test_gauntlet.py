@@ -8,7 +8,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -119,13 +118,13 @@ def write_event_log(case: dict, path) -> dict:
     return {"date_format": {"yyyymmdd": "%Y%m%d", "epoch": "unix_seconds"}.get(case["time_format"])}
 
 
-def train_and_gate(labelled: pd.DataFrame) -> tuple[bool, str]:
+def train_and_gate(labelled: pd.DataFrame, folder) -> tuple[bool, str]:
     "Train with a small budget, save and load the model artefact, and let the gate decide (no champion yet)."
     train, test = time_split(labelled, TRAIN["test_snapshots"], TRAIN["gap_days"], TRAIN["seed"])
     model, leaderboard = fit_candidates(train, TRAIN)
     assert leaderboard.selected.sum() == 1
-    save_model(model, pytest.gauntlet_tmp / "model")
-    predictor = Predictor(load_model(pytest.gauntlet_tmp / "model"), probe=test)
+    save_model(model, folder / "model")
+    predictor = Predictor(load_model(folder / "model"), probe=test)
     probability = predictor.predict(test)
     assert np.isfinite(probability).all() and ((probability >= 0) & (probability <= 1)).all()
     metrics = {**ranking_metrics(test[LABEL_COLUMN], probability), "base_rate": float(test[LABEL_COLUMN].mean())}
@@ -151,7 +150,6 @@ def finished_or_explained(run, path, case: dict) -> None:
 @given(case=customer_tables())
 def test_every_customer_table_ends_with_a_champion_or_a_reason(case, tmp_path_factory):
     folder = tmp_path_factory.mktemp("table")
-    pytest.gauntlet_tmp = folder
     path = folder / "customers.csv"
     write_customer_table(case, path)
 
@@ -164,7 +162,7 @@ def test_every_customer_table_ends_with_a_champion_or_a_reason(case, tmp_path_fa
             assert any("more than half" in str(w.message) for w in said), "a majority label rate is said loudly"
         labelled, scoring = split_labelled(build_feature_table(table, None, PARAMS["features"], PARAMS["schema"]))
         assert len(scoring) == case["n"], "every customer is scored"
-        return train_and_gate(labelled)
+        return train_and_gate(labelled, folder)
 
     finished_or_explained(run, path, case)
 
@@ -173,7 +171,6 @@ def test_every_customer_table_ends_with_a_champion_or_a_reason(case, tmp_path_fa
 @given(case=event_logs())
 def test_every_event_log_ends_with_a_champion_or_a_reason(case, tmp_path_factory):
     folder = tmp_path_factory.mktemp("log")
-    pytest.gauntlet_tmp = folder
     path = folder / "events.csv"
     read = write_event_log(case, path)
     mapping = {"customer_id": "user", "ts": "when", "event_type": "kind", "measures": {"amount": "amount"}}
@@ -186,6 +183,6 @@ def test_every_event_log_ends_with_a_champion_or_a_reason(case, tmp_path_factory
             assert any("identical to an earlier row" in str(w.message) for w in said), "never a silent drop"
         schema = {**PARAMS["schema"], "measures": ["amount"]}
         labelled, _ = split_labelled(build_feature_table(customers, events, PARAMS["features"], schema))
-        return train_and_gate(labelled)
+        return train_and_gate(labelled, folder)
 
     finished_or_explained(run, path, case)
