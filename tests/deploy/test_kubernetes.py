@@ -136,6 +136,15 @@ def test_every_container_is_locked_down(rendered):
                 assert container["resources"]["limits"] and container["resources"]["requests"]
 
 
+def test_no_secret_reaches_a_command_line(rendered):
+    "A Secret expanded into a container's command or args is readable by every process on the node (ps): environment only (issue 38.10)."
+    for overlay in OVERLAYS:
+        for owner, container in containers_in(objects(rendered[overlay])):
+            secret = {e["name"] for e in container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})}
+            line = " ".join(map(str, [*container.get("command", []), *container.get("args", [])]))
+            assert not [name for name in secret if f"$({name})" in line], (overlay, owner, container["name"], line)
+
+
 def test_api_probes_and_identity(rendered):
     api = next(o for o in objects(rendered["prod"]) if o["kind"] == "Deployment" and o["metadata"]["name"] == "churnops-api")
     pod = api["spec"]["template"]["spec"]
