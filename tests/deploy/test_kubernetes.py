@@ -145,6 +145,16 @@ def test_no_secret_reaches_a_command_line(rendered):
             assert not [name for name in secret if f"$({name})" in line], (overlay, owner, container["name"], line)
 
 
+def test_every_ingress_host_is_served_over_tls(rendered):
+    "Each rule's host has a certificate and plain HTTP is redirected (issue 38.10)."
+    for overlay in OVERLAYS:
+        for ingress in [o for o in objects(rendered[overlay]) if o["kind"] == "Ingress"]:
+            hosts = {rule["host"] for rule in ingress["spec"]["rules"]}
+            covered = {host for entry in ingress["spec"].get("tls", []) if entry.get("secretName") for host in entry["hosts"]}
+            assert hosts <= covered, (overlay, ingress["metadata"]["name"], hosts - covered)
+            assert ingress["metadata"]["annotations"].get("nginx.ingress.kubernetes.io/force-ssl-redirect") == "true"
+
+
 def test_api_probes_and_identity(rendered):
     api = next(o for o in objects(rendered["prod"]) if o["kind"] == "Deployment" and o["metadata"]["name"] == "churnops-api")
     pod = api["spec"]["template"]["spec"]
