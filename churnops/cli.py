@@ -26,7 +26,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from churnops.config import die_with_parent, mlflow_tracking_uri, workspace_lock
     from churnops.params import load_params
-    from churnops.pipeline import pipeline_progress, stage_server
+    from churnops.pipeline import guard_lock_file, pipeline_progress, stage_server
     from churnops.reports import run_summary, summary_lines, summary_paths
     params = load_params(args.params)  # a bad key stops here, before any stage starts
     tracking_uri = mlflow_tracking_uri(params["mlflow"]["tracking_uri"])
@@ -36,11 +36,14 @@ def _run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     # the stages' progress bars go to this terminal (stderr); DVC's own lines are read and summarised
     # DVC decides what runs; the stages it runs are handed to one warm stage server (see churnops.pipeline)
-    with workspace_lock(Path(args.params).resolve().parent, "churnops run"), stage_server() as environment, \
-            subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1, env=environment,
-                             preexec_fn=die_with_parent) as dvc:  # a killed run takes DVC and the stage server along
-        for line in pipeline_progress(dvc.stdout):
-            print(line, flush=True)
+    with workspace_lock(Path(args.params).resolve().parent, "churnops run"):
+        if (note := guard_lock_file(Path(args.params).resolve().parent)):
+            print(note, flush=True)
+        with stage_server() as environment, subprocess.Popen(
+                command, stdout=subprocess.PIPE, text=True, bufsize=1, env=environment,
+                preexec_fn=die_with_parent) as dvc:  # a killed run takes DVC and the stage server along
+            for line in pipeline_progress(dvc.stdout):
+                print(line, flush=True)
     code = dvc.returncode
     index = Path("reports/index.html").resolve()
     if code == 0:
