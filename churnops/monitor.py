@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['P_VALUE_TESTS', 'evidently_drift', 'feature_lookback_days', 'comparable_columns', 'monitored_columns',
-           'quality_on_labelled', 'write_drift_metrics']
+__all__ = ['P_VALUE_TESTS', 'MIN_NULL_HALF', 'evidently_drift', 'feature_lookback_days', 'comparable_columns',
+           'monitored_columns', 'quality_on_labelled', 'write_drift_metrics']
 
 # %% ../nbs_lib/07_monitor.ipynb #637da727
 def _verdicts(snapshot_dict: dict[str, Any]) -> dict[str, bool]:
@@ -28,6 +28,7 @@ def _verdicts(snapshot_dict: dict[str, Any]) -> dict[str, bool]:
 # Evidently's tests whose score is a p-value (drift when it is small); the others are distances (drift when large)
 P_VALUE_TESTS = frozenset({"ks", "chisquare", "z", "fisher_exact", "g_test", "t_test", "mannw", "anderson",
                            "cramer_von_mises", "es", "empirical_mmd"})
+MIN_NULL_HALF = 10  # rows each half of the reference needs for a null score
 
 def evidently_drift(reference: pd.DataFrame,  # reference snapshot (model inputs)
                     current: pd.DataFrame,    # current snapshot (model inputs)
@@ -71,12 +72,12 @@ def evidently_drift(reference: pd.DataFrame,  # reference snapshot (model inputs
     per_feature = entries(snapshot)
     prediction = per_feature.pop("prediction", None)
     halves = np.random.default_rng(0).permutation(len(reference))
-    null = entries(run(reference.iloc[halves[: len(reference) // 2]], reference.iloc[halves[len(reference) // 2:]],
-                       None, None))
+    null = (entries(run(reference.iloc[halves[: len(reference) // 2]], reference.iloc[halves[len(reference) // 2:]],
+                        None, None)) if len(reference) >= 2 * MIN_NULL_HALF else {})  # too few rows to split: no null
     for column, entry in per_feature.items():
-        entry.update(evidently_drifted=entry["drifted"], null_score=null[column]["score"])
-        beyond_noise = (entry["score"] < entry["null_score"] if entry["method"] in P_VALUE_TESTS
-                        else entry["score"] > entry["null_score"])
+        entry.update(evidently_drifted=entry["drifted"], null_score=null.get(column, {}).get("score"))
+        beyond_noise = entry["null_score"] is None or (
+            entry["score"] < entry["null_score"] if entry["method"] in P_VALUE_TESTS else entry["score"] > entry["null_score"])
         entry["drifted"] = entry["evidently_drifted"] and beyond_noise
     drifted = sorted(c for c, e in per_feature.items() if e["drifted"])
     share = len(drifted) / len(per_feature) if per_feature else 0.0
