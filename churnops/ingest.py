@@ -16,8 +16,9 @@ from .generate import generate_churn_data
 # %% auto #0
 __all__ = ['READ_OPTIONS', 'CHURN_WORDS', 'STAY_WORDS', 'MOSTLY_NUMBERS', 'SOURCES', 'IngestError', 'read_table',
            'require_columns', 'parse_timestamps', 'parse_numbers', 'require_ids', 'drop_repeated_events',
-           'ingest_event_log', 'label_meaning', 'snapshot_label', 'numbers_with_blanks', 'refuse_words_in_numbers',
-           'ingest_snapshot_table', 'empty_event_log', 'load_source', 'source_files', 'fingerprint_sources']
+           'ingest_event_log', 'label_meaning', 'snapshot_label', 'numbers_with_blanks', 'filled_and_words',
+           'refuse_words_in_numbers', 'ingest_snapshot_table', 'empty_event_log', 'load_source', 'source_files',
+           'fingerprint_sources']
 
 # %% ../nbs_lib/02_ingest.ipynb #622cc364
 class IngestError(ValueError):
@@ -257,12 +258,16 @@ def numbers_with_blanks(table: pd.DataFrame, path: str | Path) -> tuple[pd.DataF
 
 MOSTLY_NUMBERS = 0.9  # a text column this share of whose filled cells are numbers is a numeric column with bad cells
 
+def filled_and_words(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    "The non-blank cells of a column as text, and those of them that are not numbers."
+    text = values.astype("string").str.strip()
+    filled = text[text.notna() & (text != "")]
+    return filled, filled[pd.to_numeric(filled, errors="coerce").isna()]
+
 def refuse_words_in_numbers(table: pd.DataFrame, path: str | Path) -> None:
     "A column of numbers with a few words in it (a corrupt cell, 'n/a') fails with the column, rows and values, instead of becoming a category per number."
     for column in table.select_dtypes(include=["object", "string"]).columns:
-        text = table[column].astype("string").str.strip()
-        filled = text[text.notna() & (text != "")]
-        words = filled[pd.to_numeric(filled, errors="coerce").isna()]
+        filled, words = filled_and_words(table[column])
         if len(filled) and 0 < len(words) <= (1 - MOSTLY_NUMBERS) * len(filled):
             raise IngestError(f"{path}: column {column!r}: {len(words):,} of {len(filled):,} filled rows are not numbers "
                               f"while the rest are, e.g. {_examples(words)}: fix those cells, name such markers in "
@@ -299,8 +304,7 @@ def ingest_snapshot_table(path: str | Path,            # one row per customer, w
         require_columns(newer, [id_col, *features.columns], scoring_path, "the table to score")
         refuse_words_in_numbers(newer[features.columns], scoring_path)
         for column in features.select_dtypes(include="number").columns:  # numbers when trained: numbers when scored
-            text = newer[column].astype("string").str.strip()
-            words = text[text.notna() & (text != "") & pd.to_numeric(text, errors="coerce").isna()]
+            _, words = filled_and_words(newer[column])
             if len(words):
                 raise IngestError(f"{scoring_path}: column {column!r} holds text where {path} has numbers, e.g. "
                                   f"{_examples(words)}")
