@@ -84,13 +84,16 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
 ENTRYPOINT ["churnops"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000", "--model-source", "models:/churnops-churn@champion"]
 
-# ---- spark: the runtime plus a JRE, pyspark and the S3A connector (Hadoop's hadoop-aws and the AWS SDK bundle it
-# was built against; pyspark ships Hadoop's client jars but not these), checked against Maven Central's SHA-1 sums.
+# ---- spark: the runtime plus a JRE, pyspark and the S3A connector (Hadoop's hadoop-aws, the AWS SDK bundle it
+# was built against and the analytics accelerator it needs at compile scope; pyspark ships Hadoop's client jars but not
+# these), each checked against a SHA-1 pinned here (as Maven Central publishes it; not fetched from the same host at
+# build time, so a tampered mirror cannot hand over a matching sum). A version change changes its pin, in this file.
 # Spark's Kubernetes scheduler starts driver and executor pods from this image (k8s/base/spark/entrypoint.sh); the
 # driver runs /opt/churnops/spark-main.py, the `churnops` command as a .py file, which spark-submit needs. ----
 FROM runtime AS spark
 ARG HADOOP_VERSION=3.5.0
 ARG AWS_SDK_VERSION=2.35.4
+ARG ANALYTICS_ACCELERATOR_VERSION=1.3.1
 USER 0:0
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # hadolint ignore=DL3008
@@ -99,12 +102,15 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build-spark /opt/venv /opt/venv
 RUN jars=/opt/venv/lib/python3.11/site-packages/pyspark/jars \
- && for artifact in "org/apache/hadoop/hadoop-aws/${HADOOP_VERSION}/hadoop-aws-${HADOOP_VERSION}.jar" \
-                    "software/amazon/awssdk/bundle/${AWS_SDK_VERSION}/bundle-${AWS_SDK_VERSION}.jar"; do \
-      url="https://repo1.maven.org/maven2/${artifact}"; jar="${jars}/${artifact##*/}"; \
-      curl -fsSL --retry 3 -o "${jar}" "${url}" \
-      && echo "$(curl -fsSL --retry 3 "${url}.sha1" | cut -c1-40)  ${jar}" | sha1sum -c -; \
-    done \
+ && printf '%s\n' \
+      "9e594525d264c0db653c7f68da98b245f7d61ea5 org/apache/hadoop/hadoop-aws/${HADOOP_VERSION}/hadoop-aws-${HADOOP_VERSION}.jar" \
+      "7252265e3970b214708e68a8b74a8fa8c875af1e software/amazon/awssdk/bundle/${AWS_SDK_VERSION}/bundle-${AWS_SDK_VERSION}.jar" \
+      "6c9bd0f6c440c9a78e82d272f5f0252d942419f6 software/amazon/s3/analyticsaccelerator/analyticsaccelerator-s3/${ANALYTICS_ACCELERATOR_VERSION}/analyticsaccelerator-s3-${ANALYTICS_ACCELERATOR_VERSION}.jar" \
+    | while read -r sha1 artifact; do \
+        jar="${jars}/${artifact##*/}"; \
+        curl -fsSL --retry 3 -o "${jar}" "https://repo1.maven.org/maven2/${artifact}" \
+        && echo "${sha1}  ${jar}" | sha1sum -c - || exit 1; \
+      done \
  && apt-get purge -y curl && apt-get autoremove -y
 COPY --chown=0:0 --chmod=0755 k8s/base/spark/entrypoint.sh /opt/churnops/entrypoint.sh
 COPY --chown=0:0 k8s/base/spark/main.py /opt/churnops/spark-main.py

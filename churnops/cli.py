@@ -185,10 +185,10 @@ def _serve(args: argparse.Namespace) -> int:
     from churnops.serve_auth import access_policy
 
     params = load_params(args.params)
-    config = ServeConfig.from_params(params, model_source=args.model_source, challenger_source=args.challenger_source,
-                                     assignment_log=args.assignment_log)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     host, port = args.host or params["serve"]["host"], args.port or params["serve"]["port"]
+    config = ServeConfig.from_params(params, model_source=args.model_source, challenger_source=args.challenger_source,
+                                     assignment_log=args.assignment_log).listening_on(host)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     metrics_port = args.metrics_port or params["serve"]["metrics_port"]
     if metrics_port == port:  # before a local API key is made for a server that will not start
         raise ValueError(f"the metrics port must differ from the API port ({port}): set serve.metrics_port or pass --metrics-port")

@@ -225,7 +225,7 @@ class Serve(_Block):
     allow_anonymous: bool = False
     anonymous_requests_per_minute: float = Field(600, gt=0)
     max_body_bytes: int = Field(4_000_000, gt=0)
-    docs: bool = True
+    docs: bool | Literal["local"] = "local"  # local: shown when the API listens on a loopback address
     trusted_proxies: list[str] = []  # addresses (or CIDRs) whose X-Forwarded-For is believed; [] = none
 
 class FeatureStore(_Block):

@@ -177,7 +177,7 @@ def create_app(config: ServeConfig,   # sources, routing, limits
         if assignments is not None:
             assignments.close()  # what the producer still holds goes to the broker
 
-    docs = {} if config.docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    docs = {} if config.docs in (True, "local") else {"docs_url": None, "redoc_url": None, "openapi_url": None}
     app = FastAPI(title="ChurnOps prediction API", version="1", lifespan=lifespan, **docs)
     app.state.service, app.state.metrics, app.state.documented_model = state, metrics, None
     app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes,  # inside the metrics: a 413 is counted

@@ -92,7 +92,7 @@ class ServeConfig:
     allow_anonymous: bool = False                # True: /predict* answer without a key (logged at start)
     anonymous_requests_per_minute: float = 600   # per client address and replica, when anonymous
     max_body_bytes: int = 4_000_000              # larger request bodies: 413 before they are read
-    docs: bool = True                            # /docs, /redoc, /openapi.json
+    docs: bool | str = "local"                   # /docs, /redoc, /openapi.json: true | false | local (on loopback only)
     trusted_proxies: list[str] = field(default_factory=list)  # addresses whose X-Forwarded-For names the client
 
     @classmethod
@@ -110,7 +110,22 @@ class ServeConfig:
             raise ValueError(f"serve.challenger_mode must be split or shadow, got {config.challenger_mode!r}")
         if not 0 <= config.challenger_share <= 1:
             raise ValueError(f"serve.challenger_share must be within [0, 1], got {config.challenger_share}")
+        if config.docs not in (True, False, "local"):
+            raise ValueError(f"serve.docs must be true, false or local, got {config.docs!r}")
         return config
+
+    def listening_on(self, host: str) -> ServeConfig:
+        """The config of a server bound to `host`: `docs: local` shows /docs, /redoc and /openapi.json (the feature
+        schema and its ranges) on a loopback address only, so a notebook's server has them and a pod's has not."""
+        if self.docs != "local":
+            return self
+        import dataclasses
+        import ipaddress
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        return dataclasses.replace(self, docs=loopback)
 
 # %% ../nbs_lib/12a_serve_models.ipynb #aaafd16d
 def customer_bucket(customer_id: int | str,

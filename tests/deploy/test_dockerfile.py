@@ -64,6 +64,9 @@ def test_spark_target_runs_spark_on_kubernetes_as_the_same_user_with_the_s3a_con
     hadoop = {jar.name.removeprefix("hadoop-client-api-").removesuffix(".jar")
               for jar in (Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar")}
     assert hadoop == {re.search(r"^ARG HADOOP_VERSION=(\S+)$", spark, re.MULTILINE).group(1)}
-    assert "sha1sum -c" in spark  # the downloaded jars are checked
+    # every downloaded jar is checked against a sum pinned in the Dockerfile, never one fetched beside it
+    pinned = re.findall(r'"([0-9a-f]{40}) (\S+\.jar)"', spark)
+    assert {artifact.split("/")[-3] for _, artifact in pinned} == {"hadoop-aws", "bundle", "analyticsaccelerator-s3"}
+    assert "sha1sum -c" in spark and ".sha1" not in spark and spark.count("curl -fsSL") == 1
     entrypoint = (REPO / "k8s" / "base" / "spark" / "entrypoint.sh").read_text()
     assert "KubernetesExecutorBackend" in entrypoint and "--deploy-mode client" in entrypoint

@@ -344,6 +344,51 @@ def test_pipeline_pods_run_as_the_identity_terraform_trusts(rendered):
     assert not matches(pattern, locked_down), "another service account is refused"
 
 
+def kyverno_denies(rule: dict, pod: dict) -> list[str]:
+    "The deny conditions of a Kyverno rule that hold for `pod` at admission (JMESPath, as Kyverno evaluates them)."
+    import jmespath
+
+    held = []
+    for condition in rule["validate"]["deny"]["conditions"]["any"]:
+        expression = re.fullmatch(r"\{\{\s*(.*?)\s*\}\}", condition["key"]).group(1)
+        value = jmespath.search(expression, {"request": {"object": pod}})
+        if {"NotEquals": lambda: value != condition["value"],
+                "GreaterThan": lambda: value is not None and value > condition["value"]}[condition["operator"]]():
+            held.append(expression)
+    return held
+
+
+def test_the_spark_driver_may_start_its_executors_and_nothing_else(rendered):
+    """The driver's role may create pods (Spark starts its executors so); admission lets its account create only
+    executor pods that reach no Secret: another account, a Secret volume, a projected token or a Secret-backed
+    variable is refused."""
+    rule = next(r for r in objects(REPO / "k8s" / "policies" / "pipeline-pods.yaml")[0]["spec"]["rules"]
+                if r["name"] == "spark-driver-starts-only-executors")
+    subjects = rule["match"]["any"][0]["subjects"]
+    assert {(s["name"], s["namespace"]) for s in subjects} == {
+        ("churnops-spark-driver", f"churnops-{environment_of(o)}") for o in OVERLAYS}
+    for overlay in OVERLAYS:
+        app = next(o for o in objects(rendered[overlay]) if o["kind"] == "SparkApplication")["spec"]
+        executor = app["executor"]
+        volumes = [v for v in app["volumes"] if v["name"] in {m["name"] for m in executor["volumeMounts"]}]
+        as_started = {"metadata": {"labels": executor["labels"]},  # as Spark creates it, with its conf volume
+                      "spec": {"serviceAccountName": executor["serviceAccount"],
+                               "volumes": [*volumes, {"name": "spark-conf-volume-exec", "configMap": {"name": "conf"}}],
+                               "containers": [{"name": "spark-kubernetes-executor", "env": executor.get("env", [])}]}}
+        assert kyverno_denies(rule, as_started) == [], f"{overlay}: the executors would be refused"
+        spec = as_started["spec"]
+        refused = {
+            "another account": {**spec, "serviceAccountName": "churnops-pipeline"},
+            "a Secret volume": {**spec, "volumes": [*spec["volumes"], {"name": "s", "secret": {"secretName": "churnops-mlflow-auth"}}]},  # pragma: allowlist secret
+            "a token": {**spec, "volumes": [*spec["volumes"], {"name": "t", "projected": {"sources": [{"serviceAccountToken": {"path": "t"}}]}}]},
+            "a Secret variable": {**spec, "containers": [{"name": "x", "env": [{"name": "P", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]}]},
+            "Secret variables in an init container": {**spec, "initContainers": [{"name": "x", "envFrom": [{"secretRef": {"name": "s"}}]}]},
+        }
+        for what, pod_spec in refused.items():
+            assert kyverno_denies(rule, {**as_started, "spec": pod_spec}), f"{overlay}: {what} is admitted"
+    assert kyverno_denies(rule, {"metadata": {"labels": {}}, "spec": {"serviceAccountName": "churnops-spark-executor"}})
+
+
 def test_stream_scaler_follows_the_consumer_group_and_its_partitions(rendered):
     "KEDA watches the group and topic the service uses, and never adds a replica that would hold no partition."
     params = yaml.safe_load((REPO / "params.yaml").read_text())["stream"]

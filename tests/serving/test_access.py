@@ -105,11 +105,12 @@ def test_serve_makes_one_local_key_or_refuses_to_start(serve, trained, repo, tmp
     assert not (tmp_path / "mounted").exists(), "a keys file named by the environment is never made up"
 
 
-@pytest.mark.parametrize("docs", [True, False])
+@pytest.mark.parametrize("docs", [True, False, "local"])
 def test_docs_and_the_schema_are_configurable(serve, trained, docs):  # noqa: F811
+    "`local` (the default) shows them on a loopback address, as here; ServeConfig.listening_on hides them elsewhere."
     server = serve(trained[0] / "1", docs=docs)
-    assert httpx.get(server.url + "/openapi.json").status_code == (200 if docs else 404)
-    assert httpx.get(server.url + "/docs").status_code == (200 if docs else 404)
+    assert httpx.get(server.url + "/openapi.json").status_code == (404 if docs is False else 200)
+    assert httpx.get(server.url + "/docs").status_code == (404 if docs is False else 200)
 
 
 def test_metrics_are_served_on_their_own_port_only(serve, trained, repo, tmp_path):  # noqa: F811
