@@ -352,8 +352,9 @@ def kyverno_denies(rule: dict, pod: dict) -> list[str]:
     for condition in rule["validate"]["deny"]["conditions"]["any"]:
         expression = re.fullmatch(r"\{\{\s*(.*?)\s*\}\}", condition["key"]).group(1)
         value = jmespath.search(expression, {"request": {"object": pod}})
-        if {"NotEquals": lambda: value != condition["value"],
-                "GreaterThan": lambda: value is not None and value > condition["value"]}[condition["operator"]]():
+        operator, bound = condition["operator"], condition["value"]
+        assert operator in ("NotEquals", "GreaterThan"), f"{operator}: not evaluated here"
+        if value != bound if operator == "NotEquals" else (value is not None and value > bound):
             held.append(expression)
     return held
 
