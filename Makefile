@@ -36,6 +36,7 @@ report-assets/dist/.synced: report-assets/package-lock.json report-assets/assets
 	touch $@
 
 setup: .venv/.synced report-assets/dist/.synced
+	@churnops remote  # the DVC remote: a folder on this machine unless the project names one
 
 # The Spark and Flink engines of the features stage (the `spark` and `flink` extras: pyspark, sqlglot) for the tests that hold them to the
 # DuckDB engine. pyspark is a 450 MB source distribution: uv builds it once (about a minute) and keeps the wheel

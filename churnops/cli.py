@@ -24,9 +24,11 @@ def _run(args: argparse.Namespace) -> int:
     its time, a progress bar per running notebook, and at the end the run's headline numbers and where the reports are."""
     import time
 
+    from churnops.catalog import stage_products
     from churnops.config import die_with_parent, mlflow_tracking_uri, workspace_lock
     from churnops.params import load_params
-    from churnops.pipeline import guard_lock_file, pipeline_progress, stage_server
+    from churnops.pipeline import guard_lock_file, pipeline_progress, push_outputs, stage_server
+    from churnops.registry import champion_follows_checkout
     from churnops.reports import run_summary, summary_lines, summary_paths
     params = load_params(args.params)  # a bad key stops here, before any stage starts
     tracking_uri = mlflow_tracking_uri(params["mlflow"]["tracking_uri"])
@@ -49,6 +51,10 @@ def _run(args: argparse.Namespace) -> int:
     if code == 0:
         print(f"\nPipeline finished in {time.monotonic() - started:.0f} s.")
         print("\n".join(summary_lines(run_summary(summary_paths()))))
+        champion = stage_products("register")["champion"]
+        if (note := champion_follows_checkout(tracking_uri, params["mlflow"]["model_name"], champion)):
+            print(note)
+        print(push_outputs())
         ui = (f"mlflow ui --backend-store-uri {tracking_uri}" if tracking_uri.startswith(("sqlite:", "file:", "postgresql"))
               else tracking_uri)
         print(f"Reports: {index}\nExperiments and models ({tracking_uri}): {ui}")
@@ -57,13 +63,37 @@ def _run(args: argparse.Namespace) -> int:
     return code
 
 def _stage(args: argparse.Namespace) -> int:
-    "Run one stage notebook (what each dvc.yaml stage calls): on the run's stage server if there is one, else here."
-    from churnops.pipeline import STAGE_SERVER_ENV, run_stage, run_stage_on_server
-    if os.environ.get(STAGE_SERVER_ENV):
-        code = run_stage_on_server(args.name, os.environ[STAGE_SERVER_ENV])
-        if code is not None:
-            return code
-    run_stage(args.name, args.pipeline)
+    """Run one stage notebook (what each dvc.yaml stage calls): on the run's stage server if there is one, else here.
+    Under DVC (which deleted the stage's outputs first), a failed stage puts back the outputs of its last good run."""
+    import yaml
+
+    from churnops.pipeline import STAGE_SERVER_ENV, restore_stage_outputs, run_stage, run_stage_on_server
+    settings = {key: yaml.safe_load(value) for key, value in args.param or []}
+    if settings and os.environ.get("DVC_STAGE"):
+        raise ValueError("-p sets parameters for a run by hand; under DVC, parameters come from params.yaml")
+    under_dvc = os.environ.get("DVC_STAGE") == args.name
+    code = None
+    try:
+        if os.environ.get(STAGE_SERVER_ENV) and not settings:
+            code = run_stage_on_server(args.name, os.environ[STAGE_SERVER_ENV])  # None: no server answers
+        if code is None:
+            run_stage(args.name, args.pipeline, settings=settings)
+            code = 0
+    finally:
+        if code != 0 and under_dvc and (restored := restore_stage_outputs(args.name, Path(args.pipeline).parent)):
+            print(f"stage {args.name!r} failed: its last good outputs are back in place ({len(restored)} from DVC's "
+                  "cache); its executed notebook shows the failed run", file=sys.stderr, flush=True)
+    if settings:
+        print(f"stage {args.name!r} ran with {settings} for this run only: its products no longer match dvc.lock, "
+              "so `dvc repro` (or `churnops run`) runs it again from params.yaml", flush=True)
+    return code
+
+def _remote(args: argparse.Namespace) -> int:
+    "Print the project's default DVC remote and where it is, setting up the local folder when there is none."
+    from churnops.pipeline import dvc_remote
+    name = dvc_remote()
+    url = subprocess.run(["dvc", "config", f"remote.{name}.url"], capture_output=True, text=True).stdout.strip()
+    print(f"DVC remote: {name} ({url or '?'}); `churnops run` pushes to it, `dvc pull` restores from it")
     return 0
 
 def _stage_server(args: argparse.Namespace) -> int:
@@ -386,6 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     stage = sub.add_parser("stage", help="run one stage notebook now (dvc.yaml calls this; prefer `dvc repro NAME`)")
     stage.add_argument("name")
     stage.add_argument("--pipeline", default="pipeline.yaml")
+    stage.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"),
+                       help="set a parameter for this run only, e.g. -p train.seed 7 (VALUE is read as YAML)")
     stage.set_defaults(handler=_stage)
 
     server = sub.add_parser("stage-server", help="run the stages `churnops stage` hands over, in warm kernels "
@@ -393,6 +425,10 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--socket", required=True, help="the Unix socket to listen on")
     server.add_argument("--pipeline", default="pipeline.yaml")
     server.set_defaults(handler=_stage_server)
+
+    remote = sub.add_parser("remote", help="name the DVC remote runs push to and fresh clones pull from "
+                                           "(a folder on this machine is set up when the project has none)")
+    remote.set_defaults(handler=_remote)
 
     check = sub.add_parser("check-pipeline", help="check that pipeline.yaml and dvc.yaml describe the same stages")
     check.add_argument("--pipeline", default="pipeline.yaml")

@@ -19,7 +19,7 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['atomic_path', 'write_parquet', 'write_json', 'publish_file', 'atomic_directory', 'die_with_parent', 'WorkspaceBusy',
-           'workspace_lock', 'file_sha256', 'git_commit', 'mlflow_tracking_uri', 'free_port']
+           'workspace_lock', 'file_sha256', 'git_commit', 'mlflow_tracking_uri', 'follow_moved_store', 'free_port']
 
 # %% ../nbs_lib/00_config.ipynb #6bf978f2
 @contextlib.contextmanager
@@ -168,8 +168,44 @@ def git_commit(cwd: str | Path = ".") -> str | None:
 
 def mlflow_tracking_uri(default: str,  # the embedded store from params.yaml, e.g. sqlite:///mlflow.db
                         ) -> str:
-    "`MLFLOW_TRACKING_URI` from the environment (production server) or the embedded default."
-    return os.environ.get("MLFLOW_TRACKING_URI") or default
+    """`MLFLOW_TRACKING_URI` from the environment (production server) or the embedded default. An embedded store
+    copied or moved with its workspace first follows it (`follow_moved_store`)."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or default
+    follow_moved_store(uri)
+    return uri
+
+# where MLflow's SQL store keeps absolute artifact paths (tables of older schemas may lack some)
+_STORE_PATH_COLUMNS = (("experiments", "artifact_location"), ("runs", "artifact_uri"), ("logged_models", "artifact_location"),
+                       ("model_versions", "source"), ("model_versions", "storage_location"))
+
+def follow_moved_store(tracking_uri: str,  # an embedded store, sqlite:///<path relative to the workspace>
+                       ) -> str | None:
+    """MLflow records artifact locations as absolute paths, so a workspace copied elsewhere would keep writing into
+    the original's `mlruns/`. When the embedded store's default experiment names another folder than this one
+    (the current directory), every recorded path under that folder is moved here. Returns the old folder, if moved."""
+    import sqlite3
+    if not tracking_uri.startswith("sqlite:///") or tracking_uri.startswith("sqlite:////"):
+        return None  # a server, or a store at an absolute path (not part of a workspace)
+    db = Path(tracking_uri.removeprefix("sqlite:///"))
+    if not db.exists():
+        return None
+    here = str(Path.cwd().resolve())
+    with contextlib.closing(sqlite3.connect(db, timeout=30)) as connection, connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        row = connection.execute("SELECT artifact_location FROM experiments WHERE experiment_id = 0").fetchone() \
+            if "experiments" in tables else None
+        recorded = (row[0] or "").removeprefix("file://") if row else ""
+        if not recorded.endswith("/mlruns/0") or recorded.removesuffix("/mlruns/0") == here:
+            return None
+        old = recorded.removesuffix("/mlruns/0")
+        for table, column in _STORE_PATH_COLUMNS:
+            if table in tables:
+                for prefix in ("file://", ""):
+                    connection.execute(f"UPDATE {table} SET {column} = ? || substr({column}, ?) "  # noqa: S608 (fixed names)
+                                       f"WHERE substr({column}, 1, ?) = ?",
+                                       (prefix + here + "/", len(prefix + old + "/") + 1, len(prefix + old + "/"),
+                                        prefix + old + "/"))
+    return old
 
 def free_port() -> int:
     "A free TCP port on 127.0.0.1, for a local server (tests, benchmarks, drills)."

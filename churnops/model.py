@@ -23,9 +23,9 @@ from .scorer import Scorer
 log = logging.getLogger("churnops.model")
 
 # %% auto #0
-__all__ = ['log', 'PROBE_TOLERANCE', 'PROBE_ROWS', 'SKOPS_TRUSTED_TYPES', 'model_inputs', 'probe_frame', 'Predictor',
-           'as_predictor', 'predict', 'UntrustedModelError', 'pinned_requirements', 'save_model', 'log_model',
-           'load_model', 'Bundle', 'NoChampion', 'integer_inputs', 'load_bundle']
+__all__ = ['log', 'PROBE_TOLERANCE', 'PROBE_ROWS', 'SKOPS_TRUSTED_TYPES', 'MODEL_TIME', 'model_inputs', 'probe_frame',
+           'Predictor', 'as_predictor', 'predict', 'UntrustedModelError', 'pinned_requirements', 'canonical_skops',
+           'save_model', 'log_model', 'load_model', 'Bundle', 'NoChampion', 'integer_inputs', 'load_bundle']
 
 # %% ../nbs_lib/03b_model.ipynb #01285560
 PROBE_TOLERANCE = 1e-9  # largest |fast - predict_proba| accepted on the probe batch
@@ -127,14 +127,68 @@ def pinned_requirements(packages: tuple[str, ...] = ("scikit-learn", "pandas", "
     "`name==version` of the packages a scikit-learn model needs at load time."
     return [f"{p}=={importlib.metadata.version(p)}" for p in packages]
 
-def save_model(model: Pipeline, path: str | Path) -> Path:
-    "Save the fitted pipeline as an MLflow model folder (skops); an older folder is replaced in one step."
-    import mlflow.sklearn
+def canonical_skops(path: str | Path) -> Path:
+    """Rewrite a skops file so that equal models are equal bytes: skops names objects and array members after
+    `id()` (memory addresses, new in every process) and stamps the zip with the time; here the ids are numbered in
+    the order the schema meets them, the members sorted, their times fixed. The model loads exactly as before."""
+    import io
+    import zipfile
 
+    path = Path(path)
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: (info, archive.read(info)) for info in archive.infolist()}
+    schema = json.loads(members["schema.json"][1])
+    numbers: dict[Any, int] = {}
+
+    def renumber(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "__id__":
+                    value = numbers.setdefault(value, len(numbers))
+                elif key == "file" and isinstance(value, str) and value.endswith(".npy"):
+                    value = f"{numbers.setdefault(int(value[:-4]), len(numbers))}.npy"
+                out[key] = renumber(value)
+            return out
+        return [renumber(item) for item in node] if isinstance(node, list) else node
+
+    renamed = {"schema.json": json.dumps(renumber(schema), indent=2).encode()}
+    for name, (_, data) in members.items():
+        if name != "schema.json":
+            if not (name.endswith(".npy") and int(name[:-4]) in numbers):
+                raise ValueError(f"{path}: member {name} is not named in its schema; not rewritten")
+            renamed[f"{numbers[int(name[:-4])]}.npy"] = data
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in sorted(renamed):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = members.get(name, members["schema.json"])[0].compress_type
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, renamed[name])
+    path.write_bytes(buffer.getvalue())
+    return path
+
+MODEL_TIME = "1980-01-01 00:00:00.000000"  # MLmodel's creation time, fixed (the zip epoch): the MLflow run records the real one
+
+def save_model(model: Pipeline, path: str | Path) -> Path:
+    """Save the fitted pipeline as an MLflow model folder (skops); an older folder is replaced in one step. Equal
+    models give equal bytes (`canonical_skops`; MLmodel's uuid is derived from the model's content, its time fixed),
+    so DVC sees a re-trained, unchanged model as unchanged and two clones' artefacts hash alike."""
+    import uuid
+
+    import mlflow.sklearn
+    from mlflow.models import Model
+
+    from churnops.config import file_sha256
     with atomic_directory(path) as staging:
         mlflow.sklearn.save_model(model, staging, pip_requirements=pinned_requirements(),
                                   serialization_format="skops", pyfunc_predict_fn="predict_proba",
                                   skops_trusted_types=SKOPS_TRUSTED_TYPES)
+        canonical_skops(staging / "model.skops")
+        described = Model.load(staging / "MLmodel")
+        described.model_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"churnops:{file_sha256(staging / 'model.skops')}"))
+        described.utc_time_created = MODEL_TIME
+        described.save(staging / "MLmodel")
     return Path(path)
 
 def log_model(model: Pipeline,

@@ -314,8 +314,9 @@ def check_params(params: dict[str, Any],       # the merged parameter blocks
     return params
 
 def load_params(path: str | Path = "params.yaml",  # YAML file with one block per stage
+                settings: dict[str, Any] | None = None,  # dotted keys set last, e.g. {"train.seed": 7} (`churnops stage -p`)
                 ) -> dict[str, Any]:
-    "The run parameters: params.yaml merged with params.override.yaml beside it, checked against the schema."
+    "The run parameters: params.yaml merged with params.override.yaml beside it (and `settings`), checked against the schema."
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: parameter file not found (run from the repository root)")
@@ -326,8 +327,15 @@ def load_params(path: str | Path = "params.yaml",  # YAML file with one block pe
     overrides = yaml.safe_load(override.read_text()) if override.exists() else None
     if overrides is not None and not isinstance(overrides, dict):
         raise ParamsError(f"{override}: expected a mapping of stage blocks, got {type(overrides).__name__}")
-    where = f"{path}" + (f" + {override.name}" if overrides else "")
-    return with_mapped_columns(check_params(merge_overrides(params, overrides or {}), where))
+    where = f"{path}" + (f" + {override.name}" if overrides else "") + (" + -p " + " ".join(settings) if settings else "")
+    merged = merge_overrides(params, overrides or {})
+    for dotted, value in (settings or {}).items():
+        *blocks, leaf = dotted.split(".")
+        nested: dict[str, Any] = {leaf: value}
+        for block in reversed(blocks):
+            nested = {block: nested}
+        merged = merge_overrides(merged, nested)
+    return with_mapped_columns(check_params(merged, where))
 
 def with_mapped_columns(params: dict[str, Any],  # checked parameter blocks
                         ) -> dict[str, Any]:

@@ -18,11 +18,12 @@ from .catalog import stage_order
 from .config import die_with_parent
 
 # %% auto #0
-__all__ = ['DVC_ONLY_STAGES', 'STAGE_ENVIRONMENT', 'STAGE_SERVER_ENV', 'STAGE_SERVER_LOG', 'LOCK_BACKUP', 'BUILT_BY_SETUP',
-           'ploomber_stages', 'dvc_stages', 'library_modules', 'pipeline_differences', 'StageFailed', 'run_stage',
-           'notebook_warnings', 'pipeline_progress', 'run_report_notebook', 'stage_imports', 'serve_stages',
-           'run_stage_on_server', 'lock_file_problem', 'guard_lock_file', 'stage_server', 'copy_work_tree',
-           'commit_work_tree', 'override_params']
+__all__ = ['DVC_ONLY_STAGES', 'STAGE_ENVIRONMENT', 'STAGE_SERVER_ENV', 'STAGE_SERVER_LOG', 'LOCK_BACKUP', 'DVC_REMOTE_ENV',
+           'BUILT_BY_SETUP', 'ploomber_stages', 'dvc_stages', 'library_modules', 'pipeline_differences', 'StageFailed',
+           'run_stage', 'notebook_warnings', 'pipeline_progress', 'run_report_notebook', 'stage_imports',
+           'serve_stages', 'run_stage_on_server', 'lock_file_problem', 'guard_lock_file', 'stage_server',
+           'restore_stage_outputs', 'dvc_remote', 'push_outputs', 'copy_work_tree', 'commit_work_tree',
+           'override_params']
 
 # %% ../nbs_lib/09_pipeline.ipynb #0230c16c
 def ploomber_stages(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, dict[str, Any]]:
@@ -140,6 +141,7 @@ def run_stage(name: str,                                   # a task of pipeline.
               pipeline_yaml: str | Path = "pipeline.yaml",
               kernel_manager: Any = None,                  # a started kernel (churnops.kernels); None: start one now
               dag_cache: dict | None = None,               # rendered DAGs kept between the stages of one run
+              settings: dict[str, Any] | None = None,      # dotted parameter keys for this run only (`-p key value`)
               ) -> None:
     "Execute one stage notebook now with the checked parameters, trusting that its upstream products are current (DVC's job)."
     import json
@@ -152,7 +154,7 @@ def run_stage(name: str,                                   # a task of pipeline.
     from churnops.params import load_params
 
     # params.yaml merged with params.override.yaml and checked: a bad key stops here, before any work
-    params = load_params(Path(pipeline_yaml).parent / "params.yaml")
+    params = load_params(Path(pipeline_yaml).parent / "params.yaml", settings)
     # a DAG is ~2 s to build (it reads every notebook); within a run it is the same while its inputs are
     sources = sorted(Path(pipeline_yaml).parent.glob("notebooks/*.py"))
     key = (json.dumps(params, sort_keys=True, default=str), Path(pipeline_yaml).read_text(),
@@ -225,10 +227,13 @@ def pipeline_progress(lines: Iterable[str],                    # `dvc repro` out
                 yield finished()
             current, started = match[1], clock()
             yield f"▶ {current}"
-        elif (match := re.match(r"Stage '(.+)' (?:didn't change, skipping|is cached - skipping run)", line)):
+        elif (match := re.match(r"Stage '(.+)' didn't change, skipping", line)):
             yield f"· {match[1]}: unchanged, skipped"
+        elif (match := re.match(r"Stage '(.+)' is cached - skipping run", line)):
+            yield f"· {match[1]}: ran before with these inputs, its outputs restored from DVC's run cache"
         elif (line.startswith(("> ", "Updating lock file", "Use `dvc push`", "To track the changes with git",
-                               "\tgit add")) or re.match(r"stage '.+' done in", line) or not line.strip()):
+                               "\tgit add", "To enable auto staging", "\tdvc config core.autostage"))
+              or re.match(r"stage '.+' done in", line) or not line.strip()):
             continue  # DVC's commands and bookkeeping, and the stage's own time (measured here too)
         elif line.startswith("ERROR"):
             current = None
@@ -480,6 +485,80 @@ def stage_server(root: str | Path = ".",      # the project (its pipeline.yaml, 
                 process.kill()
                 process.wait()
         shutil.rmtree(folder, ignore_errors=True)
+
+# %% ../nbs_lib/09_pipeline.ipynb #d1320285
+def _cached_files(root: Path) -> Callable[[str], Path]:
+    "md5 -> where DVC's local cache of the project at `root` keeps that content (wherever `cache.dir` puts it)."
+    from dvc.repo import Repo
+    with Repo(str(root)) as repo:
+        cache = repo.cache.local
+        return lambda md5: Path(cache.oid_to_path(md5))
+
+def restore_stage_outputs(stage: str,                    # a stage of dvc.yaml
+                          root: str | Path = ".",        # the project
+                          keep: tuple[str, ...] = ("reports/notebooks/",),  # outputs left as the failed run wrote them
+                          ) -> list[str]:
+    """Put back, from DVC's cache, the outputs dvc.lock records for `stage`: the products of its last good run. DVC
+    deletes a stage's outputs before it runs it (outputs that persist would turn its run cache off), so a stage that
+    fails calls this and leaves the last good products in place; its executed notebooks (`keep`) stay as the record
+    of the failed run. An output the cache does not hold is left as it is. Returns the outputs put back."""
+    import json
+    import shutil
+
+    from churnops.config import atomic_directory, atomic_path
+    root = Path(root)
+    lock = root / "dvc.lock"
+    entry = (yaml.safe_load(lock.read_text()) or {}).get("stages", {}).get(stage) if lock.exists() else None
+    cached, restored = _cached_files(root), []
+    for out in (entry or {}).get("outs", []):
+        path, md5 = out["path"], out.get("md5", "")
+        if not md5 or path.startswith(keep) or not cached(md5).exists():
+            continue
+        target = root / path
+        if md5.endswith(".dir"):
+            files = json.loads(cached(md5).read_text())
+            if not all(cached(f["md5"]).exists() for f in files):
+                continue
+            with atomic_directory(target) as staging:
+                staging.mkdir()
+                for f in files:
+                    (staging / f["relpath"]).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(cached(f["md5"]), staging / f["relpath"])
+        else:
+            with atomic_path(target) as tmp:
+                shutil.copyfile(cached(md5), tmp)
+        restored.append(path)
+    return restored
+
+# %% ../nbs_lib/09_pipeline.ipynb #01814717
+DVC_REMOTE_ENV = "CHURNOPS_DVC_REMOTE"  # a folder or URL for the DVC remote (the cluster's is S3: churnops.cluster)
+
+def dvc_remote(root: str | Path = ".") -> str:
+    """The project's default DVC remote (its name). A project without one gets a folder on this machine
+    ($CHURNOPS_DVC_REMOTE, else ~/.cache/churnops/dvc-remote) as its default, in .dvc/config.local so the committed
+    config names no machine's path: every clone on the machine shares it, so a fresh clone's `dvc pull` gets what
+    the runs of another pushed. Production names its own (`dvc remote add -d s3 s3://<bucket>/dvc`, churnops.cluster)."""
+    import os
+    import subprocess
+    found = subprocess.run(["dvc", "remote", "default"], cwd=root, capture_output=True, text=True)
+    if found.returncode == 0 and found.stdout.strip():
+        return found.stdout.strip()
+    folder = os.environ.get(DVC_REMOTE_ENV) or str(Path.home() / ".cache" / "churnops" / "dvc-remote")
+    if "://" not in folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    subprocess.run(["dvc", "remote", "add", "--local", "--default", "--force", "local", folder], cwd=root, check=True,
+                   capture_output=True, text=True)
+    return "local"
+
+def push_outputs(root: str | Path = ".") -> str:
+    "Push every output dvc.lock names, and the run cache, to the default remote; one line saying what happened."
+    import subprocess
+    remote = dvc_remote(root)
+    pushed = subprocess.run(["dvc", "push", "--run-cache"], cwd=root, capture_output=True, text=True)
+    if pushed.returncode != 0:
+        return f"WARNING: `dvc push` to the remote {remote!r} failed (outputs stay in this workspace): " + (
+            pushed.stderr.strip().splitlines() or ["no message"])[-1]
+    return f"Outputs and run cache pushed to the DVC remote {remote!r} (`dvc pull` in a fresh clone restores them)"
 
 # %% ../nbs_lib/09_pipeline.ipynb #08b16519
 BUILT_BY_SETUP = ("report-assets/dist",)  # ignored by git, built by `make setup`, read by the stages

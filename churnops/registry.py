@@ -21,7 +21,7 @@ from .model import Predictor, as_predictor, load_model
 __all__ = ['HISTORY_TAG', 'PERMISSIONS', 'client', 'register_version', 'attach_evaluation', 'alias_version', 'champion_history',
            'promote', 'rollback', 'download_version', 'load_version', 'list_versions', 'headroom_gain',
            'promotion_decision', 'behaviour_checks', 'champion_on_holdout', 'export_bundle', 'export_no_champion',
-           'publish_champion', 'grant_access']
+           'publish_champion', 'champion_follows_checkout', 'grant_access']
 
 # %% ../nbs_lib/05a_registry.ipynb #76b80e0f
 HISTORY_TAG = "champion_history"
@@ -249,6 +249,34 @@ def publish_champion(tracking_uri: str, model_name: str,
               "champion": champion, "version": champion, "promoted": True, "manual": True}
     write_json(record, decision_path)
     return record
+
+# %% ../nbs_lib/05a_registry.ipynb #0494ead1
+def champion_follows_checkout(tracking_uri: str, model_name: str,
+                              bundle_dir: str | Path,  # the bundle this checkout serves (models/champion, DVC's)
+                              ) -> str | None:
+    """One source of truth for which model a commit serves: its `models/champion`, which DVC restores with the
+    commit. After `git checkout <older> && dvc checkout` the registry's `champion` alias is moved back to that
+    bundle's version (recorded in the champion history), so the registry, the next run's gate and a server reading
+    `models:/...@champion` agree with the checkout. Returns what was done or found, or None when they agree."""
+    from mlflow.exceptions import MlflowException
+
+    from churnops.config import git_commit
+    meta_path = Path(bundle_dir) / "bundle.json"
+    bundle = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    version = bundle.get("version")
+    current = alias_version(tracking_uri, model_name, "champion")
+    if version is None or str(version) == current:
+        return None
+    try:
+        held = client(tracking_uri).get_model_version(model_name, str(version))
+    except MlflowException:
+        held = None
+    if held is None or held.run_id != bundle.get("run_id"):
+        return (f"WARNING: this checkout serves {model_name} version {version} (run {bundle.get('run_id')}) from "
+                f"{bundle_dir}, which this registry ({tracking_uri}) does not hold; its champion stays {current}")
+    promote(tracking_uri, model_name, str(version),
+            f"follows the checkout: {bundle_dir} of commit {git_commit() or 'unknown'} serves this version")
+    return f"registry: champion {current} -> {version}, the version this checkout's {bundle_dir} serves"
 
 # %% ../nbs_lib/05a_registry.ipynb #6d3f9d4d
 PERMISSIONS = ("READ", "USE", "EDIT", "MANAGE")

@@ -17,8 +17,7 @@ from .contract import EVENT_COLUMNS, KEY_COLUMNS, LABEL_COLUMN, feature_range, p
 
 # %% auto #0
 __all__ = ['NOT_LEARNED', 'REPORT_ASSETS', 'ValidationFailed', 'learned_rules', 'raw_data_suites', 'feature_suites',
-           'vendor_data_docs_assets', 'apply_levels', 'run_suites', 'gate', 'summary', 'last_good_delivery',
-           'read_previous']
+           'vendor_data_docs_assets', 'apply_levels', 'run_suites', 'gate', 'summary', 'last_good_delivery']
 
 # %% ../nbs_lib/02a_validate.ipynb #f2a52eba
 class ValidationFailed(ValueError):
@@ -386,10 +385,3 @@ def last_good_delivery(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str,
     root = Path(pipeline_yaml).parent
     return {name: pd.read_parquet(root / products[name]) for name in ("customers", "events")
             if (root / products[name]).exists()}
-
-def read_previous(path: str | Path) -> dict[str, Any]:
-    "The validation JSON of the previous run (empty when there is none or it is unreadable)."
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return {}

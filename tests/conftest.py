@@ -22,6 +22,21 @@ def repo() -> Path:
     return REPO
 
 
+@pytest.fixture(scope="session", autouse=True)
+def dvc_remote_of_the_tests(tmp_path_factory):
+    "Workspaces the tests make push to a remote of their own, never to the machine's (~/.cache/churnops/dvc-remote)."
+    import os
+
+    from churnops.pipeline import DVC_REMOTE_ENV
+    before = os.environ.get(DVC_REMOTE_ENV)
+    os.environ[DVC_REMOTE_ENV] = str(tmp_path_factory.mktemp("dvc-remote"))
+    yield Path(os.environ[DVC_REMOTE_ENV])
+    if before is None:
+        del os.environ[DVC_REMOTE_ENV]
+    else:
+        os.environ[DVC_REMOTE_ENV] = before
+
+
 def dvc_repro(root: Path, *stages: str) -> tuple[int, str]:
     "Run `dvc repro` in `root` as `churnops run` does (its stages on one warm stage server); return the exit code and the combined output."
     with stage_server(root) as environment:
