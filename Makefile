@@ -16,7 +16,7 @@ export PLOOMBER_STATS_ENABLED := false
 export OMP_NUM_THREADS ?= 1
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
 
-.PHONY: setup spark flink system-tools infra-tools scan-tools pipeline test lint scan audit sbom image-sbom nbdev-check nbdev-test pytest deploy-check gauntlet benchmark clean
+.PHONY: setup lock spark flink system-tools infra-tools scan-tools pipeline test lint scan audit sbom image-sbom nbdev-check nbdev-test pytest deploy-check gauntlet benchmark clean
 
 $(UV):
 	python3 -m venv .tools
@@ -93,6 +93,13 @@ scan-tools: $(SCAN)/.synced
 
 pipeline: setup
 	churnops run
+
+# Brings the committed dvc.lock, and the metrics git versions (dvc.yaml), in step with the code and parameters: CI
+# fails when they are stale (`churnops check-pipeline --lock`, tests/code). Commit what it lists.
+lock: setup
+	churnops run
+	churnops check-pipeline --lock
+	@git status --short dvc.lock reports/
 
 lint: setup
 	ruff check churnops nbs_lib notebooks tests benchmarks k8s feature_repo flink

@@ -109,6 +109,14 @@ def _check_pipeline(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"- {problem}", file=sys.stderr)
     print("pipeline.yaml and dvc.yaml agree" if not problems else f"{len(problems)} disagreement(s)")
+    if args.lock:
+        from churnops.pipeline import stale_lock
+        stale = stale_lock(Path(args.dvc).parent)
+        for problem in stale:
+            print(f"- dvc.lock: {problem}", file=sys.stderr)
+        print("dvc.lock is in step with the code" if not stale else
+              f"dvc.lock is stale ({len(stale)} change(s) since it was written): run `make lock` and commit what it says")
+        problems += stale
     return 1 if problems else 0
 
 def _generate(args: argparse.Namespace) -> int:
@@ -433,6 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-pipeline", help="check that pipeline.yaml and dvc.yaml describe the same stages")
     check.add_argument("--pipeline", default="pipeline.yaml")
     check.add_argument("--dvc", default="dvc.yaml")
+    check.add_argument("--lock", action="store_true",
+                       help="also check that the committed dvc.lock is in step with the code and parameters (CI)")
     check.set_defaults(handler=_check_pipeline)
 
     example = sub.add_parser("example-data", help="write example files shaped like real data (README: bring your own data)")

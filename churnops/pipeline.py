@@ -22,7 +22,7 @@ __all__ = ['DVC_ONLY_STAGES', 'STAGE_ENVIRONMENT', 'STAGE_SERVER_ENV', 'STAGE_SE
            'BUILT_BY_SETUP', 'ploomber_stages', 'dvc_stages', 'library_modules', 'pipeline_differences', 'StageFailed',
            'run_stage', 'notebook_warnings', 'pipeline_progress', 'run_report_notebook', 'stage_imports',
            'serve_stages', 'run_stage_on_server', 'lock_file_problem', 'guard_lock_file', 'stage_server',
-           'restore_stage_outputs', 'dvc_remote', 'push_outputs', 'copy_work_tree', 'commit_work_tree',
+           'restore_stage_outputs', 'dvc_remote', 'push_outputs', 'stale_lock', 'copy_work_tree', 'commit_work_tree',
            'override_params']
 
 # %% ../nbs_lib/09_pipeline.ipynb #0230c16c
@@ -559,6 +559,33 @@ def push_outputs(root: str | Path = ".") -> str:
         return f"WARNING: `dvc push` to the remote {remote!r} failed (outputs stay in this workspace): " + (
             pushed.stderr.strip().splitlines() or ["no message"])[-1]
     return f"Outputs and run cache pushed to the DVC remote {remote!r} (`dvc pull` in a fresh clone restores them)"
+
+# %% ../nbs_lib/09_pipeline.ipynb #f1695c26
+def stale_lock(root: str | Path = ".") -> list[str]:
+    """Why the committed dvc.lock is older than the code beside it (empty when it is in step): per stage, the
+    git-tracked inputs (notebooks, library modules, assets) and parameters that changed since it was written, the
+    git-tracked outputs (the metrics) that differ, and stages it does not record. Data that is only absent (a fresh
+    clone before `dvc pull`) is not staleness. `make lock` brings it in step."""
+    import json
+    import subprocess
+    root = Path(root)
+    status = subprocess.run(["dvc", "status", "--json"], cwd=root, capture_output=True, text=True, check=True)
+    tracked = set(subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True,
+                                 check=True).stdout.splitlines())
+    problems = []
+    for stage, entries in json.loads(status.stdout or "{}").items():
+        for entry in entries:
+            if isinstance(entry, str):
+                if entry != "always changed":
+                    problems.append(f"{stage}: {entry}")
+                continue
+            for kind in ("changed deps", "changed outs"):
+                for path, state in entry.get(kind, {}).items():
+                    if isinstance(state, dict):  # a parameter file: the blocks that changed
+                        problems.append(f"{stage}: {path} " + ", ".join(f"{key} {how}" for key, how in state.items()))
+                    elif path in tracked:
+                        problems.append(f"{stage}: {path} {state}")
+    return problems
 
 # %% ../nbs_lib/09_pipeline.ipynb #08b16519
 BUILT_BY_SETUP = ("report-assets/dist",)  # ignored by git, built by `make setup`, read by the stages

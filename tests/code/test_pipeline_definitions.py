@@ -66,3 +66,10 @@ def test_cli_is_installed_and_checks_the_pipeline(repo):
     assert "check-pipeline" in help_text and "run" in help_text
     result = subprocess.run(["churnops", "check-pipeline"], cwd=repo, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_committed_lock_is_in_step_with_the_code(repo):
+    "CI fails when dvc.lock (and the metrics git versions) are older than the notebooks, library and parameters."
+    from churnops.pipeline import stale_lock
+
+    assert stale_lock(repo) == [], "run `make lock` and commit dvc.lock and the metrics it names"
