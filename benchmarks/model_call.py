@@ -42,9 +42,11 @@ def treelite_engine(pipeline, workdir: Path):
         return None, "the champion is not a gradient-boosting model"
     model = treelite.sklearn.import_model(estimator)
     libpath = workdir / "treelite_model.so"
+    # as many threads as OpenMP may use here (the Makefile caps it at 1; more is an error in Treelite)
+    threads = int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count())
     tl2cgen.export_lib(model, toolchain="gcc", libpath=str(libpath), params={"parallel_comp": os.cpu_count()},
-                       nthread=os.cpu_count())
-    predictor = tl2cgen.Predictor(str(libpath), nthread=os.cpu_count())
+                       nthread=threads)
+    predictor = tl2cgen.Predictor(str(libpath), nthread=threads)
 
     def predict(frame: pd.DataFrame) -> np.ndarray:
         design = np.ascontiguousarray(prep.transform(frame), dtype=np.float64)
@@ -108,6 +110,7 @@ def main() -> None:
     scorer = Scorer(pipeline, {"*": [-1e12, 1e12]})
     engines["numba kernel (churnops.scorer)"] = (scorer.score_frame, "hand-written, verified on load")
     engines["churnops.model.Predictor (what runs)"] = (Predictor(pipeline).predict, "the one predict door")
+    missing: dict[str, str] = {}  # contenders that could not run: in the table and in a closing warning
     with tempfile.TemporaryDirectory() as workdir:
         for name, build in (("treelite 4 + tl2cgen", lambda: treelite_engine(pipeline, Path(workdir))),
                             ("onnxruntime (skl2onnx)", lambda: onnx_engine(pipeline, frame))):
@@ -117,11 +120,11 @@ def main() -> None:
                 if engine is not None:
                     engines[name] = (engine, f"{note}; built in {time.perf_counter() - started:.1f} s")
                 else:
-                    print(f"{name}: skipped ({note})")
-            except ImportError as missing:
-                print(f"{name}: not installed ({missing}); `make benchmark` installs the benchmark group")
+                    missing[name] = f"skipped: {note}"
+            except ImportError as error:
+                missing[name] = f"not installed ({error}); `make benchmark` installs the benchmark group"
             except Exception as error:  # report and go on: one engine failing must not hide the others
-                print(f"{name}: failed ({type(error).__name__}: {str(error)[:300]})")
+                missing[name] = f"failed: {type(error).__name__}: {str(error)[:300]}"
 
         base = None
         print(f"\n{'engine':40s} {'rows/s':>12s} {'x sklearn':>10s} {'max |diff|':>12s}  note")
@@ -131,6 +134,10 @@ def main() -> None:
             rate = len(frame) / seconds
             base = base or rate
             print(f"{name:40s} {rate:12,.0f} {rate / base:10.2f} {diff:12.2e}  {note}")
+        for name, why in missing.items():
+            print(f"{name:40s} {'-':>12s} {'-':>10s} {'-':>12s}  MISSING: {why}")
+        if missing:
+            print(f"\nWARNING: {len(missing)} contender(s) missing from this comparison: {', '.join(missing)}")
 
 
 if __name__ == "__main__":

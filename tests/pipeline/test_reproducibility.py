@@ -115,6 +115,19 @@ def test_checking_out_the_first_commit_brings_back_its_products_and_champion(his
         sh(root, "dvc", "checkout")
 
 
+def test_parameters_that_ran_before_are_restored_from_the_run_cache(history):
+    "A parameter changed and changed back, dvc.lock untouched: DVC's run cache restores the outputs, no stage re-runs."
+    root, _, second, _, _ = history
+    override_params(root / "params.yaml", {"train.seed": 11})
+    assert "▶ train" in sh(root, "churnops", "run")
+    sh(root, "git", "checkout", "--", "params.yaml")  # train.seed 7 again; dvc.lock still says 11
+    back = sh(root, "churnops", "run")
+    assert stages_run(back) == [], back[-3000:]
+    assert "· train: ran before with these inputs, its outputs restored from DVC's run cache" in back
+    assert fingerprint(root) == second["products"]
+    sh(root, "git", "checkout", "--", "dvc.lock")
+
+
 def test_a_fresh_clone_pulls_the_products_and_retrains_the_same_model(history, tmp_path):
     root, _, second, _, _ = history
     clone = tmp_path / "clone"
