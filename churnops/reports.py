@@ -17,8 +17,8 @@ from traitlets import default
 
 # %% auto #0
 __all__ = ['SECTIONS', 'OFFLINE_TEMPLATE', 'PAGE_STYLE', 'LANDING_PAGE_MARK', 'index_html', 'OfflineHTMLExporter',
-           'summary_paths', 'run_summary', 'label_rate_warning', 'summary_lines', 'drift_figure', 'landing_page',
-           'LandingPageExporter']
+           'summary_paths', 'run_summary', 'label_rate_warning', 'single_feature_sentence', 'summary_lines',
+           'drift_figure', 'landing_page', 'LandingPageExporter']
 
 # %% ../nbs_lib/08_reports.ipynb #893172f8
 SECTIONS = {".html": "Executed notebooks and HTML reports", ".png": "Figures", ".json": "Metrics and results (JSON)"}
@@ -114,7 +114,8 @@ def run_summary(paths: dict[str, Path],  # from `summary_paths`
     summary: dict[str, Any] = {"model": None, "gate": None, "data_gates": {}, "drift": None, "retrain": None}
     if metrics:
         summary["model"] = {k: metrics.get(k) for k in ("roc_auc", "pr_auc", "baseline_roc_auc", "baseline_pr_auc",
-                                                         "baseline_feature", "beats_baseline", "n", "run_id", "base_rate")}
+                                                         "baseline_feature", "beats_baseline", "n", "run_id", "base_rate",
+                                                         "single_feature")}
     if decision:
         summary["gate"] = {"promoted": bool(decision["promoted"]), "reason": decision.get("reason", ""),
                            "version": decision.get("version"), "champion": decision.get("champion")}
@@ -150,6 +151,12 @@ def label_rate_warning(summary: dict[str, Any]) -> str | None:
     return (f"{rate:.1%} of the holdout rows are labelled churned, more than half: check that the label is not "
             "read the wrong way round (ingest.*.mapping.positive, features.churn_horizon_days)")
 
+def single_feature_sentence(model: dict[str, Any]) -> str:
+    "What the report says plainly when the selected model is one feature (no candidate did better on validation)."
+    return (f"One feature does as well as the full model: no candidate beat {model['single_feature']} alone on the "
+            f"validation snapshots, so the model is that one feature (risk rising with it or falling, as the data "
+            f"showed). More history or other features may change this.")
+
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     "The summary as plain text lines (what `churnops run` prints at the end)."
     lines = []
@@ -158,6 +165,8 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     if (model := summary["model"]):
         lines.append(f"Model: ROC AUC {model['roc_auc']:.3f} (baseline {model['baseline_roc_auc']:.3f}), PR AUC "
                      f"{model['pr_auc']:.3f} (baseline {model['baseline_pr_auc']:.3f}, {model['baseline_feature']} alone)")
+        if model.get("single_feature"):
+            lines.append(f"Model: {single_feature_sentence(model)}")
     if (gate := summary["gate"]):
         lines.append(f"Gate: {'promoted' if gate['promoted'] else 'not promoted'} version {gate['version']} "
                      f"(champion: {gate['champion']}): {gate['reason']}")
@@ -249,7 +258,9 @@ def landing_page(summary: dict[str, Any],   # from `run_summary`
             f"<p class='vs'>single-feature baseline ({html.escape(str(model['baseline_feature']))}): "
             f"{_number(model['baseline_roc_auc'], 'baseline_roc_auc')}</p>"
             f"<p>PR AUC {_number(model['pr_auc'], 'pr_auc')} vs baseline {_number(model['baseline_pr_auc'], 'baseline_pr_auc')}</p>"
-            f"<p>{'beats' if model['beats_baseline'] else 'does NOT beat'} the baseline on {model['n']:,} holdout rows</p>",
+            f"<p>{'beats' if model['beats_baseline'] else 'does NOT beat'} the baseline on {model['n']:,} holdout rows</p>"
+            + (f"<p data-metric='single_feature'><b>{html.escape(single_feature_sentence(model))}</b></p>"
+               if model.get("single_feature") else ""),
             "card-model"))
     if (gate := summary["gate"]):
         cards.append(_card("Registry gate", "ok" if gate["promoted"] else "warn",

@@ -73,6 +73,7 @@ decision.update(at_threshold(test_set.churned, probability, decision["profit_thr
 decision
 
 # %%
+trained = json.loads(Path(upstream["train"]["summary"]).read_text())
 write_json({**metrics, **decision, "baseline_feature": column, "baseline_roc_auc": baseline["roc_auc"],
-            "baseline_pr_auc": baseline["pr_auc"], "beats_baseline": bool(beats),
-            "run_id": json.loads(Path(upstream["train"]["summary"]).read_text())["run_id"]}, product["metrics"])
+            "baseline_pr_auc": baseline["pr_auc"], "beats_baseline": bool(beats), "run_id": trained["run_id"],
+            "single_feature": trained.get("single_feature")}, product["metrics"])  # set: one feature is the model
