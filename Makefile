@@ -16,7 +16,7 @@ export PLOOMBER_STATS_ENABLED := false
 export OMP_NUM_THREADS ?= 1
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
 
-.PHONY: setup lock spark flink system-tools infra-tools scan-tools pipeline test lint scan audit sbom image-sbom nbdev-check nbdev-test pytest deploy-check gauntlet benchmark clean
+.PHONY: setup lock test-fast spark flink system-tools infra-tools scan-tools pipeline test lint scan audit sbom image-sbom nbdev-check nbdev-test pytest deploy-check gauntlet benchmark clean
 
 $(UV):
 	python3 -m venv .tools
@@ -162,6 +162,11 @@ nbdev-test: setup spark
 # share its fixtures. The pipeline runs the tests start are mostly single-threaded, so two processes use both cores;
 # each process then gets one OpenMP thread (two each would oversubscribe 2 cores). PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= 2
+# The fast tier for developers: lint, the library notebooks' tests and every test that needs no whole pipeline run,
+# broker, Spark or browser (a few minutes; `make test` runs everything, as CI does).
+test-fast: lint nbdev-check nbdev-test setup
+	OMP_NUM_THREADS=1 pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow and not heavy" tests/code tests/data tests/model tests/serving tests/pipeline
+
 pytest: setup spark flink system-tools infra-tools scan-tools
 	OMP_NUM_THREADS=1 pytest -n $(PYTEST_WORKERS) --dist loadfile
 

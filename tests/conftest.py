@@ -11,8 +11,16 @@ STAGES = ["ingest", "validate", "features", "materialize", "train", "evaluate", 
 DVC_STAGES = ["sources", *STAGES]  # `sources` hashes the input files params.yaml names (not a notebook)
 
 
+# fixtures that run the whole pipeline or start a heavy engine: a test using one is not in the fast tier
+HEAVY_FIXTURES = {"pipeline_run", "kafka_broker", "spark_features", "browser"}
+
+
 def pytest_collection_modifyitems(items):
-    "Files with end-to-end pipeline runs (marked `slow`) first, so that the two xdist processes finish together."
+    """Files with end-to-end pipeline runs (marked `slow`) first, so that the two xdist processes finish together;
+    tests that need a whole pipeline run or a heavy engine are marked `heavy` (`make test-fast` leaves them out)."""
+    for item in items:
+        if HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.heavy)
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_files)  # a stable sort: a file's tests keep their order
 
