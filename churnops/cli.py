@@ -30,9 +30,9 @@ def _run(args: argparse.Namespace) -> int:
     import time
 
     from churnops.catalog import stage_products
-    from churnops.config import die_with_parent, mlflow_tracking_uri, workspace_lock
+    from churnops.config import die_with_parent, guard_lock_file, mlflow_tracking_uri, workspace_lock
     from churnops.params import load_params
-    from churnops.pipeline import guard_lock_file, pipeline_progress, push_outputs, stage_server
+    from churnops.pipeline import pipeline_progress, push_outputs, stage_server
     from churnops.registry import champion_follows_checkout
     from churnops.reports import run_summary, summary_lines, summary_paths
     params = load_params(args.params)  # a bad key stops here, before any stage starts

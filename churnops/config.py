@@ -18,8 +18,9 @@ from typing import Any
 import pandas as pd
 
 # %% auto #0
-__all__ = ['atomic_path', 'write_parquet', 'write_json', 'publish_file', 'atomic_directory', 'die_with_parent', 'WorkspaceBusy',
-           'workspace_lock', 'file_sha256', 'git_commit', 'mlflow_tracking_uri', 'follow_moved_store', 'free_port']
+__all__ = ['LOCK_BACKUP', 'atomic_path', 'write_parquet', 'write_json', 'publish_file', 'atomic_directory', 'die_with_parent',
+           'WorkspaceBusy', 'workspace_lock', 'lock_file_problem', 'guard_lock_file', 'file_sha256', 'git_commit',
+           'mlflow_tracking_uri', 'follow_moved_store', 'free_port']
 
 # %% ../nbs_lib/00_config.ipynb #6bf978f2
 @contextlib.contextmanager
@@ -145,6 +146,41 @@ def workspace_lock(root: str | Path = ".",   # the project (the lock is root/.ch
             yield
         finally:
             handle.truncate(0)
+
+# %% ../nbs_lib/00_config.ipynb #1a442706
+LOCK_BACKUP = ".churnops/dvc.lock.before-run"  # dvc.lock as it was when the last run started
+
+def lock_file_problem(path: str | Path) -> str | None:
+    "Why DVC cannot read this lock file (its own schema), or None when it can (or there is none)."
+    import yaml
+    from dvc.schema import COMPILED_LOCKFILE_SCHEMA
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        COMPILED_LOCKFILE_SCHEMA(yaml.safe_load(path.read_text()))
+    except Exception as error:  # YAML cut short, or a structure DVC refuses
+        return f"{type(error).__name__}: {str(error).splitlines()[0]}"
+    return None
+
+def guard_lock_file(root: str | Path = ".") -> str | None:
+    """Before a run: when dvc.lock cannot be read (DVC was killed while writing it: a run killed at the wrong
+    moment), put back the copy taken when that run started, so DVC re-runs what changed since and no hand step is
+    needed; then take the copy for this run. Returns what was done, or None."""
+    import shutil
+    lock, backup = Path(root) / "dvc.lock", Path(root) / LOCK_BACKUP
+    note = None
+    if (problem := lock_file_problem(lock)) is not None:
+        if lock_file_problem(backup) is not None or not backup.exists():
+            raise RuntimeError(f"{lock}: DVC cannot read it ({problem}) and there is no readable copy from before the "
+                               "last run: restore it from git (`git checkout dvc.lock`), then run again")
+        shutil.copy2(backup, lock)
+        note = (f"{lock} could not be read ({problem}), most likely cut short by a killed run: restored the copy "
+                "taken when that run started; DVC re-runs what changed since")
+    if lock.exists():
+        backup.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(lock, backup)
+    return note
 
 # %% ../nbs_lib/00_config.ipynb #2cc5f143
 def file_sha256(path: str | Path) -> str:

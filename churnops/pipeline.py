@@ -18,12 +18,11 @@ from .catalog import stage_order
 from .config import die_with_parent
 
 # %% auto #0
-__all__ = ['DVC_ONLY_STAGES', 'STAGE_ENVIRONMENT', 'STAGE_SERVER_ENV', 'STAGE_SERVER_LOG', 'LOCK_BACKUP', 'DVC_REMOTE_ENV',
-           'BUILT_BY_SETUP', 'ploomber_stages', 'dvc_stages', 'library_modules', 'pipeline_differences', 'StageFailed',
-           'run_stage', 'notebook_warnings', 'pipeline_progress', 'run_report_notebook', 'stage_imports',
-           'serve_stages', 'run_stage_on_server', 'lock_file_problem', 'guard_lock_file', 'stage_server',
-           'restore_stage_outputs', 'dvc_remote', 'push_outputs', 'stale_lock', 'copy_work_tree', 'commit_work_tree',
-           'override_params']
+__all__ = ['DVC_ONLY_STAGES', 'STAGE_ENVIRONMENT', 'STAGE_SERVER_ENV', 'STAGE_SERVER_LOG', 'DVC_REMOTE_ENV', 'BUILT_BY_SETUP',
+           'ploomber_stages', 'dvc_stages', 'library_modules', 'pipeline_differences', 'StageFailed', 'run_stage',
+           'notebook_warnings', 'pipeline_progress', 'run_report_notebook', 'stage_imports', 'serve_stages',
+           'run_stage_on_server', 'stage_server', 'restore_stage_outputs', 'dvc_remote', 'push_outputs', 'stale_lock',
+           'copy_work_tree', 'commit_work_tree', 'override_params']
 
 # %% ../nbs_lib/09_pipeline.ipynb #0230c16c
 def ploomber_stages(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, dict[str, Any]]:
@@ -416,38 +415,6 @@ def run_stage_on_server(name: str,                 # a stage of pipeline.yaml
     raise RuntimeError(f"the stage server stopped before stage {name!r} finished (its log: {STAGE_SERVER_LOG})")
 
 STAGE_SERVER_LOG = "reports/logs/stage-server.log"
-LOCK_BACKUP = ".churnops/dvc.lock.before-run"  # dvc.lock as it was when the last run started
-
-def lock_file_problem(path: str | Path) -> str | None:
-    "Why DVC cannot read this lock file (its own schema), or None when it can (or there is none)."
-    from dvc.schema import COMPILED_LOCKFILE_SCHEMA
-    path = Path(path)
-    if not path.exists():
-        return None
-    try:
-        COMPILED_LOCKFILE_SCHEMA(yaml.safe_load(path.read_text()))
-    except Exception as error:  # YAML cut short, or a structure DVC refuses
-        return f"{type(error).__name__}: {str(error).splitlines()[0]}"
-    return None
-
-def guard_lock_file(root: str | Path = ".") -> str | None:
-    """Before a run: when dvc.lock cannot be read (DVC was killed while writing it: a run killed at the wrong
-    moment), put back the copy taken when that run started, so DVC re-runs what changed since and no hand step is
-    needed; then take the copy for this run. Returns what was done, or None."""
-    import shutil
-    lock, backup = Path(root) / "dvc.lock", Path(root) / LOCK_BACKUP
-    note = None
-    if (problem := lock_file_problem(lock)) is not None:
-        if lock_file_problem(backup) is not None or not backup.exists():
-            raise RuntimeError(f"{lock}: DVC cannot read it ({problem}) and there is no readable copy from before the "
-                               "last run: restore it from git (`git checkout dvc.lock`), then run again")
-        shutil.copy2(backup, lock)
-        note = (f"{lock} could not be read ({problem}), most likely cut short by a killed run: restored the copy "
-                "taken when that run started; DVC re-runs what changed since")
-    if lock.exists():
-        backup.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(lock, backup)
-    return note
 
 @contextmanager
 def stage_server(root: str | Path = ".",      # the project (its pipeline.yaml, and where DVC runs the stages)

@@ -23,7 +23,8 @@ DECISION = Path("reports/monitoring/retrain_decision.json")
 HISTORY = Path("reports/monitoring/retrain_history.jsonl")
 
 def _repro(*args: str) -> None:
-    if subprocess.run(["dvc", "repro", *args]).returncode != 0:
+    from churnops.config import die_with_parent
+    if subprocess.run(["dvc", "repro", *args], preexec_fn=die_with_parent).returncode != 0:  # a killed decision takes DVC along
         raise RuntimeError(f"`dvc repro {' '.join(args)}` failed; see its output above. Nothing was decided.")
 
 TRAINING_STAGES = ("train", "evaluate", "register")
@@ -61,8 +62,11 @@ def retrained_record(record: dict[str, Any],    # from `drift_record`
 def retrain_if_drift(params_path: str | Path = "params.yaml",  # the project's params.yaml
                      ) -> dict[str, Any]:
     "Monitor, retrain on the recent window if the drift share passes the threshold, and record the decision."
-    from churnops.config import workspace_lock
-    with workspace_lock(Path(params_path).resolve().parent, "churnops retrain-if-drift"):  # no run between read and write
+    from churnops.config import guard_lock_file, workspace_lock
+    root = Path(params_path).resolve().parent
+    with workspace_lock(root, "churnops retrain-if-drift"):  # no run between read and write
+        if (note := guard_lock_file(root)):  # a dvc.lock cut short by a killed run is put back, as `churnops run` does
+            print(note, flush=True)
         return _retrain_if_drift(params_path)
 
 def _retrain_if_drift(params_path: str | Path) -> dict[str, Any]:
