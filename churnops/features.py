@@ -5,7 +5,6 @@
 # %% ../nbs_lib/03_features.ipynb #7d1f0b31
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,212 +12,22 @@ import duckdb
 import pandas as pd
 
 from churnops.contract import (
-    ALL_EVENTS,
     LABEL_COLUMN,
-    TENURE_FEATURE,
-    count_feature,
     feature_columns,
-    feature_name,
-    last_value_feature,
-    recency_feature,
-    sum_feature,
-    trend_feature,
+)
+from churnops.feature_definition import (
+    feature_plan,
+    materialize_tables,
+    register_relation,
+    spark_sql,
+    sql_literal,
 )
 
 # %% auto #0
-__all__ = ['FEATURES_ENGINE_ENV', 'snapshot_dates', 'feature_sql', 'materialize_tables', 'spark_sql', 'build_features',
-           'spark_session', 'executors_share_driver_files', 'executor_url', 'windows_cadence_note',
-           'build_feature_table', 'split_labelled']
-
-# %% ../nbs_lib/03_features.ipynb #29bb67d3
-def _sql_literal(value: Any) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-def snapshot_dates(data_start: pd.Timestamp,    # first day with events
-                   data_end: pd.Timestamp,      # day after the last day with events (exclusive end)
-                   every_days: int,             # spacing between as-of dates
-                   min_history_days: int,       # history a snapshot needs before its as-of date
-                   ) -> list[pd.Timestamp]:
-    "As-of dates counted back from `data_end` (the scoring snapshot) in steps of `every_days`."
-    dates, as_of = [], pd.Timestamp(data_end).normalize()
-    while as_of - pd.Timedelta(days=min_history_days) >= pd.Timestamp(data_start).normalize():
-        dates.append(as_of)
-        as_of -= pd.Timedelta(days=every_days)
-    if not dates:
-        raise ValueError(f"the data ({data_start:%Y-%m-%d} to {data_end:%Y-%m-%d}) is shorter than "
-                         f"features.min_history_days={min_history_days}: no snapshot can be built")
-    return sorted(dates)
-
-# %% ../nbs_lib/03_features.ipynb #1d515dfc
-_EPOCH_DAY = "DATE '1970-01-01'"
-
-def _day_number(expr: str) -> str:
-    "Days since 1970-01-01 of a date or timestamp expression: integer day arithmetic reads the same in every engine."
-    return f"date_diff('day', {_EPOCH_DAY}, CAST({expr} AS DATE))"
-
-def feature_sql(event_types: list[str],           # event types present in the data
-                measures_by_type: dict[str, list[str]],  # numeric measures each event type carries
-                windows_days: list[int],          # e.g. [7, 30, 90]
-                churn_horizon_days: int,
-                active_lookback_days: int,
-                cancellation_event: str,
-                attributes: list[str],            # categorical customer attributes to carry along
-                has_signup_date: bool,
-                ) -> tuple[list[tuple[str, str]], str]:
-    """The feature + label definition over `events_part`, `customers` and `snapshots`: the intermediate tables
-    as `(name, SELECT)` in build order, and the final query. DuckDB SQL restricted to constructs Spark SQL
-    also runs (see `spark_sql`)."""
-    windows = sorted(set(windows_days))
-    cap = windows[-1] + 1  # recency beyond the longest window is "longer than that"
-    q = _sql_literal
-    activity = [t for t in event_types if t != cancellation_event]
-    # running-total columns (un-windowed); the window features derive their names from the contract's builders
-    counts = {t: feature_name("n", t) for t in activity}
-    sums = {(t, m): feature_name("sum", m, t) for t in activity for m in measures_by_type.get(t, [])}
-    lasts = {(t, m): last_value_feature(m, t) for t in activity for m in measures_by_type.get(t, [])}
-    measures = sorted({m for t in activity for m in measures_by_type.get(t, [])})
-    # the last value of a day is the one at the latest time; equal times: the largest value (deterministic)
-    last_ts = [f"max(CASE WHEN {m} IS NOT NULL THEN ts END) OVER (PARTITION BY customer_id, day, et) AS ts_last_{m}"
-               for m in measures]
-    daily_cols = ["count(*) AS n_events"]
-    daily_cols += [f"count(CASE WHEN et = {q(t)} THEN 1 END) AS {c}" for t, c in counts.items()]
-    daily_cols += [f"CAST(sum(CASE WHEN et = {q(t)} THEN {m} END) AS DOUBLE) AS {c}" for (t, m), c in sums.items()]
-    daily_cols += [f"CAST(max(CASE WHEN et = {q(t)} AND ts = ts_last_{m} THEN {m} END) AS DOUBLE) AS {c}"
-                   for (t, m), c in lasts.items()]
-    lookups = {"latest": "as_of_day", **{f"w{w}": f"as_of_day - {w}" for w in windows},
-               "future": f"as_of_day + {churn_horizon_days}"}
-    cumulative = ["n_events", *counts.values(), *sums.values()]
-    running = {**{c: f"sum({c}) OVER w" for c in cumulative},
-               **{f"day_{c}": f"max(CASE WHEN {c} > 0 THEN day END) OVER w" for c in counts.values()},
-               **{f"day_{c}": f"max(CASE WHEN {c} IS NOT NULL THEN day END) OVER w" for c in lasts.values()}}
-    per_customer = "WINDOW w AS (PARTITION BY customer_id ORDER BY day{} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
-    events = (f"SELECT customer_id, ts, CAST(event_type AS VARCHAR) AS et, {_day_number('ts')} AS day"
-              f"{''.join(', ' + m for m in measures)} FROM events_part")
-    # An as-of join without ASOF JOIN: each lookup is a probe row at its day on the customer's timeline, sorted
-    # before the active days of its own day, so a running max reads the last active day strictly before it;
-    # an equi-join on that day then fetches the running totals as they stood (narrow rows in the window).
-    probe_rows = " UNION ALL ".join(
-        f"SELECT k.customer_id, s.as_of_day, {q(name)} AS lookup, {at} AS day, 0 AS kind "
-        "FROM (SELECT DISTINCT customer_id FROM daily) k CROSS JOIN snapshot_days s" for name, at in lookups.items())
-    tables = [
-        ("daily", f"""SELECT customer_id, day, {", ".join(daily_cols)}
-            FROM (SELECT *{"".join(", " + c for c in last_ts)} FROM ({events}) e WHERE et <> {q(cancellation_event)}) d
-            GROUP BY customer_id, day"""),
-        ("cancelled", f"""SELECT customer_id, min(day) AS cancel_day FROM ({events}) e
-            WHERE et = {q(cancellation_event)} GROUP BY customer_id"""),
-        ("snapshot_days", f"SELECT as_of, {_day_number('as_of')} AS as_of_day, {_day_number('data_end')} AS end_day "
-                          "FROM snapshots"),
-        ("running", f"""SELECT customer_id, day, {", ".join(f"{e} AS {c}" for c, e in running.items())}
-            FROM daily {per_customer.format("")}"""),
-        ("probes", f"""SELECT p.customer_id, p.as_of_day, p.lookup, p.last_day, {", ".join(f"r.{c}" for c in running)}
-            FROM (SELECT customer_id, as_of_day, lookup, kind, max(CASE WHEN kind = 1 THEN day END) OVER w AS last_day
-                  FROM (SELECT customer_id, CAST(NULL AS BIGINT) AS as_of_day, CAST(NULL AS VARCHAR) AS lookup, day, 1 AS kind
-                        FROM daily UNION ALL {probe_rows}) t
-                  {per_customer.format(", kind")}) p
-            LEFT JOIN running r ON r.customer_id = p.customer_id AND r.day = p.last_day
-            WHERE p.kind = 0"""),
-    ]
-    select = []  # (expression, feature name)
-    for w in windows:
-        select.append((f"CAST(l.n_events - coalesce(w{w}.n_events, 0) AS DOUBLE)", count_feature(ALL_EVENTS, w)))
-        for t, c in counts.items():
-            select.append((f"CAST(l.{c} - coalesce(w{w}.{c}, 0) AS DOUBLE)", count_feature(t, w)))
-            for m in measures_by_type.get(t, []):
-                col = sums[(t, m)]
-                # a window sum is a difference of running sums: round away float residue (-1e-14 is not < 0)
-                select.append((f"round(coalesce(l.{col}, 0) - coalesce(w{w}.{col}, 0), 6)", sum_feature(m, t, w)))
-    select.append((f"CAST(least(l.as_of_day - l.last_day, {cap}) AS INTEGER)", recency_feature("event")))
-    last_joins = []
-    for t, c in counts.items():
-        recency = f"least(coalesce(l.as_of_day - l.day_{c}, {cap}), {cap})"
-        select.append((f"CAST({recency} AS INTEGER)", recency_feature(t)))
-        for m in measures_by_type.get(t, []):
-            col, alias = lasts[(t, m)], f"v_{lasts[(t, m)]}"
-            last_joins.append(f"LEFT JOIN daily {alias} ON {alias}.customer_id = l.customer_id AND {alias}.day = l.day_{col}")
-            select.append((f"CASE WHEN {recency} < {cap} THEN coalesce({alias}.{col}, 0) ELSE 0 END", col))
-    trends = [(f"{count_feature(t, short)} / CAST({short} AS DOUBLE) - {count_feature(t, long)} / CAST({long} AS DOUBLE)",
-               trend_feature(t, short, long))
-              for short, long in zip(windows, windows[1:]) for t in [ALL_EVENTS, *activity]]
-    probe_joins = "\n    ".join(f"LEFT JOIN probes {name} ON {name}.customer_id = l.customer_id AND {name}.as_of_day = l.as_of_day "
-                                f"AND {name}.lookup = {q(name)}" for name in lookups if name != "latest")
-    signup_day = _day_number("c.signup_date")
-    tenure = f"CAST(s.as_of_day - {signup_day} AS INTEGER)" if has_signup_date else "NULL"
-    query = f"""
-WITH live AS (  -- customers with activity before the as-of date, active recently, not cancelled before it
-    SELECT l.*, x.cancel_day FROM probes l LEFT JOIN cancelled x ON x.customer_id = l.customer_id
-    WHERE l.lookup = 'latest' AND l.as_of_day - l.last_day <= {active_lookback_days}
-      AND (x.cancel_day IS NULL OR x.cancel_day >= l.as_of_day)
-),
-features AS (
-    SELECT l.customer_id, l.as_of_day, {", ".join(f"{e} AS {name}" for e, name in select)},
-           CASE WHEN l.as_of_day + {churn_horizon_days} > s.end_day THEN NULL
-                WHEN l.cancel_day < l.as_of_day + {churn_horizon_days} THEN 1
-                WHEN coalesce(future.n_events, 0) - l.n_events = 0 THEN 1 ELSE 0 END AS {LABEL_COLUMN}
-    FROM live l
-    JOIN snapshot_days s ON s.as_of_day = l.as_of_day
-    {probe_joins}
-    {chr(10).join("    " + j for j in last_joins).strip()}
-)
-SELECT f.customer_id, CAST(s.as_of AS TIMESTAMP) AS as_of_date, {tenure} AS {TENURE_FEATURE}{"".join(f", c.{a}" for a in attributes)},
-       {", ".join(f"f.{name}" for _, name in select)}{"".join(f", {e} AS {name}" for e, name in trends)}, f.{LABEL_COLUMN}
-FROM features f
-JOIN snapshot_days s ON s.as_of_day = f.as_of_day
-LEFT JOIN customers c ON c.customer_id = f.customer_id
-{f"WHERE {signup_day} < s.as_of_day" if has_signup_date else ""}
-ORDER BY as_of_date, f.customer_id
-"""
-    return tables, query
+__all__ = ['FEATURES_ENGINE_ENV', 'build_features', 'spark_session', 'executors_share_driver_files', 'executor_url',
+           'windows_cadence_note', 'build_feature_table', 'split_labelled']
 
 # %% ../nbs_lib/03_features.ipynb #b0306556
-def _relation(con: duckdb.DuckDBPyConnection, name: str, source: pd.DataFrame | str | Path) -> None:
-    if isinstance(source, pd.DataFrame):
-        con.register(f"{name}_frame", source)
-        # nosemgrep: sql-built-from-strings -- view names are the library's own (events, customers)
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM {name}_frame").fetchall()
-    else:
-        # nosemgrep: sql-built-from-strings -- a library view name; the path is quoted
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_sql_literal(source)})").fetchall()
-
-def materialize_tables(con: duckdb.DuckDBPyConnection, tables: list[tuple[str, str]]) -> None:
-    "Build the definition's intermediate tables in a DuckDB connection."
-    for name, select in tables:
-        # nosemgrep: sql-built-from-strings -- the SQL of feature_sql: names from code, event types quoted
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}").fetchall()
-
-def spark_sql(sql: str) -> str:
-    "The definition's SQL for Spark, transpiled by SQLGlot (date functions, casts, null ordering)."
-    import sqlglot
-    return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
-
-def _plan(fetch: Callable[[str], list[tuple]],  # runs one DuckDB-dialect SELECT, returns its rows
-          event_cols: list[str], customer_cols: list[str], features: dict[str, Any], schema: dict[str, Any],
-          as_of_dates: list[Any] | None = None,  # instead of the snapshot dates the `features` block spaces out
-          ) -> tuple[list[tuple[str, str]], str, str, int]:
-    "Profile the event log and write the definition for it: tables, query, the `snapshots` SELECT and the event count."
-    measures = [m for m in schema.get("measures", []) if m in event_cols]
-    counts = "".join(f", count({m})" for m in measures)
-    profile = fetch(f"SELECT CAST(event_type AS VARCHAR) AS event_type, count(*) AS n{counts} FROM events GROUP BY 1 ORDER BY 1")
-    if not profile:
-        raise ValueError("the event log is empty: no features can be built")
-    event_types = [row[0] for row in profile]
-    measures_by_type = {row[0]: [m for m, k in zip(measures, row[2:]) if k > 0] for row in profile}
-    first_day, last_day = fetch("SELECT CAST(min(ts) AS DATE), CAST(max(ts) AS DATE) FROM events")[0]
-    data_end = pd.Timestamp(last_day) + pd.Timedelta(days=1)
-    if as_of_dates is None:
-        dates = snapshot_dates(pd.Timestamp(first_day), data_end, features["snapshot_every_days"], features["min_history_days"])
-    else:
-        dates = sorted({pd.Timestamp(d).normalize() for d in as_of_dates})
-        if not dates:
-            raise ValueError("as_of_dates is empty: no snapshot to build")
-    rows = ", ".join(f"('{d:%Y-%m-%d}', '{data_end:%Y-%m-%d}')" for d in dates)
-    snapshots = (f"SELECT CAST(as_of AS DATE) AS as_of, CAST(data_end AS DATE) AS data_end "
-                 f"FROM (VALUES {rows}) AS s(as_of, data_end)")
-    attributes = [a for a in schema.get("customer_attributes", []) if a in customer_cols]
-    tables, query = feature_sql(event_types, measures_by_type, features["windows_days"], features["churn_horizon_days"],
-                                features["active_lookback_days"], schema["cancellation_event"], attributes,
-                                "signup_date" in customer_cols)
-    return tables, query, snapshots, sum(row[1] for row in profile)
-
 def build_features(customers: pd.DataFrame | str | Path,  # customer table (or Parquet path)
                    events: pd.DataFrame | str | Path,     # event log in the contract (or Parquet path)
                    features: dict[str, Any],              # the `features` block of params.yaml (`engine`: duckdb | spark | flink)
@@ -245,14 +54,14 @@ def _build_on_duckdb(customers, events, features, schema, out_path, as_of_dates)
     spill = tempfile.mkdtemp(prefix="churnops-duckdb-")
     try:
         # Bounded memory: DuckDB spills to disk beyond this instead of taking most of the machine.
-        for setting in (f"SET memory_limit = {_sql_literal(features.get('duckdb_memory_limit', '4GB'))}",
-                        f"SET temp_directory = {_sql_literal(spill)}"):
+        for setting in (f"SET memory_limit = {sql_literal(features.get('duckdb_memory_limit', '4GB'))}",
+                        f"SET temp_directory = {sql_literal(spill)}"):
             con.execute(setting).fetchall()
-        _relation(con, "events", events)
-        _relation(con, "customers", customers)
+        register_relation(con, "events", events)
+        register_relation(con, "customers", customers)
         # nosemgrep: sql-built-from-strings -- the library's view names
         columns = lambda name: [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
-        tables, query, snapshots, total_events = _plan(lambda sql: con.execute(sql).fetchall(), columns("events"),
+        tables, query, snapshots, total_events = feature_plan(lambda sql: con.execute(sql).fetchall(), columns("events"),
                                                        columns("customers"), features, schema, as_of_dates)
         # nosemgrep: sql-built-from-strings -- the SQL of feature_sql, dates quoted
         con.execute(f"CREATE VIEW snapshots AS {snapshots}").fetchall()
@@ -260,13 +69,13 @@ def _build_on_duckdb(customers, events, features, schema, out_path, as_of_dates)
         buckets = Path(spill) / "events"
         if n_parts > 1:  # one pass buckets the log by customer; each part then reads its own bucket only
             # nosemgrep: sql-built-from-strings -- an integer and a quoted path
-            con.execute(f"COPY (SELECT *, hash(customer_id) % {n_parts} AS bucket FROM events) TO {_sql_literal(buckets)} "
+            con.execute(f"COPY (SELECT *, hash(customer_id) % {n_parts} AS bucket FROM events) TO {sql_literal(buckets)} "
                         "(FORMAT parquet, PARTITION_BY (bucket))").fetchall()
         parts = []
         for part in range(n_parts):
             if n_parts > 1 and not (buckets / f"bucket={part}").exists():
                 continue  # no customer hashed here
-            source = (f"read_parquet({_sql_literal(buckets / f'bucket={part}' / '*.parquet')}, hive_partitioning = false)"
+            source = (f"read_parquet({sql_literal(buckets / f'bucket={part}' / '*.parquet')}, hive_partitioning = false)"
                       if n_parts > 1 else "events")
             # nosemgrep: sql-built-from-strings -- a view or a quoted path
             con.execute(f"CREATE OR REPLACE TEMP VIEW events_part AS SELECT * FROM {source}").fetchall()
@@ -276,7 +85,7 @@ def _build_on_duckdb(customers, events, features, schema, out_path, as_of_dates)
             else:
                 parts.append(Path(spill) / f"part-{part:04d}.parquet")
                 # nosemgrep: sql-built-from-strings -- the SQL of feature_sql; the path is quoted
-                con.execute(f"COPY ({query}) TO {_sql_literal(parts[-1])} (FORMAT parquet)").fetchall()
+                con.execute(f"COPY ({query}) TO {sql_literal(parts[-1])} (FORMAT parquet)").fetchall()
         if out_path is not None:
             _write_parquet_parts(con, parts, out_path)
             return None
@@ -291,10 +100,10 @@ def _build_on_duckdb(customers, events, features, schema, out_path, as_of_dates)
 def _write_parquet_parts(con: duckdb.DuckDBPyConnection, parts: list[Path], out_path: str | Path) -> None:
     "One Parquet file from sorted parts, in their order, replacing `out_path` only once complete."
     from churnops.config import atomic_path
-    files = ", ".join(_sql_literal(p) for p in parts)
+    files = ", ".join(sql_literal(p) for p in parts)
     with atomic_path(out_path) as tmp_path:
         # nosemgrep: sql-built-from-strings -- every path is quoted
-        con.execute(f"COPY (SELECT * FROM read_parquet([{files}])) TO {_sql_literal(tmp_path)} (FORMAT parquet)").fetchall()
+        con.execute(f"COPY (SELECT * FROM read_parquet([{files}])) TO {sql_literal(tmp_path)} (FORMAT parquet)").fetchall()
 
 # %% ../nbs_lib/03_features.ipynb #7600b450
 def spark_session(features: dict[str, Any],  # the `features` block: spark_master, spark_driver_memory, spark_shuffle_partitions, spark_conf
@@ -390,7 +199,7 @@ def _build_on_spark(customers, events, features, schema, out_path, as_of_dates) 
             frame.createOrReplaceTempView(name)
             views.append(name)
         fetch = lambda sql: [tuple(row) for row in spark.sql(spark_sql(sql)).collect()]
-        tables, query, snapshots, _ = _plan(fetch, spark.table("events").columns, spark.table("customers").columns,
+        tables, query, snapshots, _ = feature_plan(fetch, spark.table("events").columns, spark.table("customers").columns,
                                             features, schema, as_of_dates)
         spark.sql(spark_sql(snapshots)).createOrReplaceTempView("snapshots")
         spark.table("events").createOrReplaceTempView("events_part")

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from .features import _plan, _relation, _sql_literal
+from .feature_definition import feature_plan, register_relation, sql_literal
 
 # %% auto #0
 __all__ = ['FLINK_PYTHON_ENV', 'flink_sql', 'flink_job', 'flink_python', 'run_flink_job', 'build_on_flink']
@@ -68,7 +68,7 @@ def _flink_columns(con: duckdb.DuckDBPyConnection, view: str, columns: list[str]
 
 def _source(name: str, columns: dict[str, str], options: dict[str, str]) -> str:
     declared = ", ".join(f"`{c}` {t}" for c, t in columns.items())
-    settings = ", ".join(f"{_sql_literal(k)} = {_sql_literal(v)}" for k, v in options.items())
+    settings = ", ".join(f"{sql_literal(k)} = {sql_literal(v)}" for k, v in options.items())
     return f"CREATE TEMPORARY TABLE `{name}` ({declared}) WITH ({settings})"
 
 def flink_job(tables: list[tuple[str, str]],  # the definition's intermediate tables (`feature_sql`)
@@ -79,7 +79,7 @@ def flink_job(tables: list[tuple[str, str]],  # the definition's intermediate ta
               ) -> str:
     "The Flink SQL script of the feature definition: sources, views in build order, the feature query last."
     statements = [
-        "-- ChurnOps features on Flink, written by churnops.flink from the one definition (churnops.features.feature_sql)",
+        "-- ChurnOps features on Flink, written by churnops.flink from the one definition (churnops.feature_definition.feature_sql)",
         _source("events", *events), "CREATE TEMPORARY VIEW `events_part` AS SELECT * FROM `events`",
         _source("customers", *customers),
         f"CREATE TEMPORARY VIEW `snapshots` AS {flink_sql(snapshots)}",
@@ -126,7 +126,7 @@ def _write_event_messages(con: duckdb.DuckDBPyConnection, measures: list[str], p
     fields = ["customer_id", "strftime(CAST(ts AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%f') AS ts", "CAST(event_type AS VARCHAR) AS event_type"]
     fields += [f'CASE WHEN isnan(CAST("{m}" AS DOUBLE)) THEN NULL ELSE CAST("{m}" AS DOUBLE) END AS "{m}"' for m in measures]
     # nosemgrep: sql-built-from-strings -- the contract's column names, quoted; the path is quoted
-    con.execute(f"COPY (SELECT {', '.join(fields)} FROM events) TO {_sql_literal(path)} (FORMAT JSON)").fetchall()
+    con.execute(f"COPY (SELECT {', '.join(fields)} FROM events) TO {sql_literal(path)} (FORMAT JSON)").fetchall()
 
 def build_on_flink(customers: pd.DataFrame | str | Path, events: pd.DataFrame | str | Path,
                    features: dict[str, Any], schema: dict[str, Any],
@@ -137,18 +137,18 @@ def build_on_flink(customers: pd.DataFrame | str | Path, events: pd.DataFrame | 
     work = Path(tempfile.mkdtemp(prefix="churnops-flink-"))
     con = duckdb.connect()
     try:  # Parquet inputs are read by DuckDB where they are, as the DuckDB engine reads them
-        _relation(con, "events", events)
-        _relation(con, "customers", customers)
+        register_relation(con, "events", events)
+        register_relation(con, "customers", customers)
         columns = {view: [row[0] for row in con.execute(f"DESCRIBE {view}").fetchall()]  # nosemgrep: sql-built-from-strings -- library view names
                    for view in ("events", "customers")}
-        tables, query, snapshots, _ = _plan(lambda sql: con.execute(sql).fetchall(), columns["events"],
+        tables, query, snapshots, _ = feature_plan(lambda sql: con.execute(sql).fetchall(), columns["events"],
                                             columns["customers"], features, schema, as_of_dates)
         measures = [m for m in schema.get("measures", []) if m in columns["events"]]
         _write_event_messages(con, measures, work / "events.json")
         used = [c for c in columns["customers"] if c in ("customer_id", "signup_date", *schema.get("customer_attributes", []))]
         selected = ", ".join(f'"{c}"' for c in used)
         # nosemgrep: sql-built-from-strings -- the table's own column names, quoted; the path is quoted
-        con.execute(f"COPY (SELECT {selected} FROM customers) TO {_sql_literal(work / 'customers.json')} (FORMAT JSON)").fetchall()
+        con.execute(f"COPY (SELECT {selected} FROM customers) TO {sql_literal(work / 'customers.json')} (FORMAT JSON)").fetchall()
         event_columns = {**_flink_columns(con, "events", ["customer_id"]), "ts": "TIMESTAMP(6)", "event_type": "STRING",
                          **{m: "DOUBLE" for m in measures}}
         customer_columns = _flink_columns(con, "customers", used)

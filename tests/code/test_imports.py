@@ -1,6 +1,8 @@
 "The library imports from any Python process, including `python -c` one-liners and pytest-xdist workers."
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 SCRIPT = """
 import importlib, pkgutil, churnops
@@ -21,3 +23,40 @@ def test_every_module_imports_from_a_one_line_script(repo):
     assert result.returncode == 0, result.stderr
     imported = result.stdout.split()
     assert imported[:1] == ["imported"] and int(imported[1]) >= 25, (result.stdout, result.stderr)
+
+
+def churnops_imports(package: Path) -> dict[str, set[str]]:
+    "Module -> the churnops modules it imports, at the top or inside its functions (both run when it is used)."
+    modules = {p.stem for p in package.glob("*.py") if not p.stem.startswith("_")}
+    graph = {}
+    for name in modules:
+        found = set()
+        for node in ast.walk(ast.parse((package / f"{name}.py").read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+                found.add(node.module.split(".")[0])
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("churnops."):
+                found.add(node.module.split(".")[1])
+            elif isinstance(node, ast.ImportFrom) and node.module == "churnops":
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.Import):
+                found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("churnops."))
+        graph[name] = found & modules - {name}
+    return graph
+
+
+def test_the_library_has_no_import_circles(repo):
+    "A module never reaches itself through the modules it imports: the house has floors (issue 41)."
+    graph = churnops_imports(repo / "churnops")
+    assert len(graph) >= 30 and "feature_definition" in graph["flink"]
+    circles = []
+    for start in graph:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            module = todo.pop()
+            if module == start:
+                circles.append(start)
+                break
+            if module not in seen:
+                seen.add(module)
+                todo.extend(graph[module])
+    assert circles == [], f"modules that import themselves through others: {sorted(circles)}"
