@@ -18,11 +18,11 @@ from .catalog import stage_order
 from .config import die_with_parent
 
 # %% auto #0
-__all__ = ['DVC_ONLY_STAGES', 'STAGE_ENVIRONMENT', 'STAGE_SERVER_ENV', 'STAGE_SERVER_LOG', 'DVC_REMOTE_ENV', 'BUILT_BY_SETUP',
-           'ploomber_stages', 'dvc_stages', 'library_modules', 'pipeline_differences', 'StageFailed', 'run_stage',
-           'notebook_warnings', 'pipeline_progress', 'run_report_notebook', 'stage_imports', 'serve_stages',
-           'run_stage_on_server', 'stage_server', 'restore_stage_outputs', 'dvc_remote', 'push_outputs', 'stale_lock',
-           'copy_work_tree', 'commit_work_tree', 'override_params']
+__all__ = ['DVC_ONLY_STAGES', 'STAGE_ENVIRONMENT', 'STAGE_SERVER_ENV', 'SERVER_PID_FILE', 'STAGE_SERVER_LOG', 'DVC_REMOTE_ENV',
+           'BUILT_BY_SETUP', 'ploomber_stages', 'dvc_stages', 'library_modules', 'pipeline_differences', 'StageFailed',
+           'run_stage', 'notebook_warnings', 'pipeline_progress', 'run_report_notebook', 'stage_imports',
+           'serve_stages', 'run_stage_on_server', 'stage_server', 'restore_stage_outputs', 'dvc_remote', 'push_outputs',
+           'stale_lock', 'copy_work_tree', 'commit_work_tree', 'override_params']
 
 # %% ../nbs_lib/09_pipeline.ipynb #0230c16c
 def ploomber_stages(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, dict[str, Any]]:
@@ -278,6 +278,7 @@ def run_report_notebook(source: str | Path,          # a Jupytext py:percent not
 
 # %% ../nbs_lib/09_pipeline.ipynb #660d0483
 STAGE_SERVER_ENV = "CHURNOPS_STAGE_SERVER"  # the socket of the run's stage server (set by `churnops run`)
+SERVER_PID_FILE = "server.pid"  # beside the socket: the server's pid while it starts
 
 def stage_imports(source: str | Path,       # a stage notebook
                   package_dir: str | Path,  # the churnops package folder
@@ -385,6 +386,7 @@ def serve_stages(socket_path: str | Path,                    # a Unix socket to 
 
 def run_stage_on_server(name: str,                 # a stage of pipeline.yaml
                         socket_path: str | Path,   # the server's socket (CHURNOPS_STAGE_SERVER)
+                        ready_timeout: float = 60,  # seconds to wait for a server that is still starting
                         ) -> int | None:
     "Hand stage `name` to the run's stage server and relay its output here; its exit code, or None if no server took it."
     import json
@@ -392,6 +394,14 @@ def run_stage_on_server(name: str,                 # a stage of pipeline.yaml
     import socket
     import sys
 
+    pid_file = Path(socket_path).with_name(SERVER_PID_FILE)
+    deadline = time.monotonic() + ready_timeout
+    while not Path(socket_path).exists() and pid_file.exists() and time.monotonic() < deadline:
+        try:  # a server still starting: wait for its socket; one that died: run here
+            os.kill(int(pid_file.read_text()), 0)
+        except (OSError, ValueError):
+            break
+        time.sleep(0.05)
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         connection.connect(str(socket_path))
@@ -418,10 +428,10 @@ STAGE_SERVER_LOG = "reports/logs/stage-server.log"
 
 @contextmanager
 def stage_server(root: str | Path = ".",      # the project (its pipeline.yaml, and where DVC runs the stages)
-                 ready_timeout: float = 10,   # seconds to wait for its socket
                  ) -> Iterator[dict[str, str]]:
     """Start a stage server (`churnops stage-server`) for one run; yield the environment that points `churnops stage`
-    at it (the plain environment if it could not start: stages then start cold); stop it and its kernels after."""
+    at it (the plain environment if it could not start: stages then start cold); stop it and its kernels after.
+    The server starts beside DVC's own checks; the first stage handed to it waits for it (`run_stage_on_server`)."""
     import os
     import shutil
     import subprocess
@@ -438,11 +448,9 @@ def stage_server(root: str | Path = ".",      # the project (its pipeline.yaml, 
             with open(log, "w") as out:
                 process = subprocess.Popen([command, "stage-server", "--socket", str(socket_path)], cwd=root,
                                            stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
-            deadline = time.monotonic() + ready_timeout
-            while not socket_path.exists() and process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.05)
-        ready = process is not None and socket_path.exists()
-        yield {**os.environ, STAGE_SERVER_ENV: str(socket_path)} if ready else dict(os.environ)
+            # not waited for here: a run with nothing to do ends before the server is up; the first stage waits
+            socket_path.with_name(SERVER_PID_FILE).write_text(str(process.pid))
+        yield {**os.environ, STAGE_SERVER_ENV: str(socket_path)} if process is not None else dict(os.environ)
     finally:
         if process is not None:
             process.terminate()

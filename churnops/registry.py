@@ -255,9 +255,10 @@ def champion_follows_checkout(tracking_uri: str, model_name: str,
                               bundle_dir: str | Path,  # the bundle this checkout serves (models/champion, DVC's)
                               ) -> str | None:
     """One source of truth for which model a commit serves: its `models/champion`, which DVC restores with the
-    commit. After `git checkout <older> && dvc checkout` the registry's `champion` alias is moved back to that
-    bundle's version (recorded in the champion history), so the registry, the next run's gate and a server reading
-    `models:/...@champion` agree with the checkout. Returns what was done or found, or None when they agree."""
+    commit. After `git checkout <older> && dvc checkout` the workspace's own registry (the embedded store) has its
+    `champion` alias moved back to that bundle's version (recorded in the champion history), so the registry, the
+    next run's gate and a server reading `models:/...@champion` agree with the checkout; a shared tracking server's
+    alias is only reported, never moved from a checkout. Returns what was done or found, or None when they agree."""
     from mlflow.exceptions import MlflowException
 
     from churnops.config import git_commit
@@ -274,6 +275,10 @@ def champion_follows_checkout(tracking_uri: str, model_name: str,
     if held is None or held.run_id != bundle.get("run_id"):
         return (f"WARNING: this checkout serves {model_name} version {version} (run {bundle.get('run_id')}) from "
                 f"{bundle_dir}, which this registry ({tracking_uri}) does not hold; its champion stays {current}")
+    if not tracking_uri.startswith(("sqlite:", "file:")):  # a shared server: another workspace's champion is not ours to move
+        return (f"WARNING: this checkout serves {model_name} version {version} from {bundle_dir}; the shared registry "
+                f"({tracking_uri}) has champion {current}, left as it is: `churnops registry promote {version} --reason ...` "
+                "moves it")
     promote(tracking_uri, model_name, str(version),
             f"follows the checkout: {bundle_dir} of commit {git_commit() or 'unknown'} serves this version")
     return f"registry: champion {current} -> {version}, the version this checkout's {bundle_dir} serves"
