@@ -5,6 +5,8 @@
 # %% ../nbs_lib/03c_evaluate.ipynb #e48c8f89
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
@@ -13,8 +15,8 @@ from .contract import LABEL_COLUMN
 
 # %% auto #0
 __all__ = ['ranking_metrics', 'classification_metrics', 'calibration_table', 'lift_table', 'profit_curve', 'at_threshold',
-           'best_threshold', 'rank_single_features', 'best_single_feature', 'single_feature_baseline', 'gain_curve',
-           'curve_tables', 'plot_calibration', 'plot_gain']
+           'best_threshold', 'rank_single_features', 'best_single_feature', 'single_feature_baseline', 'headroom_gain',
+           'clears_baseline', 'gain_curve', 'curve_tables', 'plot_calibration', 'plot_gain']
 
 # %% ../nbs_lib/03c_evaluate.ipynb #c2059742
 def ranking_metrics(y: pd.Series | np.ndarray,  # 0/1 labels
@@ -107,6 +109,24 @@ def single_feature_baseline(train: pd.DataFrame, test: pd.DataFrame, numeric: li
     if column is None:
         return "none (no numeric feature varies: chance)", {"roc_auc": 0.5, "pr_auc": float(test[LABEL_COLUMN].mean())}
     return column, ranking_metrics(test[LABEL_COLUMN], sign * test[column].fillna(train[column].median()))
+
+def headroom_gain(model: float, baseline: float, metric: str, base_rate: float) -> float:
+    "The model's gain over the baseline as a share of what a perfect ranking would add above chance."
+    chance = base_rate if metric == "pr_auc" else 0.5
+    return (model - baseline) / max(1 - chance, 1e-9)
+
+def clears_baseline(model: dict[str, float],     # holdout metrics of the model (with base_rate)
+                    baseline: dict[str, float],  # the single-feature baseline on the same holdout
+                    gate: dict[str, Any],        # the promotion gate (params.yaml register.gate): metric, baseline_margin
+                    ) -> tuple[bool, str]:
+    """The one rule for "the model beats its single-feature baseline", used by the evaluation report and by the
+    promotion gate when there is no comparable champion: on the gate's metric, a gain of at least
+    `baseline_margin` of the headroom above chance. Returns the verdict and the comparison in words."""
+    metric = gate["metric"]
+    gain = headroom_gain(model[metric], baseline[metric], metric, model["base_rate"])
+    return gain >= gate["baseline_margin"], (
+        f"{metric} {model[metric]:.4f} vs the single-feature baseline {baseline[metric]:.4f}: {gain:+.1%} of the "
+        f"headroom above chance (base rate {model['base_rate']:.1%})")
 
 # %% ../nbs_lib/03c_evaluate.ipynb #c41723ce
 def gain_curve(y: pd.Series | np.ndarray, probability: np.ndarray, points: int = 100) -> pd.DataFrame:

@@ -13,14 +13,14 @@ from typing import Any
 import pandas as pd
 
 from .config import atomic_directory
-from .evaluate import classification_metrics
+from .evaluate import classification_metrics, clears_baseline
 from .expectations import check_expectations, describe_failures
 from .model import Predictor, as_predictor, load_model
 
 # %% auto #0
 __all__ = ['HISTORY_TAG', 'PERMISSIONS', 'client', 'register_version', 'attach_evaluation', 'alias_version', 'champion_history',
-           'promote', 'rollback', 'download_version', 'load_version', 'list_versions', 'headroom_gain',
-           'promotion_decision', 'behaviour_checks', 'champion_on_holdout', 'export_bundle', 'export_no_champion',
+           'promote', 'rollback', 'download_version', 'load_version', 'list_versions', 'promotion_decision',
+           'behaviour_checks', 'champion_on_holdout', 'gate_challenger', 'export_bundle', 'export_no_champion',
            'publish_champion', 'champion_follows_checkout', 'grant_access']
 
 # %% ../nbs_lib/05a_registry.ipynb #76b80e0f
@@ -129,11 +129,6 @@ def list_versions(tracking_uri: str, model_name: str) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("version").reset_index(drop=True) if rows else pd.DataFrame()
 
 # %% ../nbs_lib/05a_registry.ipynb #79158f69
-def headroom_gain(challenger: float, baseline: float, metric: str, base_rate: float) -> float:
-    "The challenger's gain over the baseline as a share of what a perfect ranking would add above chance."
-    chance = base_rate if metric == "pr_auc" else 0.5
-    return (challenger - baseline) / max(1 - chance, 1e-9)
-
 def promotion_decision(challenger: dict[str, float],          # holdout metrics of the new model (with base_rate)
                        champion: dict[str, float] | None,     # the champion's metrics on the same holdout
                        baseline: dict[str, float],            # the single-feature baseline on that holdout
@@ -152,10 +147,8 @@ def promotion_decision(challenger: dict[str, float],          # holdout metrics 
             passed = (f"no model beat the single feature {single_feature} on validation, so the model is that feature "
                       f"alone (holdout {metric} {challenger[metric]:.4f})")
         else:
-            gain = headroom_gain(challenger[metric], baseline[metric], metric, challenger["base_rate"])
-            versus = (f"{metric} {challenger[metric]:.4f} vs the single-feature baseline {baseline[metric]:.4f}: "
-                      f"{gain:+.1%} of the headroom above chance (base rate {challenger['base_rate']:.1%})")
-            if gain < gate["baseline_margin"]:
+            clears, versus = clears_baseline(challenger, baseline, gate)
+            if not clears:
                 return False, (f"rejected: {versus} < the required {gate['baseline_margin']:.1%}; the baseline wins"
                                + (f"; the champion is not comparable ({not_comparable})" if not_comparable else ""))
             passed = f"{versus} >= {gate['baseline_margin']:.1%}"
@@ -204,6 +197,37 @@ def champion_on_holdout(tracking_uri: str, model_name: str, version: str,
     except Exception as error:  # e.g. a column that changed type since the champion was trained
         return None, f"champion v{version} cannot score this holdout ({type(error).__name__}: {error})"
     return classification_metrics(holdout.churned, probability), None
+
+# %% ../nbs_lib/05a_registry.ipynb #ddc3ec56
+def gate_challenger(tracking_uri: str, model_name: str,
+                    version: str,                    # the challenger's registry version
+                    challenger: Any,                 # its Predictor (the behavioural checks score it)
+                    holdout: pd.DataFrame,           # the test rows with labels
+                    evaluation: dict[str, Any],      # the evaluate stage's metrics.json (holdout and baseline)
+                    single_feature: str | None,      # the feature, when the challenger is the single-feature model
+                    label_definition: str,           # a champion that predicts another label is not comparable
+                    gate: dict[str, Any],            # params.yaml register.gate
+                    expectations: dict[str, Any],    # params.yaml expectations (behavioural checks)
+                    ) -> dict[str, Any]:
+    """The whole promotion decision, in one place: the champion scored on the same holdout when it is comparable,
+    the challenger's behavioural checks, the gate (`promotion_decision`), and the `champion` alias moved when it
+    passes. Returns the facts the register stage's decision record keeps."""
+    champion_before = alias_version(tracking_uri, model_name, "champion")
+    champion_metrics, not_comparable = None, None
+    if champion_before not in (None, version):
+        champion_metrics, not_comparable = champion_on_holdout(tracking_uri, model_name, champion_before, holdout,
+                                                               label_definition)
+    baseline = {"roc_auc": evaluation["baseline_roc_auc"], "pr_auc": evaluation["baseline_pr_auc"]}
+    metrics = {k: evaluation[k] for k in ("roc_auc", "pr_auc", "brier", "profit_threshold")}
+    failures, checks = behaviour_checks(challenger, holdout, expectations)
+    promoted, reason = promotion_decision({**metrics, "base_rate": evaluation["base_rate"]}, champion_metrics, baseline,
+                                          failures, gate, not_comparable, single_feature, version)
+    if promoted:
+        promote(tracking_uri, model_name, version, reason)
+    return {"version": version, "promoted": promoted, "reason": reason, "behaviour_failures": failures,
+            "expectations": checks, "challenger": metrics, "champion_before": champion_before,
+            "champion_before_metrics": champion_metrics, "champion_not_comparable": not_comparable,
+            "label_definition": label_definition, "champion": alias_version(tracking_uri, model_name, "champion")}
 
 # %% ../nbs_lib/05a_registry.ipynb #3ba9fa07
 def export_bundle(tracking_uri: str, model_name: str, out_dir: str | Path, alias: str = "champion") -> Path:

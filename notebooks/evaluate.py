@@ -6,6 +6,7 @@
 upstream = ["train"]
 product = None
 evaluate = None  # block from params.yaml
+register = None  # block from params.yaml (the promotion gate: "beats the baseline" is its rule)
 
 # %%
 import json
@@ -20,6 +21,7 @@ from churnops.evaluate import (
     best_threshold,
     calibration_table,
     classification_metrics,
+    clears_baseline,
     curve_tables,
     lift_table,
     plot_calibration,
@@ -39,15 +41,15 @@ column, baseline = single_feature_baseline(train_set, test_set, split_columns(tr
 pd.DataFrame({"model": metrics, f"baseline ({column})": baseline})
 
 # %%
-beats = metrics["roc_auc"] > baseline["roc_auc"] and metrics["pr_auc"] > baseline["pr_auc"]
+beats, versus = clears_baseline(metrics, baseline, register["gate"])  # the promotion gate's own rule
 trained = json.loads(Path(upstream["train"]["summary"]).read_text())
 if beats:
-    print(f"The model ({trained['selected_candidate']}) beats the single-feature baseline.")
+    print(f"The model ({trained['selected_candidate']}) beats the single-feature baseline: {versus}.")
 elif trained["single_feature"]:
     print(f"No model beat a single feature on validation: the model is {trained['single_feature']} alone.")
 else:
     print(f"WARNING: the model ({trained['selected_candidate']}) does NOT beat the single-feature baseline ({column}) "
-          "on the holdout.")
+          f"on the holdout by the gate's margin ({register['gate']['baseline_margin']:.1%}): {versus}.")
 
 # %%
 calibration = calibration_table(test_set.churned, probability, evaluate["calibration_bins"])
@@ -73,7 +75,6 @@ decision.update(at_threshold(test_set.churned, probability, decision["profit_thr
 decision
 
 # %%
-trained = json.loads(Path(upstream["train"]["summary"]).read_text())
 write_json({**metrics, **decision, "baseline_feature": column, "baseline_roc_auc": baseline["roc_auc"],
             "baseline_pr_auc": baseline["pr_auc"], "beats_baseline": bool(beats), "run_id": trained["run_id"],
             "single_feature": trained.get("single_feature")}, product["metrics"])  # set: one feature is the model

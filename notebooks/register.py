@@ -24,15 +24,11 @@ from churnops.contract import label_definition
 from churnops.expectations import declared_directions
 from churnops.model import Predictor, load_model
 from churnops.registry import (
-    alias_version,
     attach_evaluation,
-    behaviour_checks,
-    champion_on_holdout,
     export_bundle,
     export_no_champion,
+    gate_challenger,
     list_versions,
-    promote,
-    promotion_decision,
     register_version,
 )
 
@@ -50,32 +46,22 @@ reports = [*(Path(p) for p in upstream["evaluate"].values() if not str(p).endswi
 attach_evaluation(uri, summary["run_id"], {k: v for k, v in evaluation.items() if isinstance(v, int | float)}, reports)
 
 # %% [markdown]
-# The current champion is scored on the same holdout as the challenger, if it is comparable (it reads
-# these features, can score these rows, and predicts the same label):
+# The gate (churnops.registry.gate_challenger): the current champion is scored on the same holdout as the
+# challenger if it is comparable (it reads these features, can score these rows, and predicts the same label); the
+# challenger's behavioural checks; then the promotion rule.
 
 # %%
-champion_version = alias_version(uri, name, "champion")
-champion_metrics, not_comparable = None, None
-if champion_version not in (None, version):
-    champion_metrics, not_comparable = champion_on_holdout(uri, name, champion_version, test_set, label)
-    if not_comparable:
-        print(f"not comparable: {not_comparable}; the challenger can at most wait for a person")
-baseline = {"roc_auc": evaluation["baseline_roc_auc"], "pr_auc": evaluation["baseline_pr_auc"]}
-failures, checks = behaviour_checks(challenger, test_set, expectations)
-promoted, reason = promotion_decision({**metrics, "base_rate": evaluation["base_rate"]}, champion_metrics, baseline,
-                                      failures, register["gate"], not_comparable, summary["single_feature"], version)
-if promoted:
-    promote(uri, name, version, reason)
-print(f"version {version}: {reason}")
-pd.DataFrame(checks)
+decision = gate_challenger(uri, name, version, challenger, test_set, evaluation, summary["single_feature"], label,
+                           register["gate"], expectations)
+if decision["champion_not_comparable"]:
+    print(f"not comparable: {decision['champion_not_comparable']}; the challenger can at most wait for a person")
+print(f"version {version}: {decision['reason']}")
+pd.DataFrame(decision["expectations"])
 
 # %%
-champion_now = alias_version(uri, name, "champion")
 _, switched_off, _ = declared_directions([], expectations["directions"])  # pattern -> the reason it is off
-decision = {"version": version, "promoted": promoted, "reason": reason, "behaviour_failures": failures,
-            "expectations": checks, "expectations_off": switched_off, "selected_candidate": summary["selected_candidate"],
-            "challenger": metrics, "champion_before": champion_version, "champion_before_metrics": champion_metrics,
-            "champion_not_comparable": not_comparable, "label_definition": label, "champion": champion_now}
+decision.update({"expectations_off": switched_off, "selected_candidate": summary["selected_candidate"]})
+promoted, reason, failures, champion_now = (decision[k] for k in ("promoted", "reason", "behaviour_failures", "champion"))
 # A run that promotes nothing is a finished run: the last champion (if any) stays exported, else the bundle says
 # why there is none; score, monitor and publish still run and the landing page shows the reason.
 if champion_now is None:
