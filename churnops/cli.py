@@ -100,8 +100,9 @@ def _stage(args: argparse.Namespace) -> int:
             code = 0
     finally:
         if code != 0 and under_dvc and (restored := restore_stage_outputs(args.name, Path(args.pipeline).parent)):
-            print(f"stage {args.name!r} failed: its last good outputs are back in place ({len(restored)} from DVC's "
-                  "cache); its executed notebook shows the failed run", file=sys.stderr, flush=True)
+            print(f"stage {args.name!r} failed: the outputs it did not write are back from its last good run "
+                  f"({len(restored)}, from DVC's cache); what it wrote (its notebook, a gate's results) shows the "
+                  "failed run", file=sys.stderr, flush=True)
     if settings:
         print(f"stage {args.name!r} ran with {settings} for this run only: its products no longer match dvc.lock, "
               "so `dvc repro` (or `churnops run`) runs it again from params.yaml", flush=True)

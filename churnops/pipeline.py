@@ -471,12 +471,13 @@ def _cached_files(root: Path) -> Callable[[str], Path]:
 
 def restore_stage_outputs(stage: str,                    # a stage of dvc.yaml
                           root: str | Path = ".",        # the project
-                          keep: tuple[str, ...] = ("reports/notebooks/",),  # outputs left as the failed run wrote them
                           ) -> list[str]:
-    """Put back, from DVC's cache, the outputs dvc.lock records for `stage`: the products of its last good run. DVC
-    deletes a stage's outputs before it runs it (outputs that persist would turn its run cache off), so a stage that
-    fails calls this and leaves the last good products in place; its executed notebooks (`keep`) stay as the record
-    of the failed run. An output the cache does not hold is left as it is. Returns the outputs put back."""
+    """Put back, from DVC's cache, the outputs of `stage`'s last good run (as dvc.lock records them) that are
+    missing. DVC deletes a stage's outputs before it runs it (outputs that persist would turn its run cache off), so
+    a stage that fails calls this: what it did not write comes back, and what it wrote stays as the record of the
+    failed run (its executed notebook, a gate's results and Data Docs). Products are written last and atomically,
+    so a failed stage has written none of them. An output the cache does not hold stays missing. Returns the
+    outputs put back."""
     import json
     import shutil
 
@@ -487,7 +488,7 @@ def restore_stage_outputs(stage: str,                    # a stage of dvc.yaml
     cached, restored = _cached_files(root), []
     for out in (entry or {}).get("outs", []):
         path, md5 = out["path"], out.get("md5", "")
-        if not md5 or path.startswith(keep) or not cached(md5).exists():
+        if not md5 or (root / path).exists() or not cached(md5).exists():
             continue
         target = root / path
         if md5.endswith(".dir"):
