@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from churnops.config import free_port
+from churnops.config import free_ports
 from churnops.features import build_features, split_labelled
 from churnops.generate import generate_churn_data
 from churnops.model import save_model
@@ -112,7 +112,7 @@ def main() -> None:
         params["serve"].update(api_keys_file=None, allow_anonymous=True, anonymous_requests_per_minute=1e9)
         params["experiment"]["assignment_log"] = None
         (folder / "params.yaml").write_text(yaml.safe_dump(params))
-        port, metrics_port = free_port(), free_port()
+        port, metrics_port = free_ports(2)
         server = subprocess.Popen([str(Path(sys.executable).parent / "churnops"), "serve", "--port", str(port),
                                    "--metrics-port", str(metrics_port), "--model-source", str(folder / "bundle"),
                                    "--params", str(folder / "params.yaml")], cwd=ROOT,

@@ -20,7 +20,7 @@ import pandas as pd
 # %% auto #0
 __all__ = ['LOCK_BACKUP', 'atomic_path', 'write_parquet', 'write_json', 'publish_file', 'atomic_directory', 'die_with_parent',
            'WorkspaceBusy', 'workspace_lock', 'lock_file_problem', 'guard_lock_file', 'file_sha256', 'git_commit',
-           'mlflow_tracking_uri', 'follow_moved_store', 'free_port']
+           'mlflow_tracking_uri', 'follow_moved_store', 'free_port', 'free_ports']
 
 # %% ../nbs_lib/00_config.ipynb #6bf978f2
 @contextlib.contextmanager
@@ -245,7 +245,14 @@ def follow_moved_store(tracking_uri: str,  # an embedded store, sqlite:///<path 
 
 def free_port() -> int:
     "A free TCP port on 127.0.0.1, for a local server (tests, benchmarks, drills)."
+    return free_ports(1)[0]
+
+def free_ports(n: int) -> list[int]:
+    "`n` different free TCP ports on 127.0.0.1 (all held while they are chosen, so no two are the same)."
+    import contextlib
     import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]

@@ -86,9 +86,12 @@ class DrillResult:
 def _serve(params: Path, model_source: str, port: int, log: Path) -> subprocess.Popen:
     from churnops.config import free_port
     churnops = str(Path(sys.executable).parent / "churnops")
+    metrics_port = free_port()
+    while metrics_port == port:  # the API's port is not held between choosing and starting: the OS may offer it again
+        metrics_port = free_port()
     with log.open("a") as out:
         return subprocess.Popen([churnops, "serve", "--params", str(params), "--port", str(port),
-                                 "--metrics-port", str(free_port()), "--model-source", model_source,
+                                 "--metrics-port", str(metrics_port), "--model-source", model_source,
                                  "--assignment-log", ""], stdout=out, stderr=subprocess.STDOUT)
 
 def run_drill(model_source: str,            # the model both regions serve (a bundle folder or models:/...)

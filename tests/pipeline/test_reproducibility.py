@@ -100,6 +100,14 @@ def test_dvc_compares_the_commits_metrics(history):
         assert metrics[commit]["reports/evaluation/metrics.json"]["data"]["pr_auc"] > 0
 
 
+def test_dvc_plots_diff_draws_both_commits_curves(history):
+    root, first, second, _, _ = history
+    plots = json.loads(sh(root, "dvc", "plots", "diff", first["commit"], second["commit"], "--json"))
+    for curve in ("calibration", "gain", "profit"):
+        revisions = {rev for entry in plots[f"reports/evaluation/{curve}.csv"] for rev in entry.get("revisions", [])}
+        assert {first["commit"], second["commit"]} <= revisions, (curve, revisions)
+
+
 def test_checking_out_the_first_commit_brings_back_its_products_and_champion(history):
     root, first, second, _, _ = history
     sh(root, "git", "checkout", "-q", first["commit"])
@@ -157,3 +165,16 @@ def test_a_stage_runs_by_hand_with_a_parameter_for_that_run_only(history):
     sh(root, "dvc", "checkout", "--force")  # back to the products dvc.lock records
     assert "score" not in sh(root, "dvc", "status")
 
+
+def test_an_experiment_runs_and_is_compared_with_dvc_exp(history):
+    "`dvc exp run --set-param`, `dvc exp show` and `dvc exp diff`, as the README types them (last: it changes the workspace)."
+    root, _, second, _, _ = history
+    sh(root, "dvc", "exp", "run", "--set-param", "train.seed=13", "--name", "seed13")
+    shown = json.loads(sh(root, "dvc", "exp", "show", "--json"))
+    experiments = {rev.get("name"): rev for entry in shown for exp in entry.get("experiments") or [] for rev in exp["revs"]}
+    assert experiments["seed13"]["data"]["params"]["params.yaml"]["data"]["train"]["seed"] == 13
+    assert experiments["seed13"]["data"]["metrics"]["reports/evaluation/metrics.json"]["data"]["pr_auc"] > 0
+    diff = json.loads(sh(root, "dvc", "exp", "diff", second["commit"], "seed13", "--json"))
+    assert diff["params"]["params.yaml"]["train.seed"] == {"old": 7, "new": 13}, diff["params"]
+    sh(root, "git", "checkout", "--", ".")
+    sh(root, "dvc", "checkout", "--force")

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
+from churnops.config import free_ports
 from churnops.experiment import first_exposures, read_assignments
 from churnops.features import build_features, split_labelled
 from churnops.generate import generate_churn_data
@@ -79,7 +80,7 @@ class Server:
         shutil.copy(repo / "params.yaml", params)
         self.assignments = assignment_log or tmp_path / f"assignments-{free_port()}"  # this server's A/B split decisions
         override_params(params, {**{f"serve.{k}": v for k, v in serve.items()}, "experiment.assignment_log": str(self.assignments)})
-        self.port, self.metrics_port = free_port(), free_port()
+        self.port, self.metrics_port = free_ports(2)
         self.url, self.metrics_url = f"http://127.0.0.1:{self.port}", f"http://127.0.0.1:{self.metrics_port}/metrics"
         self.out, self.err = tmp_path / f"{self.port}.out", tmp_path / f"{self.port}.err"  # files: a pipe can fill up
         with self.out.open("w") as out, self.err.open("w") as err:
