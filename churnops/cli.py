@@ -30,13 +30,7 @@ def _run(args: argparse.Namespace) -> int:
     import time
 
     from churnops.catalog import stage_products
-    from churnops.config import (
-        die_with_parent,
-        file_sha256,
-        guard_lock_file,
-        mlflow_tracking_uri,
-        workspace_lock,
-    )
+    from churnops.config import die_with_parent, guard_lock_file, mlflow_tracking_uri, workspace_lock
     from churnops.params import load_params
     from churnops.pipeline import pipeline_progress, push_outputs, stage_server
     from churnops.registry import champion_follows_checkout
@@ -62,17 +56,9 @@ def _run(args: argparse.Namespace) -> int:
     if code == 0:
         print(f"\nPipeline finished in {time.monotonic() - started:.0f} s.")
         print("\n".join(summary_lines(run_summary(summary_paths()))))
-        champion = Path(stage_products("register")["champion"])
-        # the registry is asked (an MLflow import, seconds) only when the bundle changed since it last agreed
-        followed, bundle = Path(".churnops/champion-followed"), champion / "bundle.json"
-        stamp = f"{tracking_uri}\n{file_sha256(bundle) if bundle.exists() else ''}"
-        if not followed.exists() or followed.read_text() != stamp:
-            note = champion_follows_checkout(tracking_uri, params["mlflow"]["model_name"], champion)
-            if note:
-                print(note)
-            if not (note or "").startswith("WARNING"):
-                followed.parent.mkdir(exist_ok=True)
-                followed.write_text(stamp)
+        if (note := champion_follows_checkout(tracking_uri, params["mlflow"]["model_name"],
+                                              stage_products("register")["champion"], ".churnops/champion-followed")):
+            print(note)
         print(push_outputs())
         ui = (f"mlflow ui --backend-store-uri {tracking_uri}" if tracking_uri.startswith(("sqlite:", "file:", "postgresql"))
               else tracking_uri)

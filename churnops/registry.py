@@ -277,21 +277,34 @@ def publish_champion(tracking_uri: str, model_name: str,
 # %% ../nbs_lib/05a_registry.ipynb #0494ead1
 def champion_follows_checkout(tracking_uri: str, model_name: str,
                               bundle_dir: str | Path,  # the bundle this checkout serves (models/champion, DVC's)
+                              agreed: str | Path | None = None,  # a file recording the last bundle they agreed on
                               ) -> str | None:
     """One source of truth for which model a commit serves: its `models/champion`, which DVC restores with the
     commit. After `git checkout <older> && dvc checkout` the workspace's own registry (the embedded store) has its
     `champion` alias moved back to that bundle's version (recorded in the champion history), so the registry, the
     next run's gate and a server reading `models:/...@champion` agree with the checkout; a shared tracking server's
-    alias is only reported, never moved from a checkout. Returns what was done or found, or None when they agree."""
+    alias is only reported, never moved from a checkout. With `agreed`, the registry (an MLflow import, seconds) is
+    asked only when the bundle or the store changed since they last agreed. Returns what was done or found, or None
+    when they agree."""
     from mlflow.exceptions import MlflowException
 
-    from churnops.config import git_commit
+    from churnops.config import file_sha256, git_commit
     meta_path = Path(bundle_dir) / "bundle.json"
+    stamp = f"{tracking_uri}\n{file_sha256(meta_path) if meta_path.exists() else ''}"
+    if agreed is not None and Path(agreed).exists() and Path(agreed).read_text() == stamp:
+        return None
+
+    def agree(note: str | None) -> str | None:
+        if agreed is not None:
+            Path(agreed).parent.mkdir(parents=True, exist_ok=True)
+            Path(agreed).write_text(stamp)
+        return note
+
     bundle = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     version = bundle.get("version")
     current = alias_version(tracking_uri, model_name, "champion")
     if version is None or str(version) == current:
-        return None
+        return agree(None)
     try:
         held = client(tracking_uri).get_model_version(model_name, str(version))
     except MlflowException:
@@ -305,7 +318,7 @@ def champion_follows_checkout(tracking_uri: str, model_name: str,
                 "moves it")
     promote(tracking_uri, model_name, str(version),
             f"follows the checkout: {bundle_dir} of commit {git_commit() or 'unknown'} serves this version")
-    return f"registry: champion {current} -> {version}, the version this checkout's {bundle_dir} serves"
+    return agree(f"registry: champion {current} -> {version}, the version this checkout's {bundle_dir} serves")
 
 # %% ../nbs_lib/05a_registry.ipynb #6d3f9d4d
 PERMISSIONS = ("READ", "USE", "EDIT", "MANAGE")
