@@ -34,9 +34,9 @@ from confluent_kafka.admin import NewTopic
 
 from churnops.config import free_port, write_parquet
 from churnops.generate import generate_churn_data
+from churnops.kafka_delivery import create_missing_topics
 from churnops.params import load_params
 from churnops.pipeline import override_params
-from churnops.stream import create_missing_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 COPIED = ["params.yaml", "pipeline.yaml", "feature_repo", "models", "data/feature_store"]

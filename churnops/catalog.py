@@ -5,12 +5,14 @@
 # %% ../nbs_lib/00c_catalog.ipynb #2dd32410
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 # %% auto #0
-__all__ = ['stage_products', 'stage_order']
+__all__ = ['stage_products', 'stage_order', 'ploomber_stages', 'dvc_stages']
 
 # %% ../nbs_lib/00c_catalog.ipynb #cbf4a81e
 def stage_products(name: str, pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, str]:
@@ -23,3 +25,30 @@ def stage_products(name: str, pipeline_yaml: str | Path = "pipeline.yaml") -> di
 def stage_order(dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
     "Stage names in the order dvc.yaml lists them (which is run order)."
     return list(yaml.safe_load(Path(dvc_yaml).read_text())["stages"])
+
+def ploomber_stages(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, dict[str, Any]]:
+    "Stage name -> source, products, upstream and parameter blocks, as Ploomber sees them."
+    from ploomber.spec import DAGSpec
+
+    path = Path(pipeline_yaml)
+    raw = {t["name"]: t for t in yaml.safe_load(path.read_text())["tasks"]}
+    with warnings.catch_warnings():  # params.yaml also holds blocks no stage reads (serve): not a problem
+        warnings.filterwarnings("ignore", message="The following placeholders are declared in the environment")
+        dag = DAGSpec(str(path), lazy_import=True).to_dag()
+    stages = {}
+    for name, task in raw.items():
+        stages[name] = {"source": task["source"], "products": sorted(str(v) for v in task["product"].values()),
+                        "upstream": sorted(dag[name].upstream), "params": sorted(task.get("params", {}))}
+    return stages
+
+def dvc_stages(dvc_yaml: str | Path = "dvc.yaml") -> dict[str, dict[str, Any]]:
+    "Stage name -> deps, outs (plain paths) and parameter blocks, as DVC sees them."
+    plain = lambda items: sorted(next(iter(i)) if isinstance(i, dict) else i for i in items or [])
+    stages = {}
+    for name, stage in yaml.safe_load(Path(dvc_yaml).read_text())["stages"].items():
+        outs = plain(stage.get("outs")) + plain(stage.get("metrics")) + plain(stage.get("plots"))
+        params = stage.get("params") or []  # blocks of params.yaml; `{file: [keys]}` entries are other files
+        stages[name] = {"cmd": stage["cmd"], "deps": plain(stage.get("deps")), "outs": sorted(outs),
+                        "params": sorted(p for p in params if isinstance(p, str)),
+                        "param_files": sorted(next(iter(p)) for p in params if isinstance(p, dict))}
+    return stages

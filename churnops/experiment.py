@@ -5,10 +5,6 @@
 # %% ../nbs_lib/17_experiment.ipynb #bad064ef
 from __future__ import annotations
 
-import json
-import os
-import socket
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,178 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .assignments import ARMS, AssignmentLog, read_assignments
 from .contract import LABEL_COLUMN
 
 # %% auto #0
-__all__ = ['ARMS', 'KAFKA_LOG', 'AssignmentLog', 'KafkaAssignmentLog', 'open_assignment_log', 'read_assignments',
-           'first_exposures', 'observe_outcomes', 'plan_sample_size', 'detectable_effect', 'analyze', 'result_tables',
+__all__ = ['first_exposures', 'observe_outcomes', 'plan_sample_size', 'detectable_effect', 'analyze', 'result_tables',
            'starting_plan', 'sample_size_calculator', 'run_analysis', 'simulate_observed', 'simulate_experiment',
            'foresight_scores']
-
-# %% ../nbs_lib/17_experiment.ipynb #df38f16c
-ARMS = {"champion": "A", "challenger": "B"}  # the API's roles and the arms they are in an experiment
-
-class AssignmentLog:
-    "Append-only JSON Lines of split decisions under `root/date=YYYY-MM-DD/<replica>.jsonl`."
-
-    def __init__(self, root: str | Path,        # the log's folder (`experiment.assignment_log`)
-                 replica: str | None = None,    # this writer's file name; default `<hostname>-<pid>` (a pod name in k8s)
-                 ):
-        self.root = Path(root)
-        self.replica = replica or f"{socket.gethostname()}-{os.getpid()}"
-
-    def append(self, records: list[dict[str, Any]]) -> None:
-        "Append records (each with an ISO `ts`); the records of one UTC day go out in one write."
-        by_day: dict[str, list[str]] = {}
-        for record in records:
-            by_day.setdefault(record["ts"][:10], []).append(json.dumps(record, separators=(",", ":")) + "\n")
-        for day, lines in by_day.items():
-            path = self.root / f"date={day}" / f"{self.replica}.jsonl"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-            try:
-                os.write(fd, "".join(lines).encode())
-            finally:
-                os.close(fd)
-
-    def close(self) -> None:
-        "Nothing to do: every append is written before it returns."
-
-KAFKA_LOG = "kafka:"  # an assignment log named `kafka:<topic>` is a Kafka topic
-
-class KafkaAssignmentLog:
-    "Split decisions as JSON messages on a Kafka topic, keyed by customer id; the answer never waits for the broker."
-
-    def __init__(self, topic: str,                 # e.g. churnops.assignments
-                 settings: dict[str, Any],         # librdkafka settings (`churnops.stream.kafka_settings`)
-                 partitions: int = 4,              # when the topic is created here
-                 on_failure: Callable[[int, str], None] = lambda count, reason: None,  # records the broker did not take
-                 ):
-        from confluent_kafka import Producer
-        self.root, self.topic, self.on_failure = f"{KAFKA_LOG}{topic}", topic, on_failure
-        self._create_topic(settings, partitions)
-        self.producer = Producer({**settings, "acks": "all", "enable.idempotence": True, "linger.ms": 20,
-                                  "compression.type": "lz4"})
-
-    def _create_topic(self, settings: dict[str, Any], partitions: int) -> None:
-        from confluent_kafka import KafkaException
-        from confluent_kafka.admin import NewTopic
-
-        from churnops.stream import create_missing_topics
-        try:
-            create_missing_topics(settings, [NewTopic(self.topic, partitions, -1, config={"retention.ms": "-1"})])
-        except KafkaException as error:  # unreachable brokers surface as failed deliveries, counted
-            self.on_failure(0, f"topic {self.topic} not created: {error}")
-
-    def _delivered(self, error: Any, message: Any) -> None:
-        if error is not None:
-            self.on_failure(1, f"{self.topic}: {error}")
-
-    def append(self, records: list[dict[str, Any]]) -> None:
-        "Queue the records for the broker; when its local queue is full (the broker away), the rest count as failed."
-        for queued, record in enumerate(records):
-            try:
-                self.producer.produce(self.topic, json.dumps(record, separators=(",", ":")).encode(),
-                                      str(record["customer_id"]).encode(), on_delivery=self._delivered)
-            except BufferError as e:
-                self.on_failure(len(records) - queued, f"{self.topic}: the producer's queue is full ({e})")
-                break
-        self.producer.poll(0)  # serve the delivery reports of earlier records
-
-    def close(self, timeout: float = 10) -> None:
-        "Deliver what is queued; what is still undelivered after `timeout` seconds is counted as failed."
-        if left := self.producer.flush(timeout):
-            self.on_failure(left, f"{self.topic}: {left} record(s) undelivered at shutdown")
-
-def open_assignment_log(source: str,                 # `experiment.assignment_log`: a folder or kafka:<topic>
-                        root: str | Path,            # what a relative folder is relative to
-                        stream: dict[str, Any],      # the `stream` block: brokers and partitions of a topic
-                        on_failure: Callable[[int, str], None] = lambda count, reason: None,
-                        ) -> AssignmentLog | KafkaAssignmentLog:
-    "The writer of an assignment log."
-    if source.startswith(KAFKA_LOG):
-        from churnops.stream import kafka_settings
-        return KafkaAssignmentLog(source[len(KAFKA_LOG):], kafka_settings(stream), stream["partitions"], on_failure)
-    return AssignmentLog(Path(root, source))
-
-def _parse_record(value: bytes | str) -> dict[str, Any]:
-    record = json.loads(value)
-    if not isinstance(record, dict) or not {"ts", "experiment", "customer_id", "arm"} <= record.keys():
-        raise ValueError("missing fields")
-    return record
-
-def _file_records(root: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    files = sorted(root.glob("date=*/*.jsonl"))
-    if not files:
-        raise FileNotFoundError(f"{root}: no assignment log (date=YYYY-MM-DD/<replica>.jsonl files): has the API "
-                                "served a challenger split with experiment.assignment_log set?")
-    records, bad = [], []
-    for path in files:
-        for number, line in enumerate(path.read_text().splitlines(), 1):
-            try:
-                records.append(_parse_record(line))
-            except ValueError:
-                bad.append(f"{path}:{number}")
-    return records, bad
-
-def _topic_records(topic: str, settings: dict[str, Any], timeout: float = 60,
-                   ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every message of every partition, from the earliest kept to the end: each partition's high watermark at the
-    start, and then on until the broker has nothing more (no consumer group commits)."""
-    import time
-
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-    consumer = Consumer({**settings, "group.id": "churnops-experiment-reader", "enable.auto.commit": False})
-    try:
-        metadata = consumer.list_topics(topic, timeout=15).topics[topic]
-        if metadata.error is not None or not metadata.partitions:
-            raise FileNotFoundError(f"{KAFKA_LOG}{topic}: no such topic on {settings['bootstrap.servers']}: has the "
-                                    "API served a challenger split with experiment.assignment_log set?")
-        marks = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15) for p in metadata.partitions}
-        behind = {p for p, (low, end) in marks.items() if end > low}  # partitions with records kept
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in marks])
-        records, bad, deadline = [], [], time.monotonic() + timeout
-        while True:
-            messages = consumer.consume(10_000, timeout=1)
-            if not messages and not behind:
-                return records, bad
-            if time.monotonic() > deadline:
-                if behind:
-                    raise TimeoutError(f"{KAFKA_LOG}{topic}: partitions {sorted(behind)} not read to their end in "
-                                       f"{timeout:.0f} s")
-                return records, bad  # a busy topic: everything up to its end at the start, and more
-            for message in messages:
-                if message.error() is not None:
-                    continue
-                if message.offset() >= marks[message.partition()][1] - 1:
-                    behind.discard(message.partition())
-                try:
-                    records.append(_parse_record(message.value()))
-                except (ValueError, TypeError):
-                    bad.append(f"{topic}[{message.partition()}]@{message.offset()}")
-    finally:
-        consumer.close()
-
-def read_assignments(source: str | Path,             # an assignment log: a folder, or kafka:<topic>
-                     stream: dict[str, Any] | None = None,  # the `stream` block: the brokers of a topic
-                     ) -> pd.DataFrame:
-    """Every record of the log; a record that is not complete (a crash mid-write, a stranger's message) is skipped
-    with a warning naming where it is."""
-    if str(source).startswith(KAFKA_LOG):
-        from churnops.stream import kafka_settings
-        if stream is None:
-            raise ValueError(f"{source}: reading a Kafka topic needs the `stream` block (its brokers)")
-        records, bad = _topic_records(str(source)[len(KAFKA_LOG):], kafka_settings(stream))
-    else:
-        records, bad = _file_records(Path(source))
-    if bad:
-        warnings.warn(f"{len(bad)} unreadable assignment record(s) skipped, first: {', '.join(bad[:3])}", stacklevel=2)
-    if not records:
-        raise FileNotFoundError(f"{source}: the assignment log is empty")
-    frame = pd.DataFrame.from_records(records)
-    frame["customer_id"] = frame["customer_id"].astype(str)  # ids are joined as text: int and str ids alike
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601").dt.tz_localize(None)
-    return frame
 
 # %% ../nbs_lib/17_experiment.ipynb #ebf2d00e
 def first_exposures(assignments: pd.DataFrame,  # `read_assignments` output
@@ -446,9 +277,9 @@ def simulate_experiment(score_a: Callable[[pd.DataFrame], np.ndarray],  # A's mo
                         experiment: str = "simulated A vs B",
                         ) -> dict[str, Any]:
     "Run a simulated retention campaign as an A/B test; the later data and the true effect."
+    from churnops.assignments import customer_bucket
     from churnops.features import build_features
     from churnops.generate import generate_churn_data
-    from churnops.serve_models import customer_bucket
     horizon = features["churn_horizon_days"]
     if day + horizon >= n_days:
         raise ValueError(f"day {day} + churn_horizon_days {horizon} must end before n_days {n_days}: outcomes unobservable")

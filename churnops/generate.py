@@ -60,6 +60,27 @@ def _day_events(rng, customer_idx, day_start, event_type, amount=None, duration=
             "duration_minutes": np.full(n, np.nan) if duration is None else duration}
 
 # %% ../nbs_lib/01_generate.ipynb #262caae7
+def _tables(chunks: list[dict[str, np.ndarray]], start: np.datetime64, signup_day: np.ndarray, plan: np.ndarray,
+            region: np.ndarray, channel: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "The customer table and the event log (in time order) from the simulated days' event chunks."
+    customer_ids = np.arange(1, len(signup_day) + 1, dtype=np.int64)
+    columns = {key: np.concatenate([c[key] for c in chunks]) for key in chunks[0]}
+    order = np.argsort(columns["ts"], kind="stable")
+    events = pd.DataFrame({
+        "customer_id": customer_ids[columns["customer_idx"][order]],
+        "ts": columns["ts"][order].astype("datetime64[us]"),
+        "event_type": pd.Categorical.from_codes(columns["event_type"][order], categories=EVENT_TYPES),
+        "amount": columns["amount"][order],
+        "duration_minutes": columns["duration_minutes"][order],
+    })
+    customers = pd.DataFrame({
+        "customer_id": customer_ids,
+        "signup_date": (start + signup_day.astype("timedelta64[D]")).astype("datetime64[us]"),
+        "plan": PLANS[plan], "monthly_price": PLAN_PRICES[plan],
+        "region": REGIONS[region], "acquisition_channel": CHANNELS[channel],
+    })
+    return customers, events
+
 def generate_churn_data(n_customers: int = 5_000,       # customers to simulate
                         n_days: int = 180,              # length of the event log in days
                         start_date: str = "2025-01-01", # first day of the event log
@@ -174,24 +195,9 @@ def generate_churn_data(n_customers: int = 5_000,       # customers to simulate
         churned |= leaving
         left_day[leaving] = day
 
-    customer_ids = np.arange(1, n + 1, dtype=np.int64)
-    columns = {key: np.concatenate([c[key] for c in chunks]) for key in chunks[0]}
-    order = np.argsort(columns["ts"], kind="stable")
-    events = pd.DataFrame({
-        "customer_id": customer_ids[columns["customer_idx"][order]],
-        "ts": columns["ts"][order].astype("datetime64[us]"),
-        "event_type": pd.Categorical.from_codes(columns["event_type"][order], categories=EVENT_TYPES),
-        "amount": columns["amount"][order],
-        "duration_minutes": columns["duration_minutes"][order],
-    })
-    customers = pd.DataFrame({
-        "customer_id": customer_ids,
-        "signup_date": (start + signup_day.astype("timedelta64[D]")).astype("datetime64[us]"),
-        "plan": PLANS[plan], "monthly_price": PLAN_PRICES[plan],
-        "region": REGIONS[region], "acquisition_channel": CHANNELS[channel],
-    })
+    customers, events = _tables(chunks, start, signup_day, plan, region, channel)
     if with_truth:
-        return customers, events, pd.DataFrame({"customer_id": customer_ids, "left_day": left_day})
+        return customers, events, pd.DataFrame({"customer_id": customers["customer_id"], "left_day": left_day})
     return customers, events
 
 # %% ../nbs_lib/01_generate.ipynb #42fe8db5

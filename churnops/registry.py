@@ -18,10 +18,10 @@ from .expectations import check_expectations, describe_failures
 from .model import Predictor, as_predictor, load_model
 
 # %% auto #0
-__all__ = ['HISTORY_TAG', 'PERMISSIONS', 'client', 'register_version', 'attach_evaluation', 'alias_version', 'champion_history',
-           'promote', 'rollback', 'download_version', 'load_version', 'list_versions', 'promotion_decision',
-           'behaviour_checks', 'champion_on_holdout', 'gate_challenger', 'export_bundle', 'export_no_champion',
-           'publish_champion', 'champion_follows_checkout', 'grant_access']
+__all__ = ['HISTORY_TAG', 'PERMISSIONS', 'client', 'register_version', 'attach_evaluation', 'alias_version', 'source_version',
+           'champion_history', 'promote', 'rollback', 'download_version', 'load_version', 'list_versions',
+           'promotion_decision', 'behaviour_checks', 'champion_on_holdout', 'gate_challenger', 'export_bundle',
+           'export_no_champion', 'publish_champion', 'champion_follows_checkout', 'grant_access']
 
 # %% ../nbs_lib/05a_registry.ipynb #76b80e0f
 HISTORY_TAG = "champion_history"
@@ -72,6 +72,19 @@ def alias_version(tracking_uri: str, model_name: str, alias: str) -> str | None:
         if e.error_code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
             return None
         raise
+
+def source_version(given: str,   # a version number, or a model source models:/<name>/<version> or models:/<name>@<alias>
+                   name: str,    # the registered model
+                   ) -> str | None:
+    "The version in `7` or `models:/<name>/7`; None for an alias source (`models:/<name>@champion`)."
+    if not given.startswith("models:/"):
+        return given
+    model, _, version = given.removeprefix("models:/").partition("/")
+    if "@" in model and not version:
+        return None
+    if model != name or not version.isdigit():
+        raise ValueError(f"{given}: expected models:/{name}/<version> or models:/{name}@<alias>")
+    return version
 
 def champion_history(tracking_uri: str, model_name: str) -> list[str]:
     "Versions that have been champion, oldest first."

@@ -6,69 +6,20 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
 
-from .model import Bundle, load_bundle
-from .scorer import Feature
+from .assignments import customer_bucket
+from .model_source import LoadedModel, ModelLoadError, load_model_source
 from .serve_schemas import request_models
 
 # %% auto #0
-__all__ = ['ModelLoadError', 'LoadedModel', 'load_model_source', 'ServeConfig', 'customer_bucket', 'experiment_name', 'Served',
-           'ServiceState', 'score_routed']
-
-# %% ../nbs_lib/12a_serve_models.ipynb #020d2c57
-class ModelLoadError(RuntimeError):
-    "A model source that cannot be served; the message names the source and the cause."
-
-@dataclass
-class LoadedModel:
-    "A bundle being served, with where it came from and how long it took to load."
-    bundle: Bundle
-    source: str
-    load_seconds: float
-
-    def __getattr__(self, name: str) -> Any:  # name, version, alias, threshold, label, predictor
-        return getattr(self.bundle, name)
-
-def _example_row(features: list[Feature]) -> dict[str, Any]:
-    "A valid row: each numeric feature at its lower bound clipped to 0..1, each category its first value."
-    return {f.name: f.categories[0] if f.kind == "category" else
-            (int if f.kind == "integer" else float)(min(max(f.minimum, 0), max(f.maximum, 0), 1)) for f in features}
-
-def load_model_source(source: str,                           # bundle folder or models:/<name>@<alias>
-                      feature_ranges: dict[str, list[float]],  # `validate.feature_ranges`
-                      tracking_uri: str | None = None,       # for registry sources
-                      ) -> LoadedModel:
-    "Load and warm up a model (the first call compiles the tree kernel)."
-    started = time.perf_counter()
-    if source.startswith("models:/"):
-        from churnops.registry import export_bundle
-        name, _, alias = source.removeprefix("models:/").partition("@")
-        if not name or not alias:
-            raise ModelLoadError(f"{source}: a registry source is models:/<name>@<alias>")
-        try:
-            path = export_bundle(tracking_uri, name, Path(tempfile.mkdtemp(prefix="churnops-model-")) / "bundle", alias)
-        except Exception as e:
-            raise ModelLoadError(f"{source}: cannot export from the registry at {tracking_uri} ({e})") from e
-    else:
-        path = Path(source)
-    try:
-        bundle = load_bundle(path, feature_ranges)
-        bundle.predictor.predict_rows([_example_row(bundle.predictor.features)])
-    except FileNotFoundError as e:  # no bundle.json: the message says which and how to make one
-        raise ModelLoadError(str(e)) from e
-    except Exception as e:
-        raise ModelLoadError(f"{path / 'model'}: cannot load the model ({type(e).__name__}: {e})") from e
-    return LoadedModel(bundle, source, time.perf_counter() - started)
+__all__ = ['ServeConfig', 'experiment_name', 'Served', 'ServiceState', 'score_routed']
 
 # %% ../nbs_lib/12a_serve_models.ipynb #c0da00fe
 @dataclass
@@ -128,14 +79,6 @@ class ServeConfig:
         return dataclasses.replace(self, docs=loopback)
 
 # %% ../nbs_lib/12a_serve_models.ipynb #aaafd16d
-def customer_bucket(customer_id: int | str,
-                    experiment: str = "",  # the experiment's name keys the hash: every experiment splits anew
-                    ) -> float:
-    "A stable number in [0, 1) per customer id and experiment."
-    key = hashlib.blake2b(experiment.encode(), digest_size=32).digest() if experiment else b""
-    digest = hashlib.blake2b(str(customer_id).encode(), digest_size=8, key=key).digest()
-    return int.from_bytes(digest, "big") / 2**64
-
 def experiment_name(config: ServeConfig, champion: LoadedModel, challenger: LoadedModel | None) -> str | None:
     "The A/B experiment being served: `experiment.name`, or \"<champion> vs <challenger>\" (None: no challenger)."
     if challenger is None:

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from nbconvert.preprocessors import ExecutePreprocessor
 
+from churnops.assignments import AssignmentLog
 from churnops.experiment import (
-    AssignmentLog,
     foresight_scores,
     read_assignments,
     run_analysis,

@@ -18,15 +18,15 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
+from churnops.assignments import customer_bucket, read_assignments
 from churnops.config import free_ports
-from churnops.experiment import first_exposures, read_assignments
+from churnops.experiment import first_exposures
 from churnops.features import build_features, split_labelled
 from churnops.generate import generate_churn_data
 from churnops.model import save_model
 from churnops.params import load_params
 from churnops.pipeline import override_params
 from churnops.serve_auth import hash_key
-from churnops.serve_models import customer_bucket
 from churnops.train import make_model
 from tests.conftest import free_port
 

@@ -18,9 +18,10 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from churnops.catalog import stage_products
 from churnops.feature_store import online_features, open_store
+from churnops.online_writer import OnlineWriter
 from churnops.params import load_params
 from churnops.pipeline import override_params
-from churnops.stream import OnlineWriter, batch_and_stream_features
+from churnops.stream_state import batch_and_stream_features
 from tests.conftest import free_port, start_kafka_broker, start_redis
 
 COPIED = ["params.yaml", "pipeline.yaml", "feature_repo", "models", "data/raw", "data/feature_store", "data/features",
