@@ -16,7 +16,7 @@ export PLOOMBER_STATS_ENABLED := false
 export OMP_NUM_THREADS ?= 1
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
 
-.PHONY: setup lock test-fast spark flink system-tools infra-tools scan-tools pipeline test lint scan audit sbom image-sbom nbdev-check nbdev-test pytest deploy-check gauntlet benchmark clean
+.PHONY: setup lock test-fast spark flink system-tools infra-tools scan-tools pipeline test lint scan audit sbom image-sbom nbdev-check nbdev-test docs pytest deploy-check gauntlet benchmark clean
 
 $(UV):
 	python3 -m venv .tools
@@ -102,7 +102,7 @@ lock: setup
 	@git status --short dvc.lock reports/
 
 lint: setup
-	ruff check churnops nbs_lib notebooks tests benchmarks k8s feature_repo flink
+	ruff check churnops nbs_lib notebooks tests benchmarks k8s feature_repo flink docs
 
 # The SonarQube-style gate of `make test`: semgrep with the project's rules (scan-tools/semgrep-rules, no download),
 # bandit (medium or high severity found with high confidence) and detect-secrets (anything not in .secrets.baseline)
@@ -164,7 +164,7 @@ nbdev-test: setup spark
 PYTEST_WORKERS ?= 2
 # The fast tier for developers: lint, the library notebooks' tests and every test that needs no whole pipeline run,
 # broker, Spark or browser (a few minutes; `make test` runs everything, as CI does).
-test-fast: lint nbdev-check nbdev-test setup
+test-fast: lint nbdev-check nbdev-test docs setup
 	OMP_NUM_THREADS=1 pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow and not heavy" tests/code tests/data tests/model tests/serving tests/pipeline
 
 pytest: setup spark flink system-tools infra-tools scan-tools
@@ -174,7 +174,13 @@ pytest: setup spark flink system-tools infra-tools scan-tools
 deploy-check: setup system-tools infra-tools
 	pytest tests/deploy
 
-test: lint scan nbdev-check nbdev-test pytest
+# The documentation site (README.md as its home page, docs/ one page per topic) in site/; --strict: a link to a missing
+# page or anchor fails the build. tests/reports/test_docs_site.py builds it again and opens every page in a browser.
+docs: setup
+	mkdocs build --strict --quiet
+	@echo "docs: $(CURDIR)/site/index.html"
+
+test: lint scan nbdev-check nbdev-test docs pytest
 
 # The gauntlet of generated customer tables and event logs (tests/data/test_gauntlet.py) with many examples; `make test`
 # runs a handful. Each example prints how it ended (champion, or the reason there is none).

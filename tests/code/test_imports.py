@@ -60,3 +60,39 @@ def test_the_library_has_no_import_circles(repo):
                 seen.add(module)
                 todo.extend(graph[module])
     assert circles == [], f"modules that import themselves through others: {sorted(circles)}"
+
+
+def notebook_of(nbs_lib: Path) -> dict[str, str]:
+    "Module -> the nbs_lib notebook it is exported from (its name, which orders the library)."
+    import json
+    import re
+    found = {}
+    for notebook in nbs_lib.glob("*.ipynb"):
+        for cell in json.loads(notebook.read_text())["cells"]:
+            if m := re.search(r"#\|\s*default_exp\s+(\S+)", "".join(cell["source"])):
+                found[m.group(1)] = notebook.stem
+    return found
+
+
+def test_nbs_lib_reads_top_to_bottom(repo):
+    "A notebook imports only from notebooks before it, as nbdev projects read (issue 41.5)."
+    graph, notebook = churnops_imports(repo / "churnops"), notebook_of(repo / "nbs_lib")
+    assert set(graph) <= set(notebook), sorted(set(graph) - set(notebook))
+    back = sorted(f"{notebook[a]} ({a}) imports {notebook[b]} ({b})" for a in graph for b in graph[a]
+                  if notebook[b] > notebook[a])
+    assert back == [], back
+
+
+def test_rooms_stay_small(repo):
+    "No module over 600 lines and no function over 120 (issue 41): a newcomer reads a room in one sitting."
+    too_long = []
+    for path in sorted((repo / "churnops").glob("*.py")):
+        if path.stem.startswith("_"):
+            continue
+        text = path.read_text()
+        if len(text.splitlines()) > 600:
+            too_long.append(f"{path.name}: {len(text.splitlines())} lines")
+        too_long += [f"{path.name}: {node.name} has {node.end_lineno - node.lineno + 1} lines"
+                     for node in ast.walk(ast.parse(text))
+                     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno >= 120]
+    assert too_long == [], too_long

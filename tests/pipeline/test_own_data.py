@@ -1,4 +1,4 @@
-"""The README's "bring your own data" examples, run exactly as written: its bash lines in order and its YAML
+"""The docs' "your data" examples (docs/your-data.md), run exactly as written: its bash lines in order and its YAML
 merged into params.yaml, in a copy of the session's synthetic pipeline run (so the synthetic champion is
 there, and must be judged not comparable rather than crash the register stage)."""
 import json
@@ -18,11 +18,11 @@ pytestmark = pytest.mark.slow
 
 
 def readme_examples() -> dict[str, list[tuple[str, str]]]:
-    "Example title -> its code blocks (language, text), in order, from the README's bring-your-own-data section."
-    text = (REPO / "README.md").read_text()
-    section = text.split("## Bring your own data", 1)[1].split("\n## ", 1)[0]
+    "Example title -> its code blocks (language, text), in order, from the docs' worked examples (docs/your-data.md)."
+    text = (REPO / "docs" / "your-data.md").read_text()
+    section = text.split("\n## The data-quality gate", 1)[0]
     return {title.strip(): re.findall(r"```(bash|yaml)\n(.*?)```", body, re.S)
-            for title, body in re.findall(r"### (.*?)\n(.*?)(?=\n### |\Z)", section, re.S)}
+            for title, body in re.findall(r"\n## (.*?)\n(.*?)(?=\n## |\Z)", section, re.S)}
 
 
 def merge(base: dict, change: dict) -> dict:
@@ -33,7 +33,7 @@ def merge(base: dict, change: dict) -> dict:
 
 
 def follow(example: str, root) -> str:
-    "Run one README example in `root`; returns the combined output of its commands."
+    "Run one docs example in `root`; returns the combined output of its commands."
     output = ""
     for language, block in readme_examples()[example]:
         if language == "yaml":

@@ -1,4 +1,4 @@
-"""Reproducible across time (issue 39), as the README's reproducibility section types it: run; commit; a new
+"""Reproducible across time (issue 39), as the docs' reproducibility section (docs/pipeline.md) types it: run; commit; a new
 delivery and a parameter change; run; commit; then `git checkout <first> && dvc checkout` brings back the first
 run's data, features, model, metrics and champion, byte for byte, with no stage re-run; a fresh clone gets them
 with `dvc pull`; DVC compares the two commits' metrics; a stage run by hand takes `-p key value`.
@@ -168,7 +168,7 @@ def test_a_stage_runs_by_hand_with_a_parameter_for_that_run_only(history):
 
 
 def test_an_experiment_runs_and_is_compared_with_dvc_exp(history):
-    "`dvc exp run --set-param`, `dvc exp show` and `dvc exp diff`, as the README types them (last: it changes the workspace)."
+    "`dvc exp run --set-param`, `dvc exp show` and `dvc exp diff`, as the docs type them (last: it changes the workspace)."
     root, _, second, _, _ = history
     sh(root, "dvc", "exp", "run", "--set-param", "train.seed=13", "--name", "seed13")
     shown = json.loads(sh(root, "dvc", "exp", "show", "--json"))
