@@ -12,9 +12,13 @@ from typing import Any
 import yaml
 
 # %% auto #0
-__all__ = ['stage_products', 'stage_order', 'ploomber_stages', 'dvc_stages']
+__all__ = ['RETRAIN_DECISION', 'RETRAIN_HISTORY', 'stage_products', 'stage_order', 'ploomber_stages', 'dvc_stages']
 
 # %% ../nbs_lib/00c_catalog.ipynb #cbf4a81e
+# What `churnops retrain-if-drift` writes beside the stages' products: its last decision and every decision so far
+RETRAIN_DECISION = Path("reports/monitoring/retrain_decision.json")
+RETRAIN_HISTORY = Path("reports/monitoring/retrain_history.jsonl")
+
 def stage_products(name: str, pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, str]:
     "Product key -> path of one stage, as pipeline.yaml declares them (the one place product paths are written)."
     tasks = {t["name"]: t for t in yaml.safe_load(Path(pipeline_yaml).read_text())["tasks"]}

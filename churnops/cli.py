@@ -52,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
             for line in pipeline_progress(dvc.stdout):
                 print(line, flush=True)
     code = dvc.returncode
-    index = Path("reports/index.html").resolve()
+    index = Path(stage_products("publish")["nb_html"]).resolve()
     if code == 0:
         print(f"\nPipeline finished in {time.monotonic() - started:.0f} s.")
         print("\n".join(summary_lines(run_summary(summary_paths()))))
@@ -331,10 +331,11 @@ def _cluster_run_on_spark(args: argparse.Namespace, settings: dict) -> int:
 
 def _retrain_if_drift(args: argparse.Namespace) -> int:
     "Monitor; on drift retrain on the recent window; the promotion gate decides; print the decision record."
-    from churnops.retrain import DECISION, retrain_if_drift
+    from churnops.catalog import RETRAIN_DECISION
+    from churnops.retrain import retrain_if_drift
     record = retrain_if_drift(args.params)
     prefix = "already decided for this data: " if record.get("repeated") else ""
-    print(f"{prefix}{record['action']}: {record['reason']}\nDecision record: {DECISION.resolve()}")
+    print(f"{prefix}{record['action']}: {record['reason']}\nDecision record: {RETRAIN_DECISION.resolve()}")
     return 0
 
 def _experiment(args: argparse.Namespace) -> int:

@@ -21,17 +21,18 @@ from pathlib import Path
 
 import fsspec
 
+from .catalog import RETRAIN_DECISION, RETRAIN_HISTORY, stage_products
 from .config import write_json
 
 # %% auto #0
-__all__ = ['STATE_FILES', 'NOT_COPIED', 'LOCK_FILE', 'DRIFT_METRICS', 'SERVICE_ACCOUNT_DIR', 'SPARK_APPLICATIONS',
-           'SPARK_OUTCOMES', 'ArtifactStore', 'prepare_workspace', 'fetch_state', 'save_state', 'publish_reports',
-           'StateLock', 'push_drift_metrics', 'cluster_run', 'KubernetesApi', 'spark_application_for',
-           'run_spark_application', 'cluster_run_on_spark']
+__all__ = ['STATE_FILES', 'NOT_COPIED', 'LOCK_FILE', 'SERVICE_ACCOUNT_DIR', 'SPARK_APPLICATIONS', 'SPARK_OUTCOMES',
+           'ArtifactStore', 'prepare_workspace', 'fetch_state', 'save_state', 'publish_reports', 'StateLock',
+           'push_drift_metrics', 'cluster_run', 'KubernetesApi', 'spark_application_for', 'run_spark_application',
+           'cluster_run_on_spark']
 
 # %% ../nbs_lib/14_cluster.ipynb #3873ec50
-STATE_FILES = ("dvc.lock", "params.override.yaml", "reports/monitoring/retrain_decision.json",
-               "reports/monitoring/retrain_history.jsonl")
+# what a run carries from pod to pod besides DVC's outputs: the lock, the overrides and the retraining records
+STATE_FILES = ("dvc.lock", "params.override.yaml", str(RETRAIN_DECISION), str(RETRAIN_HISTORY))
 NOT_COPIED = (".git", ".venv", ".tools", "data", "models", "reports", "mlflow.db", "mlartifacts", "__pycache__", "cache", "tmp")
 
 @dataclass(frozen=True)
@@ -223,11 +224,9 @@ class StateLock:
         self.release()
 
 # %% ../nbs_lib/14_cluster.ipynb #166564ef
-DRIFT_METRICS = "reports/monitoring/drift.prom"
-
 def push_drift_metrics(workspace: Path, pushgateway_url: str, job: str = "churnops_monitor") -> bool:
     "PUT the drift metrics file to the Pushgateway's group `job`; False when there is no file to push."
-    path = Path(workspace) / DRIFT_METRICS
+    path = Path(workspace) / stage_products("monitor", Path(workspace) / "pipeline.yaml")["prometheus"]
     if not path.exists():
         return False
     if urllib.parse.urlsplit(pushgateway_url).scheme not in ("http", "https"):
@@ -239,7 +238,7 @@ def push_drift_metrics(workspace: Path, pushgateway_url: str, job: str = "churno
         with urllib.request.urlopen(request, timeout=10) as response:  # nosec B310
             response.read()
     except urllib.error.URLError as error:
-        raise RuntimeError(f"could not push {DRIFT_METRICS} to the Pushgateway at {pushgateway_url}: {error}") from error
+        raise RuntimeError(f"could not push {path} to the Pushgateway at {pushgateway_url}: {error}") from error
     return True
 
 # %% ../nbs_lib/14_cluster.ipynb #39ba3939

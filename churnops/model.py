@@ -24,8 +24,9 @@ log = logging.getLogger("churnops.model")
 
 # %% auto #0
 __all__ = ['log', 'PROBE_TOLERANCE', 'PROBE_ROWS', 'SKOPS_TRUSTED_TYPES', 'MODEL_TIME', 'model_inputs', 'probe_frame',
-           'Predictor', 'as_predictor', 'predict', 'UntrustedModelError', 'pinned_requirements', 'canonical_skops',
-           'save_model', 'log_model', 'load_model', 'Bundle', 'NoChampion', 'integer_inputs', 'load_bundle']
+           'Predictor', 'top_reasons', 'as_predictor', 'predict', 'UntrustedModelError', 'pinned_requirements',
+           'canonical_skops', 'save_model', 'log_model', 'load_model', 'Bundle', 'NoChampion', 'integer_inputs',
+           'load_bundle']
 
 # %% ../nbs_lib/03b_model.ipynb #01285560
 PROBE_TOLERANCE = 1e-9  # largest |fast - predict_proba| accepted on the probe batch
@@ -47,7 +48,7 @@ def probe_frame(scorer: Scorer,                      # the compiled form of the 
         if scorer.trees is not None or scorer.fill is not None:  # trees route missing values, an imputer fills them
             values[rng.random(n) < 0.05] = np.nan
         frame[column] = values
-    for column, categories in scorer.categorical.items():
+    for column, categories in scorer.category_values.items():  # as fitted: booleans stay booleans
         frame[column] = [([*categories, "<a value never seen in training>"])[k % (len(categories) + 1)] for k in range(n)]
     frame = frame[[c for c in scorer.inputs if c in frame.columns]]
     if real_rows is not None and len(real_rows) and set(frame.columns) <= set(real_rows.columns):  # rows of other data: left out
@@ -103,6 +104,48 @@ class Predictor:
         if self.fast:
             return self.scorer.score_rows(rows)
         return self._slow(pd.DataFrame(rows, columns=self.inputs))
+
+    def explain(self, frame: pd.DataFrame,  # rows with every input column
+                top: int = 3,             # reasons per row
+                ) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
+        "Churn probability of each row, and its reasons (`top_reasons`), from one design matrix: the model being served."
+        Z = self._explainable().design_frame(frame)
+        bias, contributions = self.scorer.contributions(Z)
+        return self.scorer.from_design(Z), top_reasons(self.inputs, frame[self.inputs].to_numpy(object), contributions, top)
+
+    def explain_rows(self, rows: list[dict[str, Any]], top: int = 3) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
+        "`explain` for validated dict rows (the API's path)."
+        Z = self._explainable().design(rows)
+        bias, contributions = self.scorer.contributions(Z)
+        values = np.array([[row[c] for c in self.inputs] for row in rows], dtype=object).reshape(len(rows), -1)
+        return self.scorer.from_design(Z), top_reasons(self.inputs, values, contributions, top)
+
+    def _explainable(self) -> Scorer:
+        if not self.fast:  # reasons must come from the model that scores: the compiled one, proven equal
+            raise ValueError(f"no reasons for this model: {self.fallback_reason}")
+        return self.scorer
+
+def _plain(value: Any) -> Any:
+    "A value as JSON has it: None for a gap, a Python number or a string."
+    if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value if isinstance(value, int | float | bool) else str(value)
+
+def top_reasons(inputs: list[str],           # the model's input columns
+                values: np.ndarray,          # rows x inputs: each row's values (objects)
+                contributions: np.ndarray,   # rows x inputs: each input's share of the row's log-odds
+                top: int = 3,
+                ) -> list[list[dict[str, Any]]]:
+    """Per row, the inputs that push its churn risk up most: up to `top` with a positive contribution, largest first,
+    each `{"feature", "value", "contribution"}` (log-odds; the row's contributions and the model's bias add up to its
+    log-odds)."""
+    if top <= 0 or not len(contributions):
+        return [[] for _ in range(len(contributions))]
+    order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
+    return [[{"feature": inputs[j], "value": _plain(values[i, j]), "contribution": round(float(contributions[i, j]), 6)}
+             for j in order[i] if contributions[i, j] > 0] for i in range(len(order))]
 
 def as_predictor(model: Pipeline | Predictor) -> Predictor:
     "`model` itself when it is a Predictor already, else a new Predictor of the fitted pipeline."

@@ -85,13 +85,15 @@ class OfflineHTMLExporter(HTMLExporter):
         return "churnops_offline.html.j2"
 
 # %% ../nbs_lib/08_reports.ipynb #09f58657
-def summary_paths(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, Path]:
-    "Where each result of the run is, from pipeline.yaml's products (and the retraining records of `churnops retrain-if-drift`)."
-    from churnops.catalog import stage_products
-    from churnops.retrain import DECISION, HISTORY
+def summary_paths(upstream: dict[str, dict[str, str]] | None = None,  # the publish stage's upstream products (Ploomber's)
+                  pipeline_yaml: str | Path = "pipeline.yaml",          # without `upstream`: the products pipeline.yaml declares
+                  ) -> dict[str, Path]:
+    "Where each result of the run is: the stages' products (and the retraining records of `churnops retrain-if-drift`)."
+    from churnops.catalog import RETRAIN_DECISION, RETRAIN_HISTORY, stage_products
 
     root = Path(pipeline_yaml).parent
-    products = {name: stage_products(name, pipeline_yaml) for name in ("validate", "features", "evaluate", "register", "monitor")}
+    products = upstream or {name: stage_products(name, pipeline_yaml)
+                            for name in ("validate", "features", "evaluate", "register", "monitor")}
     return {"metrics": root / products["evaluate"]["metrics"], "gain_plot": root / products["evaluate"]["gain_plot"],
             "calibration_plot": root / products["evaluate"]["calibration_plot"],
             "decision": root / products["register"]["decision"],
@@ -99,7 +101,7 @@ def summary_paths(pipeline_yaml: str | Path = "pipeline.yaml") -> dict[str, Path
             "features_validation": root / products["features"]["validation"],
             "drift": root / products["monitor"]["drift"],
             "raw_customers": root / products["features"]["customers"], "raw_events": root / products["features"]["events"],
-            "retrain_decision": root / DECISION, "retrain_history": root / HISTORY}
+            "retrain_decision": root / RETRAIN_DECISION, "retrain_history": root / RETRAIN_HISTORY}
 
 def _read_json(path: Path | None) -> Any:
     return json.loads(path.read_text()) if path is not None and path.exists() else None

@@ -11,17 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .catalog import stage_order, stage_products
+from .catalog import RETRAIN_DECISION, RETRAIN_HISTORY, stage_order, stage_products
 from .config import file_sha256, write_json
 from .params import load_params, write_override
 
 # %% auto #0
-__all__ = ['DECISION', 'HISTORY', 'TRAINING_STAGES', 'refresh_stages', 'drift_record', 'retrained_record', 'retrain_if_drift']
+__all__ = ['TRAINING_STAGES', 'refresh_stages', 'drift_record', 'retrained_record', 'retrain_if_drift']
 
 # %% ../nbs_lib/07a_retrain.ipynb #87ca664e
-DECISION = Path("reports/monitoring/retrain_decision.json")
-HISTORY = Path("reports/monitoring/retrain_history.jsonl")
-
 def _repro(*args: str) -> None:
     from churnops.config import die_with_parent
     if subprocess.run(["dvc", "repro", *args], preexec_fn=die_with_parent).returncode != 0:  # a killed decision takes DVC along
@@ -80,7 +77,7 @@ def _retrain_if_drift(params_path: str | Path) -> dict[str, Any]:
     # monitor.drift_share_threshold re-runs the monitor, so it is decided anew)
     data = {"current_as_of": drift["current_as_of"], "scoring_sha256": file_sha256(stage_products("features")["scoring"]),
             "drift_share": drift["drift_share"], "drift_share_threshold": drift["drift_share_threshold"]}
-    previous = json.loads(DECISION.read_text()) if DECISION.exists() else {}
+    previous = json.loads(RETRAIN_DECISION.read_text()) if RETRAIN_DECISION.exists() else {}
     if previous.get("data") == data:
         return {**previous, "repeated": True}
     record = drift_record(drift, data)
@@ -89,8 +86,8 @@ def _retrain_if_drift(params_path: str | Path) -> dict[str, Any]:
         override = write_override(params_path, {"train.window_days": window})
         _repro()
         record = retrained_record(record, json.loads(Path(register["decision"]).read_text()), window, override)
-    write_json(record, DECISION)
-    with HISTORY.open("a") as history:
+    write_json(record, RETRAIN_DECISION)
+    with RETRAIN_HISTORY.open("a") as history:
         history.write(json.dumps(record, sort_keys=True) + "\n")
     _repro("--force", "--single-item", "publish")  # the run index lists the decision
     return record

@@ -63,7 +63,21 @@ def _tree_kernel(kind: str):
             out[first:first + size] = total
         return out
 
-    _KERNELS.update(rows=rows, blocks=blocks)
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def paths(X, roots, feature, threshold, children, missing_right, mean, width):
+        "Path contributions: at every split a row passes, the change in the expected leaf value goes to the split's feature."
+        out = np.zeros((X.shape[0], width))
+        for i in numba.prange(X.shape[0]):
+            for tree in range(roots.shape[0]):
+                at = roots[tree]
+                while children[2 * at] != at:
+                    x = X[i, feature[at]]
+                    below = children[2 * at + np.int32((x > threshold[at]) | (np.isnan(x) & missing_right[at]))]
+                    out[i, feature[at]] += mean[below] - mean[at]
+                    at = below
+        return out
+
+    _KERNELS.update(rows=rows, blocks=blocks, paths=paths)
     return _KERNELS[kind]
 
 @dataclass
@@ -76,6 +90,7 @@ class TreeEnsemble:
     children: np.ndarray       # 2 * node -> left child, 2 * node + 1 -> right child (a leaf: itself) (int32)
     missing_right: np.ndarray  # a missing value goes right at this node
     value: np.ndarray          # leaf value (0 for a split)
+    mean: np.ndarray           # expected leaf value below each node, leaves weighted by their training samples
     baseline: float            # the initial raw prediction (log-odds of the training churn rate)
 
     @classmethod
@@ -90,19 +105,34 @@ class TreeEnsemble:
             left = np.where(leaf, own, n["left"]).astype(np.int64)
             right = np.where(leaf, own, n["right"]).astype(np.int64)
             depth = np.zeros(len(n), np.int64)
+            mean, weight = np.where(leaf, n["value"], 0.0).astype(float), n["count"].astype(float)
+            for k in range(len(n) - 1, -1, -1):  # children come after their parent: fill the means bottom up
+                if not leaf[k]:
+                    weight[k] = weight[left[k]] + weight[right[k]]
+                    mean[k] = (weight[left[k]] * mean[left[k]] + weight[right[k]] * mean[right[k]]) / max(weight[k], 1.0)
             for k in range(len(n)):  # sklearn numbers a node after its parent
                 if not leaf[k]:
                     depth[left[k]] = depth[right[k]] = depth[k] + 1
             parts.append((np.where(leaf, 0, n["feature_idx"]), np.where(leaf, np.inf, n["num_threshold"]),
                           np.stack([left, right], axis=1).ravel() + offset,
-                          ~n["missing_go_to_left"].astype(bool) & ~leaf, np.where(leaf, n["value"], 0.0)))
+                          ~n["missing_go_to_left"].astype(bool) & ~leaf, np.where(leaf, n["value"], 0.0), mean))
             roots.append(offset)
             depths.append(depth.max())
             offset += len(n)
-        feature, threshold, children, missing_right, value = (np.concatenate(p) for p in zip(*parts))
+        feature, threshold, children, missing_right, value, mean = (np.concatenate(p) for p in zip(*parts))
         return cls(np.array(roots, np.int32), np.array(depths, np.int32), feature.astype(np.int32),
                    threshold.astype(np.float64), children.astype(np.int32), missing_right.astype(np.bool_),
-                   value.astype(np.float64), float(np.ravel(estimator._baseline_prediction)[0]))
+                   value.astype(np.float64), mean, float(np.ravel(estimator._baseline_prediction)[0]))
+
+    @property
+    def bias(self) -> float:
+        "The raw score before any split: the baseline plus every tree's expected leaf value."
+        return self.baseline + float(self.mean[self.roots].sum())
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        "Each column's share of each row's raw score: `bias` + a row's sum is its raw score, exactly (Saabas' path method)."
+        return _tree_kernel("paths")(X, self.roots, self.feature, self.threshold, self.children, self.missing_right,
+                                     self.mean, X.shape[1])
 
     def raw(self, X: np.ndarray) -> np.ndarray:
         "Raw scores (log-odds): row by row for small batches, blocks over every core for large ones."
@@ -139,6 +169,7 @@ class Scorer:
         transformers = getattr(prep, "transformers_", None)
         self.numeric: list[str] = []
         self.categorical: dict[str, list[str]] = {}
+        self.category_values: dict[str, list[Any]] = {}  # the categories as the encoder saw them (e.g. True, not "True")
         self.mean = self.scale = np.zeros(0)
         self.fill: np.ndarray | None = None  # the imputer's value per numeric column (linear models on data with gaps)
         self.compiled = True
@@ -155,6 +186,7 @@ class Scorer:
                 self.scale = np.asarray(transformer.scale_, float) if transformer.with_std else np.ones(len(columns))
             elif kind == "OneHotEncoder":
                 self.categorical = {c: [str(v) for v in cats] for c, cats in zip(columns, transformer.categories_)}
+                self.category_values = {c: list(cats) for c, cats in zip(columns, transformer.categories_)}  # as fitted
             elif name != "remainder" or transformer != "drop":
                 self.compiled = False
         if transformers is None or len(pipeline.steps) != 2:
@@ -176,6 +208,11 @@ class Scorer:
             offsets[column] = {c: start + i for i, c in enumerate(cats)}
             start += len(cats)
         self.onehot_index, self.width = offsets, start
+        # design column -> the input it comes from (a number, or one category of a categorical input)
+        source = [self.inputs.index(c) for c in self.numeric]
+        source += [self.inputs.index(c) for c, cats in self.categorical.items() for _ in cats]
+        self._to_inputs = np.zeros((self.width, len(self.inputs)))
+        self._to_inputs[np.arange(len(source)), source] = 1.0
         self._numeric_values = operator.itemgetter(*self.numeric) if len(self.numeric) > 1 else (
             lambda row: [row[c] for c in self.numeric])
         gaps = self.trees is not None or self.fill is not None  # the model can take a missing number
@@ -204,6 +241,16 @@ class Scorer:
         if self.coef is not None:
             return _expit(Z @ self.coef + self.intercept)
         raise TypeError(f"{type(self.estimator).__name__}: no compiled form; score through churnops.model.Predictor")
+
+    def contributions(self, Z: np.ndarray) -> tuple[float, np.ndarray]:
+        """(bias, contributions): each input's share of each row's log-odds, in `inputs` order; bias + a row's sum is
+        its log-odds, exactly. Linear: coefficient x scaled value (0 for a number at its training mean). Trees: the
+        path contributions of the splits on the input (the change in the expected leaf value at each split)."""
+        if self.trees is not None:
+            return self.trees.bias, self.trees.contributions(np.ascontiguousarray(Z)) @ self._to_inputs
+        if self.coef is not None:
+            return self.intercept, (Z * self.coef) @ self._to_inputs
+        raise TypeError(f"{type(self.estimator).__name__}: no compiled form, so no contributions")
 
     def score_rows(self, rows: list[dict[str, Any]]) -> np.ndarray:
         "Churn probability of each row (a dict with every input column)."

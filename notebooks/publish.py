@@ -17,7 +17,7 @@ from churnops.catalog import stage_order
 from churnops.reports import landing_page, run_summary, summary_lines, summary_paths
 
 # %%
-paths = summary_paths()
+paths = summary_paths(upstream)  # the results this page shows, as its upstream stages wrote them
 summary = run_summary(paths)
 page = landing_page(summary, Path(product["nb_html"]).parent, stage_order(),
                     plots={"Cumulative gain on the holdout": paths["gain_plot"],

@@ -1,6 +1,7 @@
 """Every candidate pipeline, for every mix of column kinds a user's table brings, saves and loads through the model
 artefact (skops, trusted types only) and scores the same after loading (issue 37.1: a linear candidate with
-blank numeric cells could not be saved)."""
+blank numeric cells could not be saved), and explains each of its scores exactly: the inputs' contributions and the
+bias add up to the model's log-odds, for every candidate kind (issue 40.1)."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -58,5 +59,13 @@ def test_every_candidate_saves_and_loads_for_every_mix_of_column_kinds(kind, mix
     save_model(model, tmp_path / "model")
     loaded = load_model(tmp_path / "model")
     before = model.predict_proba(table[numeric + categorical])[:, 1]
-    after = Predictor(loaded, probe=table).predict(table)
+    predictor = Predictor(loaded, probe=table)
+    after = predictor.predict(table)
     np.testing.assert_allclose(after, before, atol=1e-9)
+    bias, contributions = predictor.scorer.contributions(predictor.scorer.design_frame(table))
+    assert contributions.shape == (N, len(predictor.inputs))
+    np.testing.assert_allclose(bias + contributions.sum(axis=1), np.log(before / (1 - before)), atol=1e-8)
+    explained, reasons = predictor.explain(table)
+    np.testing.assert_array_equal(explained, after)  # the reasons come with the very scores the model serves
+    for row, row_reasons in zip(contributions, reasons):
+        assert [r["contribution"] for r in row_reasons] == sorted(round(c, 6) for c in row if c > 0)[::-1][:3]
