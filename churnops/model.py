@@ -24,9 +24,9 @@ log = logging.getLogger("churnops.model")
 
 # %% auto #0
 __all__ = ['log', 'PROBE_TOLERANCE', 'PROBE_ROWS', 'SKOPS_TRUSTED_TYPES', 'MODEL_TIME', 'model_inputs', 'probe_frame',
-           'Predictor', 'top_reasons', 'as_predictor', 'predict', 'UntrustedModelError', 'pinned_requirements',
-           'canonical_skops', 'save_model', 'log_model', 'load_model', 'Bundle', 'NoChampion', 'integer_inputs',
-           'load_bundle']
+           'Predictor', 'top_reasons', 'top_contributions', 'as_predictor', 'predict', 'UntrustedModelError',
+           'pinned_requirements', 'canonical_skops', 'save_model', 'log_model', 'load_model', 'Bundle', 'NoChampion',
+           'integer_inputs', 'load_bundle']
 
 # %% ../nbs_lib/03b_model.ipynb #01285560
 PROBE_TOLERANCE = 1e-9  # largest |fast - predict_proba| accepted on the probe batch
@@ -105,13 +105,18 @@ class Predictor:
             return self.scorer.score_rows(rows)
         return self._slow(pd.DataFrame(rows, columns=self.inputs))
 
+    def contributions(self, frame: pd.DataFrame) -> tuple[np.ndarray, float, np.ndarray]:
+        "(probability, bias, contributions) of each row from one design matrix: the scores the model serves, explained."
+        Z = self._explainable().design_frame(frame)
+        bias, contributions = self.scorer.contributions(Z)
+        return self.scorer.from_design(Z), bias, contributions
+
     def explain(self, frame: pd.DataFrame,  # rows with every input column
                 top: int = 3,             # reasons per row
                 ) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
-        "Churn probability of each row, and its reasons (`top_reasons`), from one design matrix: the model being served."
-        Z = self._explainable().design_frame(frame)
-        bias, contributions = self.scorer.contributions(Z)
-        return self.scorer.from_design(Z), top_reasons(self.inputs, frame[self.inputs].to_numpy(object), contributions, top)
+        "Churn probability of each row, and its reasons (`top_reasons`)."
+        probability, _, contributions = self.contributions(frame)
+        return probability, top_reasons(self.inputs, frame[self.inputs].to_numpy(object), contributions, top)
 
     def explain_rows(self, rows: list[dict[str, Any]], top: int = 3) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
         "`explain` for validated dict rows (the API's path)."
@@ -127,11 +132,16 @@ class Predictor:
 
 def _plain(value: Any) -> Any:
     "A value as JSON has it: None for a gap, a Python number or a string."
-    if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
+    kind = type(value)
+    if kind is float:  # the common case first: a number, or NaN for a gap
+        return None if value != value else value
+    if kind is int or kind is str or kind is bool:
+        return value
+    if value is None or value is pd.NA:
         return None
     if isinstance(value, np.generic):
-        return value.item()
-    return value if isinstance(value, int | float | bool) else str(value)
+        return _plain(value.item())
+    return str(value)
 
 def top_reasons(inputs: list[str],           # the model's input columns
                 values: np.ndarray,          # rows x inputs: each row's values (objects)
@@ -143,9 +153,21 @@ def top_reasons(inputs: list[str],           # the model's input columns
     log-odds)."""
     if top <= 0 or not len(contributions):
         return [[] for _ in range(len(contributions))]
-    order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
-    return [[{"feature": inputs[j], "value": _plain(values[i, j]), "contribution": round(float(contributions[i, j]), 6)}
-             for j in order[i] if contributions[i, j] > 0] for i in range(len(order))]
+    columns, picked = top_contributions(contributions, top)
+    names = np.asarray(inputs, dtype=object)[columns].tolist()
+    chosen = values[np.arange(len(columns))[:, None], columns].tolist()
+    return [[{"feature": f, "value": _plain(v), "contribution": c} for f, v, c in zip(fs, vs, cs) if c > 0]
+            for fs, vs, cs in zip(names, chosen, np.round(picked, 6).tolist())]
+
+def top_contributions(contributions: np.ndarray,  # rows x inputs
+                      top: int,
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    "Per row, the input columns of the `top` largest contributions, largest first, and those contributions (rows x top)."
+    k = min(top, contributions.shape[1])
+    part = np.argpartition(-contributions, k - 1, axis=1)[:, :k]
+    picked = np.take_along_axis(contributions, part, axis=1)
+    order = np.argsort(-picked, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(picked, order, axis=1)
 
 def as_predictor(model: Pipeline | Predictor) -> Predictor:
     "`model` itself when it is a Predictor already, else a new Predictor of the fitted pipeline."

@@ -203,6 +203,7 @@ class Monitor(_Block):
 class Score(_Block):
     risk_bands: int = Field(gt=0)
     band_labels: list[str]
+    reasons: int = Field(3, ge=0, le=10)  # per customer: the inputs that push the risk up most (0: none, no cost)
 
     @model_validator(mode="after")
     def _labels(self):
@@ -254,6 +255,7 @@ class Stream(_Block):
     customers_path: str
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(gt=0, lt=65536)
+    reasons: int = Field(0, ge=0, le=10)  # reasons in each score message (`score.reasons`' kind); 0: none, no cost
 
 class Experiment(_Block):
     assignment_log: str | None

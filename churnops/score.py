@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ import pandas as pd
 from .model import Bundle, NoChampion, Predictor, load_bundle
 
 # %% auto #0
-__all__ = ['score_snapshot', 'champion_for', 'no_scores', 'score_with_bundle']
+__all__ = ['score_snapshot', 'reason_columns', 'reasons_of', 'champion_for', 'no_scores', 'score_with_bundle']
 
 # %% ../nbs_lib/06_score.ipynb #33946c67
 def score_snapshot(predictor: Predictor,    # the model's one predict door (`churnops.model`)
@@ -21,15 +22,67 @@ def score_snapshot(predictor: Predictor,    # the model's one predict door (`chu
                    model_version: str,      # recorded with every prediction, e.g. churnops-churn/3
                    threshold: float = 0.5,  # contact customers at or above this probability
                    band_labels: list[str] | None = None,  # equal-sized risk bands, lowest first
+                   reasons: int = 0,        # reasons per customer (`churnops.model.top_reasons`); 0: none
                    ) -> pd.DataFrame:
-    "Churn probability, contact decision and risk band per (customer_id, as_of_date), highest risk first."
-    probability = predictor.predict(snapshot)
+    "Churn probability, contact decision, risk band and reasons per (customer_id, as_of_date), highest risk first."
+    if reasons and predictor.fast:
+        probability, _, contributions = predictor.contributions(snapshot)
+        explained = reason_columns(predictor.inputs, snapshot, contributions, reasons)
+    else:  # no reasons asked, or no compiled form (the scores come from predict_proba): the columns stay, empty
+        probability = predictor.predict(snapshot)
+        explained = reason_columns(predictor.inputs, snapshot, np.zeros((len(snapshot), 0)), reasons)
     scores = pd.DataFrame({"customer_id": snapshot.customer_id.to_numpy(), "as_of_date": snapshot.as_of_date.to_numpy(),
-                           "churn_probability": probability, "model_version": model_version})
+                           "churn_probability": probability, "model_version": model_version, **explained})
     scores["contact"] = scores.churn_probability >= threshold
     if band_labels:
         scores["risk_band"] = pd.qcut(scores.churn_probability.rank(method="first"), len(band_labels), labels=band_labels)
     return scores.sort_values(["churn_probability", "customer_id"], ascending=[False, True]).reset_index(drop=True)
+
+def reason_columns(inputs: list[str],          # the model's inputs (the contributions' columns)
+                   frame: pd.DataFrame,        # the rows scored
+                   contributions: np.ndarray,  # rows x inputs (`Predictor.contributions`); no columns: no reasons
+                   top: int,                   # reasons per row (`score.reasons`)
+                   ) -> dict[str, np.ndarray]:
+    """`reason_1` (the input that pushes the risk up most), `reason_1_value` (its value, as text), `reason_1_contribution`
+    (log-odds) ... `reason_<top>_*`: empty (None, NaN) where a row has fewer inputs that push its risk up. Column by
+    column, so that reasons cost about what scoring does."""
+    from churnops.model import top_contributions
+    n = len(frame)
+    columns: dict[str, np.ndarray] = {}
+    if contributions.shape[1] == 0 or top == 0:
+        for k in range(1, top + 1):
+            columns.update({f"reason_{k}": np.full(n, None, object), f"reason_{k}_value": np.full(n, None, object),
+                            f"reason_{k}_contribution": np.full(n, np.nan)})
+        return columns
+    chosen, picked = top_contributions(contributions, top)
+    numeric = [c for c in inputs if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+    numbers = np.full((n, len(inputs)), np.nan)
+    numbers[:, [inputs.index(c) for c in numeric]] = frame[numeric].to_numpy(dtype=float, na_value=np.nan)
+    names = np.asarray(inputs, dtype=object)
+    rows = np.arange(n)
+    for k in range(chosen.shape[1]):
+        column, amount = chosen[:, k], picked[:, k]
+        value = numbers[rows, column]
+        text = np.array([f"{v:.4g}" for v in value.tolist()], dtype=object)
+        text[np.isnan(value)] = "missing"
+        for c in set(inputs) - set(numeric):  # categories and booleans: their own text
+            at = np.flatnonzero(column == inputs.index(c))
+            text[at] = frame[c].to_numpy()[at].astype(str)
+        pushes = amount > 0
+        columns[f"reason_{k + 1}"] = np.where(pushes, names[column], None)
+        columns[f"reason_{k + 1}_value"] = np.where(pushes, text, None)
+        columns[f"reason_{k + 1}_contribution"] = np.where(pushes, np.round(amount, 6), np.nan)
+    for k in range(chosen.shape[1] + 1, top + 1):  # a model with fewer inputs than reasons asked for
+        columns.update({f"reason_{k}": np.full(n, None, object), f"reason_{k}_value": np.full(n, None, object),
+                        f"reason_{k}_contribution": np.full(n, np.nan)})
+    return columns
+
+def reasons_of(row: dict[str, Any],  # a row of a `score_snapshot` table with reasons
+               ) -> list[dict[str, Any]]:
+    "The row's reasons back as `{feature, value, contribution}` (the value as text), for messages and pages."
+    return [{"feature": row[f"reason_{k}"], "value": row[f"reason_{k}_value"],
+             "contribution": row[f"reason_{k}_contribution"]}
+            for k in range(1, 11) if f"reason_{k}" in row and row[f"reason_{k}"] is not None]
 
 def champion_for(bundle_dir: str | Path,     # the register stage's champion bundle
                  snapshot: pd.DataFrame,     # the features to score (also the fast path's probe rows)
@@ -46,13 +99,16 @@ def champion_for(bundle_dir: str | Path,     # the register stage's champion bun
                       "stage's decision says what waits")
     return bundle, None
 
-def no_scores(band_labels: list[str] | None = None) -> pd.DataFrame:
+def no_scores(band_labels: list[str] | None = None, reasons: int = 0) -> pd.DataFrame:
     "The scores table with its columns and no rows (a run without a champion that can score)."
     empty = pd.DataFrame({"customer_id": pd.Series(dtype="int64"), "as_of_date": pd.Series(dtype="datetime64[us]"),
                           "churn_probability": pd.Series(dtype="float64"), "model_version": pd.Series(dtype="object"),
+                          **{name: pd.Series(dtype="float64" if name.endswith("_contribution") else "object")
+                             for name in reason_columns([], pd.DataFrame(), np.zeros((0, 0)), reasons)},
                           "contact": pd.Series(dtype="bool")})
     return empty.assign(risk_band=pd.Categorical([], categories=band_labels)) if band_labels else empty
 
-def score_with_bundle(bundle: Bundle, snapshot: pd.DataFrame, band_labels: list[str] | None = None) -> pd.DataFrame:
+def score_with_bundle(bundle: Bundle, snapshot: pd.DataFrame, band_labels: list[str] | None = None,
+                      reasons: int = 0) -> pd.DataFrame:
     "`score_snapshot` with a bundle's Predictor, version and contact threshold (what the score stage runs)."
-    return score_snapshot(bundle.predictor, snapshot, bundle.label, bundle.threshold, band_labels)
+    return score_snapshot(bundle.predictor, snapshot, bundle.label, bundle.threshold, band_labels, reasons)

@@ -34,8 +34,8 @@ log = logging.getLogger("churnops.serve")
 
 # %% auto #0
 __all__ = ['log', 'ADMIN_TOKEN_ENV', 'REQUEST_ID', 'MAX_PROBLEMS', 'OFFLOAD_BYTES', 'ACCESS_ERRORS', 'admin_token', 'answer',
-           'request_id', 'predictions', 'validation_problem', 'oversized_body', 'Service', 'predict_router',
-           'customer_router', 'operations_router', 'create_app']
+           'request_id', 'predictions', 'explain_asked', 'validation_problem', 'oversized_body', 'Service',
+           'predict_router', 'customer_router', 'operations_router', 'create_app']
 
 # %% ../nbs_lib/12d_serve.ipynb #1ad31ce0
 ADMIN_TOKEN_ENV = "CHURNOPS_ADMIN_TOKEN"  # or CHURNOPS_ADMIN_TOKEN_FILE: a file holding it (a mounted Secret)
@@ -59,15 +59,24 @@ def request_id(request: Request) -> str:
     given = request.headers.get("x-request-id", "")
     return given if REQUEST_ID.match(given) else uuid.uuid4().hex
 
-def predictions(rows: list[dict[str, Any]], scored: list[tuple[float, Any, str]]) -> list[schema.Prediction]:
-    "Response items for scored rows (probability, model, role)."
+def predictions(rows: list[dict[str, Any]], scored: list[tuple[float, Any, str, Any]]) -> list[schema.Prediction]:
+    "Response items for scored rows (probability, model, role, reasons or None)."
     refs: dict[int, schema.ModelRef] = {}
     out = []
-    for row, (p, model, role) in zip(rows, scored):
+    for row, (p, model, role, reasons) in zip(rows, scored):
         ref = refs.setdefault(id(model), schema.ModelRef(name=model.name, version=model.version, alias=model.alias))
         out.append(schema.Prediction(customer_id=row["customer_id"], churn_probability=p, contact=p >= model.threshold,
-                              threshold=model.threshold, model=ref, role=role))
+                                     threshold=model.threshold, model=ref, role=role,
+                                     reasons=None if reasons is None else [schema.Reason(**r) for r in reasons]))
     return out
+
+def explain_asked(request: Request, top: int) -> int | str:
+    "Reasons per row the request asks for (`?explain=true`: `top`; absent or false: 0), or what is wrong with the query."
+    given = request.query_params.get("explain")
+    if given is None or given.lower() in ("false", "0"):
+        return 0
+    return top if given.lower() in ("true", "1") else f"explain={given!r}: true or false"
+
 
 MAX_PROBLEMS = 50            # validation problems listed in one 422 answer (the rest are counted)
 OFFLOAD_BYTES = 64 * 1024    # bodies larger than this are parsed on a worker thread: /health keeps answering
@@ -131,8 +140,11 @@ def _openapi(app: Any, state: ServiceState) -> dict[str, Any]:
     return app.openapi_schema
 
 def _body_schema(name: str) -> dict[str, Any]:
+    "The request body's schema, and the `explain` query parameter every prediction route takes."
     return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"$ref": f"#/components/schemas/{name}"}}}}}
+        "schema": {"$ref": f"#/components/schemas/{name}"}}}},
+        "parameters": [{"name": "explain", "in": "query", "required": False, "schema": {"type": "boolean", "default": False},
+                        "description": "also answer each prediction's reasons: the inputs that push the risk up most"}]}
 
 class Service:
     """What every route shares: the configuration, the models being served (a reload swaps them as a whole), metrics,
@@ -177,9 +189,10 @@ class Service:
         log.error("churnops serve: assignment log %s: %s%s", self.config.assignment_log, reason, held)
         quiet.update(until=time.monotonic() + 60, held=0)
 
-    def scored_predictions(self, served: Served, rows: list[dict[str, Any]], rid: str) -> list[schema.Prediction]:
-        "Score through the routing; in an A/B split, record each customer's arm in the assignment log."
-        scored = predictions(rows, score_routed(self.state, served, rows, self.metrics.observe_model_call))
+    def scored_predictions(self, served: Served, rows: list[dict[str, Any]], rid: str,
+                           reasons: int = 0) -> list[schema.Prediction]:
+        "Score through the routing (with `reasons` per row); in an A/B split, record each customer's arm in the assignment log."
+        scored = predictions(rows, score_routed(self.state, served, rows, self.metrics.observe_model_call, reasons))
         if self.assignments is not None and served.challenger is not None and self.config.challenger_mode == "split":
             now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
             try:
@@ -203,15 +216,18 @@ class Service:
                 return e
         return [r.__dict__ for r in parsed.rows] if batch else [parsed.__dict__]
 
-    async def validate_and_score(self, body: bytes, batch: bool, served: Served,
-                                 rid: str) -> list[schema.Prediction] | ValidationError | str:
+    async def validate_and_score(self, body: bytes, batch: bool, served: Served, rid: str,
+                                 reasons: int = 0) -> list[schema.Prediction] | ValidationError | str:
         rows = (await anyio.to_thread.run_sync(self.parsed_rows, body, batch, served) if len(body) > OFFLOAD_BYTES
                 else self.parsed_rows(body, batch, served))  # a large body is parsed off the event loop
         if isinstance(rows, ValidationError | str):
             return rows
         with self.span("model_inference") as span_:
             span_.set_attribute("churnops.rows", len(rows))
-            return self.scored_predictions(served, rows, rid)
+            try:
+                return self.scored_predictions(served, rows, rid, reasons)
+            except ValueError as e:  # reasons asked of a model without a compiled form
+                return str(e)
 
     def access_verdict(self, request: Request, scope: str) -> Client | Denied:
         return self.access.check(request.headers, request.client.host if request.client else None, scope)
@@ -236,6 +252,9 @@ class Service:
         if isinstance(served := self.admitted(request), Response):
             return served
         rid = request_id(request)
+        if isinstance(reasons := explain_asked(request, self.config.reasons), str):
+            self.metrics.child(self.metrics.errors, "validation").inc()
+            return answer(schema.Problem(detail=reasons), 422)
         body = await request.body()
         if self.tracing:  # the caller's trace continues (traceparent header); no cost when tracing is off
             from opentelemetry import propagate
@@ -243,9 +262,9 @@ class Service:
             with self.tracer.start_as_current_span(f"POST {request.scope['path']}", kind=SpanKind.SERVER,
                                                    context=propagate.extract(request.headers)) as server_span:
                 server_span.set_attribute("churnops.request_id", rid)
-                result = await self.validate_and_score(body, batch, served, rid)
+                result = await self.validate_and_score(body, batch, served, rid, reasons)
         else:
-            result = await self.validate_and_score(body, batch, served, rid)
+            result = await self.validate_and_score(body, batch, served, rid, reasons)
         if isinstance(result, ValidationError | str):
             self.metrics.child(self.metrics.errors, "validation").inc()
             return answer(validation_problem(result) if isinstance(result, ValidationError)
@@ -266,8 +285,8 @@ class Service:
         except Exception as e:
             raise ConnectionError(online.mark_down(e)) from e
 
-    async def stored_predictions(self, served: Served, ids: list[Any],
-                                 rid: str) -> tuple[list[schema.StoredPrediction], list[Any]] | Response:
+    async def stored_predictions(self, served: Served, ids: list[Any], rid: str,
+                                 reasons: int = 0) -> tuple[list[schema.StoredPrediction], list[Any]] | Response:
         "Predictions from the online store's features of `ids`, and the ids it has none for (or a 503 answer)."
         online, metrics = served.online, self.metrics
         if online is None:
@@ -290,7 +309,10 @@ class Service:
         ages = [(now - day) / dt.timedelta(days=1) for day in as_of]
         as_of = [day.date().isoformat() for day in as_of]
         with self.span("model_inference"):
-            scored = self.scored_predictions(served, rows, rid)
+            try:
+                scored = self.scored_predictions(served, rows, rid, reasons)
+            except ValueError as e:  # reasons asked of a model without a compiled form
+                return answer(schema.Problem(detail=str(e)), 422)
         max_age = online.block["max_feature_age_days"]
         stale = sum(age > max_age for age in ages)
         if stale:
@@ -303,6 +325,9 @@ class Service:
         if isinstance(served := self.admitted(request), Response):
             return served
         rid = request_id(request)
+        if isinstance(reasons := explain_asked(request, self.config.reasons), str):
+            self.metrics.child(self.metrics.errors, "validation").inc()
+            return answer(schema.Problem(detail=reasons), 422)
         try:
             parsed = (schema.CustomersRequest if batch else schema.CustomerRequest).model_validate_json(await request.body())
         except ValidationError as e:
@@ -312,7 +337,7 @@ class Service:
         if len(ids) > self.config.max_batch_rows:
             self.metrics.child(self.metrics.errors, "validation").inc()
             return answer(schema.Problem(detail=f"{len(ids)} ids: at most serve.max_batch_rows={self.config.max_batch_rows}"), 422)
-        result = await self.stored_predictions(served, ids, rid)
+        result = await self.stored_predictions(served, ids, rid, reasons)
         if isinstance(result, Response):
             return result
         found, unknown = result

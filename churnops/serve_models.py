@@ -45,6 +45,7 @@ class ServeConfig:
     max_body_bytes: int = 4_000_000              # larger request bodies: 413 before they are read
     docs: bool | str = "local"                   # /docs, /redoc, /openapi.json: true | false | local (on loopback only)
     trusted_proxies: list[str] = field(default_factory=list)  # addresses whose X-Forwarded-For names the client
+    reasons: int = 3                             # reasons per prediction with ?explain=true (`score.reasons`)
 
     @classmethod
     def from_params(cls, params: dict[str, Any], **overrides: Any) -> ServeConfig:
@@ -53,7 +54,8 @@ class ServeConfig:
         config = cls(**serve, feature_ranges=params["validate"]["feature_ranges"],
                      tracking_uri=mlflow_tracking_uri(params["mlflow"]["tracking_uri"]),
                      feature_store=params["feature_store"], assignment_log=params["experiment"]["assignment_log"],
-                     stream=params["stream"], experiment=params["experiment"]["name"])
+                     stream=params["stream"], experiment=params["experiment"]["name"],
+                     reasons=params["score"]["reasons"])
         for key, value in overrides.items():
             if value is not None:
                 setattr(config, key, None if value == "" else value)  # "" (an empty setting in k8s): off
@@ -156,8 +158,9 @@ class ServiceState:
 
 def score_routed(state: ServiceState, served: Served, rows: list[dict[str, Any]],
                  observe: Callable[[LoadedModel, str, np.ndarray, float], None],  # metrics per model call
-                 ) -> list[tuple[float, LoadedModel, str]]:
-    "Each row's probability with the model and role that answered; shadow scores only go to `observe`."
+                 reasons: int = 0,  # reasons per row (`churnops.model.top_reasons`) from the model that answers it
+                 ) -> list[tuple[float, LoadedModel, str, list[dict[str, Any]] | None]]:
+    "Each row's probability with the model and role that answered (and its reasons); shadow scores only go to `observe`."
     out: list[Any] = [None] * len(rows)
     groups: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
@@ -165,10 +168,13 @@ def score_routed(state: ServiceState, served: Served, rows: list[dict[str, Any]]
     for role, index in groups.items():
         model = served.champion if role == "champion" else served.challenger
         started = time.perf_counter()
-        probabilities = model.predictor.predict_rows([rows[i] for i in index])
+        if reasons:  # ValueError for a model without a compiled form: its reasons would not be the served model's
+            probabilities, explained = model.predictor.explain_rows([rows[i] for i in index], reasons)
+        else:
+            probabilities, explained = model.predictor.predict_rows([rows[i] for i in index]), [None] * len(index)
         observe(model, role, probabilities, time.perf_counter() - started)
-        for i, p in zip(index, probabilities.tolist()):
-            out[i] = (p, model, role)
+        for i, p, why in zip(index, probabilities.tolist(), explained):
+            out[i] = (p, model, role, why)
     if served.challenger is not None and state.config.challenger_mode == "shadow":
         started = time.perf_counter()
         probabilities = served.challenger.predictor.predict_rows(rows)

@@ -12,9 +12,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, c
 from .scorer import Feature
 
 # %% auto #0
-__all__ = ['CustomerId', 'whole_number', 'request_models', 'ModelRef', 'Prediction', 'PredictResponse', 'CustomerRequest',
-           'CustomersRequest', 'StoredPrediction', 'CustomerResponse', 'CustomersResponse', 'BatchResponse',
-           'FeatureStoreStatus', 'ReadyResponse', 'NotReady', 'ReloadResponse', 'Problem']
+__all__ = ['CustomerId', 'whole_number', 'request_models', 'ModelRef', 'Reason', 'Prediction', 'PredictResponse',
+           'CustomerRequest', 'CustomersRequest', 'StoredPrediction', 'CustomerResponse', 'CustomersResponse',
+           'BatchResponse', 'FeatureStoreStatus', 'ReadyResponse', 'NotReady', 'ReloadResponse', 'Problem']
 
 # %% ../nbs_lib/12_serve_schemas.ipynb #ebc1a1cf
 def _not_text(value: Any) -> Any:
@@ -56,6 +56,12 @@ class ModelRef(BaseModel):
     version: str
     alias: str
 
+class Reason(BaseModel):
+    "An input that pushes this customer's churn risk up: its value and its share of the model's log-odds."
+    feature: str
+    value: float | int | bool | str | None
+    contribution: float = Field(gt=0, description="log-odds this input adds to the customer's risk")
+
 class Prediction(BaseModel):
     customer_id: int | str
     churn_probability: float = Field(ge=0, le=1)
@@ -63,6 +69,8 @@ class Prediction(BaseModel):
     threshold: float
     model: ModelRef
     role: Literal["champion", "challenger"]
+    reasons: list[Reason] | None = Field(None, description="with ?explain=true: the inputs that push the risk up most, "
+                                                           "largest first (the model that answered)")
 
 class PredictResponse(Prediction):
     request_id: str

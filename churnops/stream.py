@@ -322,7 +322,8 @@ class StreamScorer:
             live = set(scored.customer_id.tolist())
             if live:
                 self.writer.hold(scored)
-                scores = score_snapshot(self.model.predictor, scored, self.model.label, self.model.threshold)
+                scores = score_snapshot(self.model.predictor, scored, self.model.label, self.model.threshold,
+                                        reasons=self.block["reasons"])
                 last_events = dict(zip(customers, event_ids))  # the last one wins
                 for customer, message in zip(scores.customer_id.tolist(), score_messages(scores, last_events)):
                     batch.produce(producer, self.block["scores_topic"], message, str(customer).encode())
@@ -370,13 +371,17 @@ class StreamScorer:
 def score_messages(scores: pd.DataFrame,         # rows of `score_snapshot`
                    last_events: dict[Any, str],  # each customer's newest event that its score has seen
                    ) -> list[bytes]:
-    "Score events: probability, contact decision, model version, feature timestamp; `score_id` is stable across retries."
+    """Score events: probability, contact decision, model version, feature timestamp, and the reasons when the scores
+    carry them (`stream.reasons`); `score_id` is stable across retries."""
+    from churnops.score import reasons_of
     scored_at = dt.datetime.now(dt.UTC).isoformat()
     stamps = {day: pd.Timestamp(day).isoformat() for day in scores.as_of_date.unique()}
+    reasons = ([{"reasons": reasons_of(row)} for row in scores.to_dict("records")] if "reason_1" in scores.columns
+               else [{}] * len(scores))
     return [json.dumps({"score_id": f"{customer}:{last_events[customer]}", "customer_id": customer,
                         "churn_probability": probability, "contact": contact, "model_version": version,
-                        "feature_timestamp": stamps[day], "last_event_id": last_events[customer], "scored_at": scored_at},
-                       separators=(",", ":")).encode()
-            for customer, probability, contact, version, day in zip(
+                        "feature_timestamp": stamps[day], "last_event_id": last_events[customer], "scored_at": scored_at,
+                        **explained}, separators=(",", ":")).encode()
+            for customer, probability, contact, version, day, explained in zip(
                 scores.customer_id.tolist(), scores.churn_probability.tolist(), scores.contact.tolist(),
-                scores.model_version.tolist(), scores.as_of_date.to_numpy())]
+                scores.model_version.tolist(), scores.as_of_date.to_numpy(), reasons)]

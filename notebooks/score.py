@@ -17,7 +17,8 @@ from churnops.score import champion_for, no_scores, score_with_bundle
 # %%
 scoring = pd.read_parquet(upstream["features"]["scoring"])
 bundle, not_scored = champion_for(upstream["register"]["champion"], scoring)  # None: no champion can score this data
-scores = score_with_bundle(bundle, scoring, score["band_labels"]) if bundle else no_scores(score["band_labels"])
+scores = (score_with_bundle(bundle, scoring, score["band_labels"], score["reasons"]) if bundle
+          else no_scores(score["band_labels"], score["reasons"]))
 write_parquet(scores, product["predictions"])
 scores.head(10)
 

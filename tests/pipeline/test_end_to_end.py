@@ -34,6 +34,24 @@ def test_every_stage_publishes_its_report(clone):
     assert (clone / "mlflow.db").exists(), "the training run was logged to the local MLflow store"
 
 
+def test_every_score_carries_the_champions_reasons(clone):
+    "The score table's reasons (score.reasons per customer) are the served champion's, from the same scores (issue 40.1)."
+    from churnops.model import load_bundle
+    from churnops.score import reasons_of
+
+    scores = pd.read_parquet(clone / "data" / "predictions" / "scores.parquet")
+    snapshot = pd.read_parquet(clone / "data" / "features" / "scoring.parquet")
+    assert {"reason_1", "reason_1_value", "reason_1_contribution", "reason_3_contribution"} <= set(scores.columns)
+    assert scores.reason_1.notna().mean() > 0.9, "nearly every customer has a reason"
+    predictor = load_bundle(clone / "models" / "champion", probe=snapshot).predictor
+    probability, reasons = predictor.explain(snapshot)
+    expected = dict(zip(snapshot.customer_id, zip(probability, reasons)))
+    for row in scores.head(50).to_dict("records"):
+        p, why = expected[row["customer_id"]]
+        assert row["churn_probability"] == p
+        assert [(r["feature"], r["contribution"]) for r in reasons_of(row)] == [(r["feature"], r["contribution"]) for r in why]
+
+
 def test_second_repro_does_nothing(clone):
     code, output = dvc_repro(clone)
     assert code == 0 and ran(output) == [], output[-2000:]

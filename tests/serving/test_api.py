@@ -23,7 +23,7 @@ from churnops.config import free_ports
 from churnops.experiment import first_exposures
 from churnops.features import build_features, split_labelled
 from churnops.generate import generate_churn_data
-from churnops.model import save_model
+from churnops.model import load_bundle, save_model
 from churnops.params import load_params
 from churnops.pipeline import override_params
 from churnops.serve_auth import hash_key
@@ -290,6 +290,31 @@ def test_split_traffic_is_sticky_per_customer_and_labelled_by_version(serve, tra
     assert counts["customers"] == len(rows) and counts["crossed_arms"] == 0
     logged = dict(zip(exposures.customer_id, exposures.model))
     assert logged == {str(c): f"churn/{v}" for c, v in first.items()}
+
+
+def test_reasons_come_from_the_model_that_answered(serve, trained):
+    "?explain=true: each prediction's reasons are those of the model that answered it (gradient boosting or linear)."
+    root, rows = trained
+    server = serve(root / "1", challenger_source=str(root / "2"), challenger_share=0.5)
+    answer = httpx.post(server.url + "/predict/batch?explain=true", json={"rows": rows[:200]}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    served = {version: load_bundle(root / version).predictor for version in ("1", "2")}
+    roles = set()
+    for row, prediction in zip(rows[:200], answer.json()["predictions"]):
+        roles.add(prediction["role"])
+        probability, (reasons,) = served[prediction["model"]["version"]].explain_rows([row])
+        assert prediction["churn_probability"] == pytest.approx(probability[0], abs=1e-12)
+        assert prediction["reasons"] == reasons and len(reasons) <= 3
+        assert all(r["value"] == row[r["feature"]] for r in reasons)  # the customer's own values
+        contributions = [r["contribution"] for r in reasons]
+        assert contributions == sorted(contributions, reverse=True) and min(contributions, default=1) > 0
+    assert roles == {"champion", "challenger"}
+    assert sum(bool(p["reasons"]) for p in answer.json()["predictions"]) > 150  # most customers have a reason
+    one = httpx.post(server.url + "/predict?explain=true", json=rows[0]).json()
+    assert one["reasons"] == answer.json()["predictions"][0]["reasons"]
+    assert httpx.post(server.url + "/predict", json=rows[0]).json()["reasons"] is None  # not asked: none computed
+    refused = httpx.post(server.url + "/predict?explain=maybe", json=rows[0])
+    assert refused.status_code == 422 and "explain='maybe'" in refused.text
 
 
 def test_replicas_record_the_split_on_a_kafka_topic_that_outlives_them(serve, trained, kafka_broker, repo):
