@@ -14,9 +14,9 @@ from sklearn.metrics import average_precision_score, brier_score_loss, log_loss,
 from .contract import LABEL_COLUMN
 
 # %% auto #0
-__all__ = ['ranking_metrics', 'classification_metrics', 'calibration_table', 'lift_table', 'profit_curve', 'at_threshold',
-           'best_threshold', 'rank_single_features', 'best_single_feature', 'single_feature_baseline', 'headroom_gain',
-           'clears_baseline', 'gain_curve', 'curve_tables', 'plot_calibration', 'plot_gain']
+__all__ = ['ranking_metrics', 'classification_metrics', 'calibration_table', 'calibration_error', 'lift_table', 'profit_curve',
+           'at_threshold', 'best_threshold', 'rank_single_features', 'best_single_feature', 'single_feature_baseline',
+           'headroom_gain', 'clears_baseline', 'gain_curve', 'curve_tables', 'plot_calibration', 'plot_gain']
 
 # %% ../nbs_lib/03c_evaluate.ipynb #c2059742
 def ranking_metrics(y: pd.Series | np.ndarray,  # 0/1 labels
@@ -27,22 +27,29 @@ def ranking_metrics(y: pd.Series | np.ndarray,  # 0/1 labels
 
 def classification_metrics(y: pd.Series | np.ndarray,      # 0/1 labels
                            probability: np.ndarray,        # predicted churn probability
+                           bins: int = 10,                 # calibration bins (`evaluate.calibration_bins`)
                            ) -> dict[str, float]:
-    "ROC AUC, PR AUC, Brier score, log loss, base rate and the lift of the riskiest decile."
+    "ROC AUC, PR AUC, Brier score, log loss, calibration error, base rate and the lift of the riskiest decile."
     y = np.asarray(y)
     metrics = ranking_metrics(y, probability)
     top = probability >= np.quantile(probability, 0.9)
     metrics.update({"brier": float(brier_score_loss(y, probability)),
                     "log_loss": float(log_loss(y, np.clip(probability, 1e-6, 1 - 1e-6))),
+                    "calibration_error": calibration_error(y, probability, bins),
                     "base_rate": float(y.mean()), "n": int(len(y)),
                     "lift_top_decile": float(y[top].mean() / y.mean()) if y.mean() > 0 else float("nan")})
     return metrics
 
 def calibration_table(y: pd.Series | np.ndarray, probability: np.ndarray, bins: int = 10) -> pd.DataFrame:
-    "Mean predicted vs observed churn rate per probability quantile bin."
+    "Mean predicted vs observed churn rate per probability quantile bin (the reliability curve)."
     frame = pd.DataFrame({"y": np.asarray(y), "p": probability})
     frame["bin"] = pd.qcut(frame.p.rank(method="first"), q=min(bins, len(frame)), labels=False)
     return frame.groupby("bin").agg(predicted=("p", "mean"), observed=("y", "mean"), n=("y", "size")).reset_index()
+
+def calibration_error(y: pd.Series | np.ndarray, probability: np.ndarray, bins: int = 10) -> float:
+    "Expected calibration error: |mean predicted - observed churn rate| over equal-sized probability bins, weighted by size."
+    table = calibration_table(y, probability, bins)
+    return float((table.n * (table.predicted - table.observed).abs()).sum() / table.n.sum())
 
 def lift_table(y: pd.Series | np.ndarray, probability: np.ndarray, bins: int = 10) -> pd.DataFrame:
     "Cumulative share of churners captured when contacting the riskiest deciles first (gain) and the lift."

@@ -155,6 +155,7 @@ class Train(_Block):
     gap_days: int = Field(ge=0)
     window_days: int | None = Field(None, gt=0)
     candidates: dict[Literal["logistic_regression", "hist_gradient_boosting"], dict[str, Any] | None] = Field(min_length=1)
+    calibration: Literal["auto", "none", "platt"] = "auto"  # auto: Platt scaling when it helps on validation
 
 class Campaign(_Block):
     offer_cost: float = Field(ge=0)
@@ -169,6 +170,7 @@ class Gate(_Block):
     metric: Literal["pr_auc", "roc_auc"]
     min_improvement: float = Field(ge=0)
     baseline_margin: Share = 0.02
+    max_calibration_error: Share = 0.05  # a challenger whose holdout calibration error is above this is not promoted
 
 class DirectionOff(_Block):
     off: str                        # why this expectation does not hold for this data (recorded with decisions)

@@ -155,6 +155,10 @@ def promotion_decision(challenger: dict[str, float],          # holdout metrics 
     metric, margin = gate["metric"], gate["min_improvement"]
     if behaviour_failures:
         return False, "rejected: behavioural checks failed (" + "; ".join(behaviour_failures) + ")"
+    error, most = challenger.get("calibration_error"), gate.get("max_calibration_error", 1.0)
+    if error is not None and error > most:  # its probabilities would mislead every threshold and expected value
+        return False, (f"rejected: holdout calibration error {error:.4f} > register.gate.max_calibration_error {most}: "
+                       "its probabilities do not mean what they say")
     if champion is None:
         if single_feature:
             passed = (f"no model beat the single feature {single_feature} on validation, so the model is that feature "
@@ -231,7 +235,8 @@ def gate_challenger(tracking_uri: str, model_name: str,
         champion_metrics, not_comparable = champion_on_holdout(tracking_uri, model_name, champion_before, holdout,
                                                                label_definition)
     baseline = {"roc_auc": evaluation["baseline_roc_auc"], "pr_auc": evaluation["baseline_pr_auc"]}
-    metrics = {k: evaluation[k] for k in ("roc_auc", "pr_auc", "brier", "profit_threshold")}
+    metrics = {k: evaluation[k] for k in ("roc_auc", "pr_auc", "brier", "profit_threshold", "calibration_error")
+               if k in evaluation}
     failures, checks = behaviour_checks(challenger, holdout, expectations)
     promoted, reason = promotion_decision({**metrics, "base_rate": evaluation["base_rate"]}, champion_metrics, baseline,
                                           failures, gate, not_comparable, single_feature, version)

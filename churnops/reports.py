@@ -117,7 +117,7 @@ def run_summary(paths: dict[str, Path],  # from `summary_paths`
     if metrics:
         summary["model"] = {k: metrics.get(k) for k in ("roc_auc", "pr_auc", "baseline_roc_auc", "baseline_pr_auc",
                                                          "baseline_feature", "beats_baseline", "n", "run_id", "base_rate",
-                                                         "single_feature")}
+                                                         "single_feature", "calibration_error")}
     if decision:
         summary["gate"] = {"promoted": bool(decision["promoted"]), "reason": decision.get("reason", ""),
                            "version": decision.get("version"), "champion": decision.get("champion")}
@@ -166,7 +166,9 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"WARNING: {warning}")
     if (model := summary["model"]):
         lines.append(f"Model: ROC AUC {model['roc_auc']:.3f} (baseline {model['baseline_roc_auc']:.3f}), PR AUC "
-                     f"{model['pr_auc']:.3f} (baseline {model['baseline_pr_auc']:.3f}, {model['baseline_feature']} alone)")
+                     f"{model['pr_auc']:.3f} (baseline {model['baseline_pr_auc']:.3f}, {model['baseline_feature']} alone)"
+                     + (f", calibration error {model['calibration_error']:.3f}" if model.get("calibration_error") is not None
+                        else ""))
         if model.get("single_feature"):
             lines.append(f"Model: {single_feature_sentence(model)}")
     if (gate := summary["gate"]):
@@ -261,6 +263,8 @@ def landing_page(summary: dict[str, Any],   # from `run_summary`
             f"{_number(model['baseline_roc_auc'], 'baseline_roc_auc')}</p>"
             f"<p>PR AUC {_number(model['pr_auc'], 'pr_auc')} vs baseline {_number(model['baseline_pr_auc'], 'baseline_pr_auc')}</p>"
             f"<p>{'beats' if model['beats_baseline'] else 'does NOT beat'} the baseline on {model['n']:,} holdout rows</p>"
+            + (f"<p>calibration error {_number(model['calibration_error'], 'calibration_error', 3)} (mean |predicted - "
+               "observed| per risk bin; the reliability curve is below)</p>" if model.get("calibration_error") is not None else "")
             + (f"<p data-metric='single_feature'><b>{html.escape(single_feature_sentence(model))}</b></p>"
                if model.get("single_feature") else ""),
             "card-model"))

@@ -24,8 +24,9 @@ from .model import log_model, model_inputs, predict
 
 # %% auto #0
 __all__ = ['CANDIDATES', 'SINGLE_FEATURE', 'SMALL_MONOTONE', 'SMALL_MONOTONE_FEATURES', 'SMALL_MONOTONE_HYPERPARAMETERS',
-           'NO_EXPECTATIONS', 'time_split', 'recent_window', 'make_model', 'validation_folds', 'model_columns',
-           'single_feature_of', 'fit_candidates', 'flatten', 'run_name', 'log_training_run']
+           'CALIBRATIONS', 'NO_EXPECTATIONS', 'time_split', 'recent_window', 'make_model', 'choose_calibration',
+           'calibrate', 'validation_folds', 'model_columns', 'single_feature_of', 'fit_candidates', 'flatten',
+           'run_name', 'log_training_run']
 
 # %% ../nbs_lib/04_train.ipynb #7703b75c
 def time_split(labelled: pd.DataFrame,  # labelled snapshots (customer_id, as_of_date, features, churned)
@@ -92,6 +93,61 @@ def make_model(kind: str,                    # one of CANDIDATES, SINGLE_FEATURE
         raise ValueError(f"unknown candidate {kind!r}; choose from {CANDIDATES}")
     return Pipeline([("prep", prep), ("model", estimator)])
 
+# %% ../nbs_lib/04_train.ipynb #bf2af2fb
+CALIBRATIONS = ("auto", "none", "platt")  # train.calibration: auto decides on the validation scores
+
+def _platt(log_odds: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    "(slope, intercept) of a logistic fit of the labels on the log-odds (no penalty)."
+    fit = LogisticRegression(C=1e6, max_iter=1_000).fit(log_odds.reshape(-1, 1), labels)
+    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+
+def choose_calibration(log_odds: np.ndarray,  # the selected candidate's validation log-odds (fold models)
+                       labels: np.ndarray,    # their 0/1 labels
+                       method: str = "auto",  # auto | none | platt (`train.calibration`)
+                       seed: int = 0,
+                       ) -> dict[str, Any]:
+    """The calibration record: method, slope and intercept (Platt), and the cross-validated validation log loss with
+    and without it. `auto` keeps Platt scaling when it lowers that log loss and its slope is positive."""
+    from sklearn.metrics import log_loss
+    from sklearn.model_selection import StratifiedKFold
+    if method not in CALIBRATIONS:
+        raise ValueError(f"train.calibration must be one of {CALIBRATIONS}, got {method!r}")
+    record: dict[str, Any] = {"method": "none", "slope": 1.0, "intercept": 0.0, "validation_rows": int(len(labels))}
+    if method == "none" or len(np.unique(labels)) < 2 or min(np.bincount(labels.astype(int))) < 5:
+        return record
+    before, after = [], []
+    for fit_rows, held in StratifiedKFold(5, shuffle=True, random_state=seed).split(log_odds, labels):
+        slope, intercept = _platt(log_odds[fit_rows], labels[fit_rows])
+        before.append(log_loss(labels[held], _sigmoid(log_odds[held]), labels=[0, 1]))
+        after.append(log_loss(labels[held], _sigmoid(slope * log_odds[held] + intercept), labels=[0, 1]))
+    slope, intercept = _platt(log_odds, labels)
+    record.update(validation_log_loss=float(np.mean(before)), calibrated_log_loss=float(np.mean(after)))
+    if slope > 0 and (method == "platt" or np.mean(after) < np.mean(before)):
+        record.update(method="platt", slope=slope, intercept=intercept)
+    return record
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+def calibrate(model: Pipeline,                # a fitted candidate pipeline (logistic regression or gradient boosting)
+              calibration: dict[str, Any],    # `choose_calibration`'s record
+              ) -> Pipeline:
+    "The model with its log-odds mapped to `slope * log_odds + intercept`, in its own parameters (no new step)."
+    slope, intercept = calibration["slope"], calibration["intercept"]
+    if calibration["method"] == "none":
+        return model
+    estimator = model[-1]
+    if isinstance(estimator, LogisticRegression):
+        estimator.coef_ = estimator.coef_ * slope
+        estimator.intercept_ = estimator.intercept_ * slope + intercept
+    elif isinstance(estimator, HistGradientBoostingClassifier):
+        for (predictor,) in estimator._predictors:  # raw = baseline + the sum of every tree's leaf
+            predictor.nodes["value"] *= slope
+        estimator._baseline_prediction = estimator._baseline_prediction * slope + intercept
+    else:
+        raise TypeError(f"{type(estimator).__name__}: no way to fold a calibration into it")
+    return model
+
 # %% ../nbs_lib/04_train.ipynb #1b5f15db
 def validation_folds(train: pd.DataFrame, params: dict[str, Any]) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
     "Where candidates are compared: the gapped time split at the end of the window; 5 stratified folds for a single-date table; forward in time on held-out customers when the window is too short."
@@ -134,8 +190,10 @@ def single_feature_of(candidate: str) -> str | None:
 def fit_candidates(train: pd.DataFrame,       # training snapshots
                    params: dict[str, Any],    # the `train` block of params.yaml
                    expectations: dict[str, Any] | None = None,  # the `expectations` block (directions, max_against, tolerance)
-                   ) -> tuple[Pipeline, pd.DataFrame]:
-    "Fit every candidate, pick the best by validation PR AUC among those that keep the expectations, refit it on all of `train`."
+                   ) -> tuple[Pipeline, pd.DataFrame, dict[str, Any]]:
+    """Fit every candidate, pick the best by validation PR AUC among those that keep the expectations, refit it on all of
+    `train`, and calibrate it (`choose_calibration` on its validation scores, `calibrate` folded into the model).
+    Returns the model, the leaderboard and the calibration record."""
     expectations = expectations or NO_EXPECTATIONS
     numeric, categorical, unused = model_columns(train)
     if unused:
@@ -153,13 +211,16 @@ def fit_candidates(train: pd.DataFrame,       # training snapshots
         specs[f"{SMALL_MONOTONE}: {len(strongest)} features"] = (
             SMALL_MONOTONE, [c for c, _, _ in strongest], [], {}, {c: monotonic.get(c, sign) for c, sign, _ in strongest})
     impute = bool(train[numeric].isna().any().any())  # e.g. a snapshot table with blank numeric cells
-    rows = []
+    rows, validation_scores = [], {}  # candidate -> (log-odds, labels) on the validation folds
     for name, (kind, num, cat, hyperparameters, directions) in specs.items():
         scores, broken = [], {}  # feature -> the first fold's sentence about it
         for fit_part, valid_part in folds:
             model = make_model(kind, num, cat, hyperparameters, params["seed"], directions, impute)
             model.fit(fit_part[num + cat], fit_part[LABEL_COLUMN])
             scores.append(ranking_metrics(valid_part[LABEL_COLUMN], predict(model, valid_part)))
+            log_odds, labels = validation_scores.get(name, ([], []))
+            validation_scores[name] = ([*log_odds, model.decision_function(valid_part[num + cat])],
+                                       [*labels, valid_part[LABEL_COLUMN].to_numpy()])
             checks = check_expectations(model, valid_part, expectations["directions"], expectations["max_against"],
                                         expectations["tolerance"])
             for check, sentence in zip([c for c in checks if not c["passed"]], describe_failures(checks)):
@@ -173,7 +234,9 @@ def fit_candidates(train: pd.DataFrame,       # training snapshots
     kind, num, cat, hyperparameters, directions = specs[best]
     model = make_model(kind, num, cat, hyperparameters, params["seed"], directions, impute)
     model.fit(train[num + cat], train[LABEL_COLUMN])
-    return model, leaderboard
+    log_odds, labels = (np.concatenate(parts) for parts in validation_scores[best])
+    calibration = choose_calibration(log_odds, labels, params.get("calibration", "auto"), params["seed"])
+    return calibrate(model, calibration), leaderboard, calibration
 
 # %% ../nbs_lib/04_train.ipynb #cd08f814
 def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -203,6 +266,7 @@ def log_training_run(model: Pipeline,
                      leaderboard: pd.DataFrame,      # `fit_candidates`' validation results
                      tags: dict[str, str],           # data fingerprint, git commit, ...
                      tracking_uri: str, experiment: str,
+                     calibration: dict[str, Any] | None = None,  # `choose_calibration`'s record
                      ) -> dict[str, str]:
     "Log one training run (child runs per candidate) with its model; returns the run id, name and model URI."
     import mlflow
@@ -218,7 +282,10 @@ def log_training_run(model: Pipeline,
                                                  digest=tags.get("data_fingerprint", "")[:36] or None),
                          context="training")
         mlflow.log_metrics({f"validation_{k}": float(selected[k]) for k in metric_names})
-        mlflow.set_tags({**tags, "selected_candidate": selected.candidate})
+        mlflow.set_tags({**tags, "selected_candidate": selected.candidate,
+                         "calibration": (calibration or {}).get("method", "none")})
+        if calibration:
+            mlflow.log_metrics({f"calibration_{k}": float(v) for k, v in calibration.items() if k != "method"})
         for row in leaderboard.itertuples(index=False):
             with mlflow.start_run(run_name=row.candidate, nested=True):
                 mlflow.log_params(flatten(params.get("train", {}).get("candidates", {}).get(row.candidate) or {}))

@@ -36,7 +36,7 @@ model = load_model(upstream["train"]["model"])
 train_set = pd.read_parquet(upstream["train"]["train_set"])
 test_set = pd.read_parquet(upstream["train"]["test_set"])
 probability = predict(model, test_set)
-metrics = classification_metrics(test_set.churned, probability)
+metrics = classification_metrics(test_set.churned, probability, evaluate["calibration_bins"])
 column, baseline = single_feature_baseline(train_set, test_set, split_columns(train_set)[0])
 pd.DataFrame({"model": metrics, f"baseline ({column})": baseline})
 

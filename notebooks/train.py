@@ -27,11 +27,15 @@ print(f"train {len(train_set):,} rows (to {train_set.as_of_date.max():%Y-%m-%d})
       f"test {len(test_set):,} rows (from {test_set.as_of_date.min():%Y-%m-%d})")
 
 # %%
-model, leaderboard = fit_candidates(train_set, train, expectations)
+model, leaderboard, calibration = fit_candidates(train_set, train, expectations)
 selected = leaderboard[leaderboard.selected].iloc[0]
 single_feature = single_feature_of(selected.candidate)
 if single_feature:
     print(f"No model beats the single feature {single_feature} on validation: it is the selected model")
+print(f"calibration: {calibration['method']}" + (
+    f" (slope {calibration['slope']:.3f}, intercept {calibration['intercept']:+.3f}; validation log loss "
+    f"{calibration['validation_log_loss']:.4f} -> {calibration['calibrated_log_loss']:.4f})"
+    if "calibrated_log_loss" in calibration else ""))
 if selected.expectations_failed:
     print(f"Every candidate breaks a declared expectation; the best breaks: {selected.expectations_failed}")
 leaderboard
@@ -44,7 +48,7 @@ run = log_training_run(
     model, train_set, leaderboard=leaderboard,
     params={"train": train, "expectations": expectations, "features": features, "ingest": ingest},
     tags={"data_fingerprint": file_sha256(product["train_set"]), "git_commit": git_commit() or "unknown"},
-    tracking_uri=mlflow_tracking_uri(mlflow["tracking_uri"]), experiment=mlflow["experiment"])
+    tracking_uri=mlflow_tracking_uri(mlflow["tracking_uri"]), experiment=mlflow["experiment"], calibration=calibration)
 write_json({**run, "leaderboard": leaderboard.to_dict(orient="records"), "selected_candidate": selected.candidate,
-            "single_feature": single_feature}, product["summary"])
+            "single_feature": single_feature, "calibration": calibration}, product["summary"])
 run

@@ -121,7 +121,7 @@ def write_event_log(case: dict, path) -> dict:
 def train_and_gate(labelled: pd.DataFrame, folder) -> tuple[bool, str]:
     "Train with a small budget, save and load the model artefact, and let the gate decide (no champion yet)."
     train, test = time_split(labelled, TRAIN["test_snapshots"], TRAIN["gap_days"], TRAIN["seed"])
-    model, leaderboard = fit_candidates(train, TRAIN)
+    model, leaderboard, _ = fit_candidates(train, TRAIN)
     assert leaderboard.selected.sum() == 1
     save_model(model, folder / "model")
     predictor = Predictor(load_model(folder / "model"), probe=test)

@@ -1,14 +1,15 @@
 """Every candidate pipeline, for every mix of column kinds a user's table brings, saves and loads through the model
 artefact (skops, trusted types only) and scores the same after loading (issue 37.1: a linear candidate with
 blank numeric cells could not be saved), and explains each of its scores exactly: the inputs' contributions and the
-bias add up to the model's log-odds, for every candidate kind (issue 40.1)."""
+bias add up to the model's log-odds, for every candidate kind (issue 40.1); calibrated models (Platt scaling folded into
+their parameters, issue 40.2) included."""
 import numpy as np
 import pandas as pd
 import pytest
 
 from churnops.contract import LABEL_COLUMN
 from churnops.model import Predictor, load_model, save_model
-from churnops.train import CANDIDATES, SINGLE_FEATURE, SMALL_MONOTONE, make_model, model_columns
+from churnops.train import CANDIDATES, SINGLE_FEATURE, SMALL_MONOTONE, calibrate, make_model, model_columns
 
 N = 240
 
@@ -56,6 +57,9 @@ def test_every_candidate_saves_and_loads_for_every_mix_of_column_kinds(kind, mix
     model = make_model(kind, numeric, categorical, {"max_iter": 20} if kind == "hist_gradient_boosting" else {},
                        monotonic=dict.fromkeys(numeric, 1) if kind == SMALL_MONOTONE else None,
                        impute=impute).fit(table[numeric + categorical], table[LABEL_COLUMN])
+    uncalibrated = model.decision_function(table[numeric + categorical])
+    calibrate(model, {"method": "platt", "slope": 0.7, "intercept": 0.3})  # folded into the model's own parameters
+    np.testing.assert_allclose(model.decision_function(table[numeric + categorical]), 0.7 * uncalibrated + 0.3, atol=1e-9)
     save_model(model, tmp_path / "model")
     loaded = load_model(tmp_path / "model")
     before = model.predict_proba(table[numeric + categorical])[:, 1]

@@ -16,7 +16,7 @@ def trained(repo):
     customers, events = generate_churn_data(n_customers=2_000, n_days=150, seed=5)
     labelled, _ = split_labelled(build_features(customers, events, params["features"], params["schema"]))
     train, test = time_split(labelled, params["train"]["test_snapshots"], params["train"]["gap_days"])
-    model, _ = fit_candidates(train, params["train"], params["expectations"])
+    model, _, _ = fit_candidates(train, params["train"], params["expectations"])
     return model, test, params["expectations"]
 
 
@@ -61,7 +61,7 @@ def test_the_v2_predecessor_size_gets_a_first_champion(repo):
     customers, events = generate_churn_data(n_customers=2_000, n_days=120, seed=42)
     labelled, _ = split_labelled(build_features(customers, events, params["features"], params["schema"]))
     train, test = time_split(labelled, params["train"]["test_snapshots"], params["train"]["gap_days"])
-    model, leaderboard = fit_candidates(train, params["train"], params["expectations"])
+    model, leaderboard, _ = fit_candidates(train, params["train"], params["expectations"])
     failures, _ = behaviour_checks(model, test, params["expectations"])
     assert failures == [], leaderboard.to_string()
     column, sign = best_single_feature(train, split_columns(train)[0])

@@ -49,6 +49,10 @@ def test_gate_aliases_rollback_and_export(store, tmp_path):
     good, good_metrics, v1 = train_and_register(store, data, {"C": 1.0})
     promoted, _ = registry.promotion_decision(good_metrics, None, baseline, [], gate)
     assert promoted
+    # the same model with probabilities that do not mean what they say is refused, however well it ranks (issue 40.2)
+    miscalibrated = {**good_metrics, "calibration_error": 0.08}
+    promoted, reason = registry.promotion_decision(miscalibrated, None, baseline, [], {**gate, "max_calibration_error": 0.05})
+    assert not promoted and "calibration error 0.0800 > register.gate.max_calibration_error 0.05" in reason
     registry.promote(store, "m", v1, "first")
     assert registry.alias_version(store, "m", "champion") == v1
 

@@ -29,7 +29,30 @@ def test_snapshot_table_path_trains_without_identifier_columns(tmp_path):
     assert len(scoring) == n
     train, test = time_split(labelled, PARAMS["test_snapshots"], PARAMS["gap_days"], seed=0)
     assert abs(train.churned.mean() - test.churned.mean()) < 0.02, "stratified split"
-    model, leaderboard = fit_candidates(train, {**PARAMS, "validation_snapshots": 1})
+    model, leaderboard, _ = fit_candidates(train, {**PARAMS, "validation_snapshots": 1})
     assert set(model_inputs(model)) == {"Age", "NumOfProducts", "Geography"}
     auc = ranking_metrics(test.churned, predict(model, test))["roc_auc"]
     assert auc > 0.7
+
+
+def test_calibration_fixes_probabilities_that_do_not_mean_what_they_say():
+    """A strongly regularised linear model squeezes its probabilities towards the base rate; Platt scaling chosen on the
+    validation scores and folded into the model brings the holdout calibration error down without changing the ranking
+    (issue 40.2). With calibration off the same model stays as it was."""
+    from churnops.evaluate import calibration_error
+
+    rng = np.random.default_rng(3)
+    n = 6_000
+    x = rng.normal(size=(n, 3))
+    churned = (rng.random(n) < 1 / (1 + np.exp(-(-1.5 + 2.0 * x[:, 0] - 1.5 * x[:, 1])))).astype(int)
+    table = pd.DataFrame({"customer_id": np.arange(n), "as_of_date": pd.Timestamp("2025-01-01"),
+                          "usage": x[:, 0], "tenure": x[:, 1], "noise": x[:, 2], "churned": churned})
+    train, test = table.iloc[:4_000], table.iloc[4_000:]
+    squeezed = {**PARAMS, "candidates": {"logistic_regression": {"C": 0.0005}}}
+    raw, _, kept = fit_candidates(train, {**squeezed, "calibration": "none"})
+    calibrated, _, record = fit_candidates(train, {**squeezed, "calibration": "auto"})
+    assert kept["method"] == "none" and record["method"] == "platt" and record["slope"] > 1.5, record
+    assert record["calibrated_log_loss"] < record["validation_log_loss"]
+    before, after = predict(raw, test), predict(calibrated, test)
+    assert calibration_error(test.churned, before) > 0.05 > calibration_error(test.churned, after)
+    assert (np.argsort(before, kind="stable") == np.argsort(after, kind="stable")).all(), "the ranking is unchanged"
