@@ -24,9 +24,9 @@ from .model import log_model, model_inputs, predict
 
 # %% auto #0
 __all__ = ['CANDIDATES', 'SINGLE_FEATURE', 'SMALL_MONOTONE', 'SMALL_MONOTONE_FEATURES', 'SMALL_MONOTONE_HYPERPARAMETERS',
-           'CALIBRATIONS', 'NO_EXPECTATIONS', 'time_split', 'recent_window', 'make_model', 'choose_calibration',
-           'calibrate', 'validation_folds', 'model_columns', 'single_feature_of', 'fit_candidates', 'flatten',
-           'run_name', 'log_training_run']
+           'CALIBRATIONS', 'NO_EXPECTATIONS', 'time_split', 'recent_window', 'make_model', 'out_of_fold_log_odds',
+           'choose_calibration', 'calibrate', 'validation_folds', 'model_columns', 'single_feature_of',
+           'fit_candidates', 'flatten', 'run_name', 'log_training_run']
 
 # %% ../nbs_lib/04_train.ipynb #7703b75c
 def time_split(labelled: pd.DataFrame,  # labelled snapshots (customer_id, as_of_date, features, churned)
@@ -94,26 +94,46 @@ def make_model(kind: str,                    # one of CANDIDATES, SINGLE_FEATURE
     return Pipeline([("prep", prep), ("model", estimator)])
 
 # %% ../nbs_lib/04_train.ipynb #bf2af2fb
-CALIBRATIONS = ("auto", "none", "platt")  # train.calibration: auto decides on the validation scores
+CALIBRATIONS = ("auto", "none", "platt")  # train.calibration: auto decides on the out-of-fold scores
 
 def _platt(log_odds: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     "(slope, intercept) of a logistic fit of the labels on the log-odds (no penalty)."
     fit = LogisticRegression(C=1e6, max_iter=1_000).fit(log_odds.reshape(-1, 1), labels)
     return float(fit.coef_[0, 0]), float(fit.intercept_[0])
 
-def choose_calibration(log_odds: np.ndarray,  # the selected candidate's validation log-odds (fold models)
+def out_of_fold_log_odds(train: pd.DataFrame,  # training snapshots
+                         spec: tuple,           # the selected candidate: (kind, numeric, categorical, hyperparameters, directions)
+                         seed: int, impute: bool,
+                         folds: int = 3,
+                         ) -> np.ndarray | None:
+    """Each training row's log-odds from the selected candidate fitted without that row's customer (3 folds grouped by
+    customer: a customer's snapshots never sit on both sides); None when there are too few customers."""
+    from sklearn.model_selection import GroupKFold
+    kind, num, cat, hyperparameters, directions = spec
+    if train.customer_id.nunique() < folds * 10:
+        return None
+    log_odds = np.zeros(len(train))
+    for fit_rows, held in GroupKFold(folds).split(train, groups=train.customer_id):
+        part = train.iloc[fit_rows]
+        if part[LABEL_COLUMN].nunique() < 2:
+            return None
+        model = make_model(kind, num, cat, hyperparameters, seed, directions, impute).fit(part[num + cat], part[LABEL_COLUMN])
+        log_odds[held] = model.decision_function(train.iloc[held][num + cat])
+    return log_odds
+
+def choose_calibration(log_odds: np.ndarray | None,  # the selected candidate's out-of-fold log-odds (None: none to learn from)
                        labels: np.ndarray,    # their 0/1 labels
                        method: str = "auto",  # auto | none | platt (`train.calibration`)
                        seed: int = 0,
                        ) -> dict[str, Any]:
-    """The calibration record: method, slope and intercept (Platt), and the cross-validated validation log loss with
+    """The calibration record: method, slope and intercept (Platt), and the cross-validated log loss of the out-of-fold scores with
     and without it. `auto` keeps Platt scaling when it lowers that log loss and its slope is positive."""
     from sklearn.metrics import log_loss
     from sklearn.model_selection import StratifiedKFold
     if method not in CALIBRATIONS:
         raise ValueError(f"train.calibration must be one of {CALIBRATIONS}, got {method!r}")
     record: dict[str, Any] = {"method": "none", "slope": 1.0, "intercept": 0.0, "validation_rows": int(len(labels))}
-    if method == "none" or len(np.unique(labels)) < 2 or min(np.bincount(labels.astype(int))) < 5:
+    if method == "none" or log_odds is None or len(np.unique(labels)) < 2 or min(np.bincount(labels.astype(int))) < 5:
         return record
     before, after = [], []
     for fit_rows, held in StratifiedKFold(5, shuffle=True, random_state=seed).split(log_odds, labels):
@@ -121,7 +141,7 @@ def choose_calibration(log_odds: np.ndarray,  # the selected candidate's validat
         before.append(log_loss(labels[held], _sigmoid(log_odds[held]), labels=[0, 1]))
         after.append(log_loss(labels[held], _sigmoid(slope * log_odds[held] + intercept), labels=[0, 1]))
     slope, intercept = _platt(log_odds, labels)
-    record.update(validation_log_loss=float(np.mean(before)), calibrated_log_loss=float(np.mean(after)))
+    record.update(out_of_fold_log_loss=float(np.mean(before)), calibrated_log_loss=float(np.mean(after)))
     if slope > 0 and (method == "platt" or np.mean(after) < np.mean(before)):
         record.update(method="platt", slope=slope, intercept=intercept)
     return record
@@ -192,7 +212,7 @@ def fit_candidates(train: pd.DataFrame,       # training snapshots
                    expectations: dict[str, Any] | None = None,  # the `expectations` block (directions, max_against, tolerance)
                    ) -> tuple[Pipeline, pd.DataFrame, dict[str, Any]]:
     """Fit every candidate, pick the best by validation PR AUC among those that keep the expectations, refit it on all of
-    `train`, and calibrate it (`choose_calibration` on its validation scores, `calibrate` folded into the model).
+    `train`, and calibrate it (`choose_calibration` on its out-of-fold scores, `calibrate` folded into the model).
     Returns the model, the leaderboard and the calibration record."""
     expectations = expectations or NO_EXPECTATIONS
     numeric, categorical, unused = model_columns(train)
@@ -211,16 +231,13 @@ def fit_candidates(train: pd.DataFrame,       # training snapshots
         specs[f"{SMALL_MONOTONE}: {len(strongest)} features"] = (
             SMALL_MONOTONE, [c for c, _, _ in strongest], [], {}, {c: monotonic.get(c, sign) for c, sign, _ in strongest})
     impute = bool(train[numeric].isna().any().any())  # e.g. a snapshot table with blank numeric cells
-    rows, validation_scores = [], {}  # candidate -> (log-odds, labels) on the validation folds
+    rows = []
     for name, (kind, num, cat, hyperparameters, directions) in specs.items():
         scores, broken = [], {}  # feature -> the first fold's sentence about it
         for fit_part, valid_part in folds:
             model = make_model(kind, num, cat, hyperparameters, params["seed"], directions, impute)
             model.fit(fit_part[num + cat], fit_part[LABEL_COLUMN])
             scores.append(ranking_metrics(valid_part[LABEL_COLUMN], predict(model, valid_part)))
-            log_odds, labels = validation_scores.get(name, ([], []))
-            validation_scores[name] = ([*log_odds, model.decision_function(valid_part[num + cat])],
-                                       [*labels, valid_part[LABEL_COLUMN].to_numpy()])
             checks = check_expectations(model, valid_part, expectations["directions"], expectations["max_against"],
                                         expectations["tolerance"])
             for check, sentence in zip([c for c in checks if not c["passed"]], describe_failures(checks)):
@@ -234,8 +251,9 @@ def fit_candidates(train: pd.DataFrame,       # training snapshots
     kind, num, cat, hyperparameters, directions = specs[best]
     model = make_model(kind, num, cat, hyperparameters, params["seed"], directions, impute)
     model.fit(train[num + cat], train[LABEL_COLUMN])
-    log_odds, labels = (np.concatenate(parts) for parts in validation_scores[best])
-    calibration = choose_calibration(log_odds, labels, params.get("calibration", "auto"), params["seed"])
+    method = params.get("calibration", "auto")
+    log_odds = out_of_fold_log_odds(train, specs[best], params["seed"], impute) if method != "none" else None
+    calibration = choose_calibration(log_odds, train[LABEL_COLUMN].to_numpy(), method, params["seed"])
     return calibrate(model, calibration), leaderboard, calibration
 
 # %% ../nbs_lib/04_train.ipynb #cd08f814

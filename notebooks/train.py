@@ -33,8 +33,8 @@ single_feature = single_feature_of(selected.candidate)
 if single_feature:
     print(f"No model beats the single feature {single_feature} on validation: it is the selected model")
 print(f"calibration: {calibration['method']}" + (
-    f" (slope {calibration['slope']:.3f}, intercept {calibration['intercept']:+.3f}; validation log loss "
-    f"{calibration['validation_log_loss']:.4f} -> {calibration['calibrated_log_loss']:.4f})"
+    f" (slope {calibration['slope']:.3f}, intercept {calibration['intercept']:+.3f}; out-of-fold log loss "
+    f"{calibration['out_of_fold_log_loss']:.4f} -> {calibration['calibrated_log_loss']:.4f})"
     if "calibrated_log_loss" in calibration else ""))
 if selected.expectations_failed:
     print(f"Every candidate breaks a declared expectation; the best breaks: {selected.expectations_failed}")

@@ -52,7 +52,7 @@ def test_calibration_fixes_probabilities_that_do_not_mean_what_they_say():
     raw, _, kept = fit_candidates(train, {**squeezed, "calibration": "none"})
     calibrated, _, record = fit_candidates(train, {**squeezed, "calibration": "auto"})
     assert kept["method"] == "none" and record["method"] == "platt" and record["slope"] > 1.5, record
-    assert record["calibrated_log_loss"] < record["validation_log_loss"]
+    assert record["calibrated_log_loss"] < record["out_of_fold_log_loss"]
     before, after = predict(raw, test), predict(calibrated, test)
     assert calibration_error(test.churned, before) > 0.05 > calibration_error(test.churned, after)
     assert (np.argsort(before, kind="stable") == np.argsort(after, kind="stable")).all(), "the ranking is unchanged"
