@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 __all__ = ['OVERRIDE_FILE', 'Share', 'DriftTest', 'merge_overrides', 'Drift', 'Synthetic', 'ReadOptions', 'ConstantEventType',
            'EventLogMapping', 'EventLog', 'SnapshotMapping', 'SnapshotTable', 'Ingest', 'Schema', 'ColumnRule',
            'Learned', 'Validate', 'Features', 'Train', 'Campaign', 'Evaluate', 'Gate', 'DirectionOff', 'Expectations',
-           'Register', 'Mlflow', 'Monitor', 'Score', 'Serve', 'FeatureStore', 'Stream', 'Experiment', 'Params',
-           'ParamsError', 'check_params', 'load_params', 'with_mapped_columns', 'write_override']
+           'Register', 'Mlflow', 'Monitor', 'Contact', 'Score', 'Serve', 'FeatureStore', 'Stream', 'Experiment',
+           'Params', 'ParamsError', 'check_params', 'load_params', 'with_mapped_columns', 'write_override']
 
 # %% ../nbs_lib/00b_params.ipynb #fbbd4746
 OVERRIDE_FILE = "params.override.yaml"
@@ -202,10 +202,16 @@ class Monitor(_Block):
     cat_threshold: float = Field(gt=0)
     retrain_window_days: int = Field(gt=0)
 
+class Contact(_Block):
+    budget: int = Field(ge=0)                  # contacts per run at most
+    value_feature: str | None = None           # a feature of the customer's spend (None: evaluate.campaign's flat value)
+    value_multiplier: float = Field(1.0, gt=0)  # value of keeping a customer = value_feature x this
+
 class Score(_Block):
     risk_bands: int = Field(gt=0)
     band_labels: list[str]
     reasons: int = Field(3, ge=0, le=10)  # per customer: the inputs that push the risk up most (0: none, no cost)
+    contact: Contact
 
     @model_validator(mode="after")
     def _labels(self):

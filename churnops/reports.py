@@ -18,7 +18,7 @@ from traitlets import default
 # %% auto #0
 __all__ = ['SECTIONS', 'OFFLINE_TEMPLATE', 'PAGE_STYLE', 'LANDING_PAGE_MARK', 'index_html', 'OfflineHTMLExporter',
            'summary_paths', 'run_summary', 'label_rate_warning', 'single_feature_sentence', 'summary_lines',
-           'drift_figure', 'landing_page', 'LandingPageExporter']
+           'drift_figure', 'budget_figure', 'landing_page', 'LandingPageExporter']
 
 # %% ../nbs_lib/08_reports.ipynb #893172f8
 SECTIONS = {".html": "Executed notebooks and HTML reports", ".png": "Figures", ".json": "Metrics and results (JSON)"}
@@ -93,13 +93,15 @@ def summary_paths(upstream: dict[str, dict[str, str]] | None = None,  # the publ
 
     root = Path(pipeline_yaml).parent
     products = upstream or {name: stage_products(name, pipeline_yaml)
-                            for name in ("validate", "features", "evaluate", "register", "monitor")}
+                            for name in ("validate", "features", "evaluate", "register", "score", "monitor")}
     return {"metrics": root / products["evaluate"]["metrics"], "gain_plot": root / products["evaluate"]["gain_plot"],
             "calibration_plot": root / products["evaluate"]["calibration_plot"],
             "decision": root / products["register"]["decision"],
             "raw_data_validation": root / products["validate"]["results"],
             "features_validation": root / products["features"]["validation"],
             "drift": root / products["monitor"]["drift"],
+            "contact_summary": root / products["score"]["contact_summary"],
+            "budget_curve": root / products["score"]["budget_curve"],
             "raw_customers": root / products["features"]["customers"], "raw_events": root / products["features"]["events"],
             "retrain_decision": root / RETRAIN_DECISION, "retrain_history": root / RETRAIN_HISTORY}
 
@@ -113,7 +115,14 @@ def run_summary(paths: dict[str, Path],  # from `summary_paths`
     from churnops.config import file_sha256
 
     metrics, decision, drift = (_read_json(paths.get(k)) for k in ("metrics", "decision", "drift"))
-    summary: dict[str, Any] = {"model": None, "gate": None, "data_gates": {}, "drift": None, "retrain": None}
+    summary: dict[str, Any] = {"model": None, "gate": None, "data_gates": {}, "drift": None, "retrain": None,
+                               "contact": _read_json(paths.get("contact_summary")), "budget_curve": None}
+    if (curve := paths.get("budget_curve")) is not None and curve.exists():
+        import numpy as np
+        import pandas as pd
+        table = pd.read_csv(curve)
+        keep = np.unique(np.linspace(0, len(table) - 1, min(len(table), 200)).astype(int))
+        summary["budget_curve"] = table.iloc[keep][["contacts", "expected_net_value"]].to_dict(orient="list")
     if metrics:
         summary["model"] = {k: metrics.get(k) for k in ("roc_auc", "pr_auc", "baseline_roc_auc", "baseline_pr_auc",
                                                          "baseline_feature", "beats_baseline", "n", "run_id", "base_rate",
@@ -244,6 +253,29 @@ def drift_figure(summary: dict[str, Any]) -> bytes | None:
     fig.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
 
+def budget_figure(summary: dict[str, Any]) -> bytes | None:
+    "PNG: the expected net value of contacting the riskiest-by-value customers first, by number of contacts, with the budget."
+    from io import BytesIO
+
+    from matplotlib.figure import Figure
+
+    curve, contact = summary.get("budget_curve"), summary.get("contact")
+    if not curve or not contact or len(curve["contacts"]) < 2:
+        return None
+    fig = Figure(figsize=(9, 3.0), layout="constrained")
+    axes = fig.subplots()
+    axes.plot(curve["contacts"], curve["expected_net_value"], color="#2f6fb3")
+    axes.axvline(contact["budget"], color="#5b6477", linestyle="--", label=f"budget ({contact['budget']:,})")
+    axes.axvline(contact["best_budget"], color="#2e9d5b", linestyle=":", label=f"most value ({contact['best_budget']:,})")
+    axes.axhline(0, color="#999999", linewidth=0.8)
+    axes.set_xlabel("customers contacted, highest expected net value first")
+    axes.set_ylabel("expected net value")
+    axes.set_title("Budget curve: what each number of contacts is expected to earn", fontsize=10)
+    axes.legend(fontsize=8)
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
 def landing_page(summary: dict[str, Any],   # from `run_summary`
                  reports_dir: str | Path,   # the published reports (links are relative to it)
                  stage_order: list[str],    # for the order of the notebook links
@@ -294,6 +326,21 @@ def landing_page(summary: dict[str, Any],   # from `run_summary`
             f"{'retraining indicated' if drift['retrain'] else 'no retraining needed'}</p>"
             f"<p>{drift['reference_as_of']} (training) → {drift['current_as_of']} (scoring), champion "
             f"{html.escape(str(drift['champion']))}</p><p>top drifted: {top}</p>", "card-drift"))
+    if (contact := summary.get("contact")):
+        rows = "".join(
+            f"<tr><td>{r['rank']}</td><td>{html.escape(str(r['customer_id']))}</td><td>{r['churn_probability']:.2f}</td>"
+            f"<td>{r['expected_net_value']:,.0f}</td><td>{html.escape(str(r.get('reason_1') or ''))}"
+            f"{' = ' + html.escape(str(r['reason_1_value'])) if r.get('reason_1_value') else ''}</td></tr>"
+            for r in contact["top"][:5])
+        cards.append(_card("Contact list", "ok" if contact["contacts"] else "warn",
+            f"<p class='big'><span data-metric='contacts'>{contact['contacts']:,}</span> "
+            f"<span class='vs'>to call (budget {contact['budget']:,})</span></p>"
+            f"<p>expected saved value <b data-metric='expected_saved_value'>{contact['expected_saved_value']:,.0f}</b>, "
+            f"net of offers {contact['expected_net_value']:,.0f}; the most it could earn: "
+            f"{contact['best_expected_net_value']:,.0f} at {contact['best_budget']:,} contacts</p>"
+            f"<p class='vs'>value: {html.escape(contact['value'])}</p>"
+            + (f"<table class='top'><tr><th>#</th><th>customer</th><th>risk</th><th>net value</th><th>top reason</th></tr>"
+               f"{rows}</table>" if rows else ""), "card-contact"))
     retrain = summary["retrain"]
     cards.append(_card("Last retrain decision", "ok" if retrain is None or retrain["action"] != "retrained_and_rejected" else "warn",
         (f"<p class='big' data-metric='action'>{html.escape(retrain['action'].replace('_', ' '))}</p>"
@@ -302,6 +349,8 @@ def landing_page(summary: dict[str, Any],   # from `run_summary`
         "card-retrain"))
     fingerprint = ", ".join(f"{name} {digest}" for name, digest in summary["data_fingerprint"].items()) or "no published data"
     figures = [_png(Path(path).read_bytes(), caption, caption) for caption, path in plots.items() if Path(path).exists()]
+    if (budget_png := budget_figure(summary)) is not None:
+        figures.append(_png(budget_png, "budget curve", "Budget curve: expected net value by number of contacts", wide=True))
     if (drift_png := drift_figure(summary)) is not None:
         figures.append(_png(drift_png, "drift", "Drift: share of features drifted per monitoring run, most drifted features",
                             wide=True))

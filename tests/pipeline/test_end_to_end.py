@@ -52,6 +52,32 @@ def test_every_score_carries_the_champions_reasons(clone):
         assert [(r["feature"], r["contribution"]) for r in reasons_of(row)] == [(r["feature"], r["contribution"]) for r in why]
 
 
+def test_the_contact_list_ranks_by_expected_net_value_within_the_budget(clone):
+    "score.contact: the customers worth an offer, best first, at most the budget, with their reasons (issue 40.3)."
+    from churnops.params import load_params
+
+    params = load_params(clone / "params.yaml")
+    contact, campaign = params["score"]["contact"], params["evaluate"]["campaign"]
+    scores = pd.read_parquet(clone / "data" / "predictions" / "scores.parquet").set_index("customer_id")
+    snapshot = pd.read_parquet(clone / "data" / "features" / "scoring.parquet").set_index("customer_id")
+    value = snapshot[contact["value_feature"]] * contact["value_multiplier"]  # recomputed here, not read back
+    net = (scores.churn_probability * campaign["offer_success_rate"] * value.reindex(scores.index)
+           - campaign["offer_cost"]).sort_values(ascending=False, kind="stable")
+    worth = net[net > 0]
+    chosen = pd.read_csv(clone / "data" / "predictions" / "contact_list.csv")
+    assert len(chosen) == min(contact["budget"], len(worth)) > 0
+    assert chosen.customer_id.tolist() == worth.index[: len(chosen)].tolist()
+    assert (chosen["rank"] == range(1, len(chosen) + 1)).all()
+    assert chosen.expected_net_value.to_numpy() == pytest.approx(worth.to_numpy()[: len(chosen)])
+    assert chosen.reason_1.tolist() == scores.loc[chosen.customer_id, "reason_1"].tolist()  # each customer's own reasons
+    summary = json.loads((clone / "reports" / "contact" / "summary.json").read_text())
+    assert summary["contacts"] == len(chosen) and summary["expected_saved_value"] == pytest.approx(
+        chosen.expected_saved_value.sum())
+    assert summary["best_expected_net_value"] == pytest.approx(worth.sum()) and summary["best_budget"] == len(worth)
+    page = (clone / "reports" / "index.html").read_text()
+    assert "id='card-contact'" in page and f"<span data-metric='contacts'>{len(chosen):,}</span>" in page
+
+
 def test_second_repro_does_nothing(clone):
     code, output = dvc_repro(clone)
     assert code == 0 and ran(output) == [], output[-2000:]
