@@ -13,7 +13,7 @@ from tests.conftest import REPO, free_port
 from tests.reports.test_browser import assert_offline_and_clean, browser, visit  # noqa: F401 (the browser fixture)
 
 MKDOCS = str(Path(sys.executable).parent / "mkdocs")
-TOPICS = {"index.html", "setup.html", "pipeline.html", "your-data.html", "serving.html", "feature-store.html",
+TOPICS = {"index.html", "setup.html", "pipeline.html", "decisions.html", "your-data.html", "serving.html", "feature-store.html",
           "streaming.html", "experiments.html", "deployment.html", "production.html", "benchmarks.html"}
 
 
