@@ -98,8 +98,14 @@ def test_landing_page_shows_the_runs_numbers_plots_and_links(pipeline_run, brows
     assert card.locator("[data-metric=drift_share]").inner_text() == f"{drift['drift_share']:.2f}"
     assert card.locator("[data-metric=drift_share_threshold]").inner_text() == f"{drift['drift_share_threshold']:.2f}"
     assert page.locator("#card-retrain").is_visible()
+    assert model.locator("[data-metric=calibration_error]").inner_text() == f"{metrics['calibration_error']:.3f}"
+    contact = result(pipeline_run, "contact/summary.json")
+    card = page.locator("#card-contact")
+    assert card.locator("[data-metric=contacts]").inner_text() == f"{contact['contacts']:,}"
+    assert card.locator("[data-metric=expected_saved_value]").inner_text() == f"{contact['expected_saved_value']:,.0f}"
+    assert card.locator("table.top tr").count() == 1 + min(5, contact["contacts"])  # header + the top of the list
     images = page.locator("img")
-    assert images.count() == 3  # gain, calibration, drift
+    assert images.count() == 4  # gain, calibration, budget curve, drift
     for i in range(images.count()):
         assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 300"), f"plot {i} did not render"
     text = page.locator("body").inner_text()
