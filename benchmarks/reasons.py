@@ -56,9 +56,10 @@ def main() -> None:
         model.fit(labelled[numeric + categorical], labelled.churned)
         predictor = Predictor(model, probe=labelled)
         assert predictor.fast, predictor.fallback_reason
-        doors = {"score stage": (lambda: score_snapshot(predictor, batch, "v"),
-                                 lambda: score_snapshot(predictor, batch, "v", reasons=top)),
-                 "API (dict rows)": (lambda: predictor.predict_rows(rows), lambda: predictor.explain_rows(rows, top))}
+        doors = {"score stage": (lambda p=predictor: score_snapshot(p, batch, "v"),
+                                 lambda p=predictor: score_snapshot(p, batch, "v", reasons=top)),
+                 "API (dict rows)": (lambda p=predictor: p.predict_rows(rows),
+                                     lambda p=predictor: p.explain_rows(rows, top))}
         for door, (plain, explained) in doors.items():
             without, with_reasons = best_of(plain), best_of(explained)
             print(f"{kind:<24} {door:<16} {without * 1e3:>8.2f}ms {with_reasons * 1e3:>8.2f}ms "
