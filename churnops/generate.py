@@ -50,6 +50,31 @@ def _campaign_offers(campaign: dict[str, Any] | None, n: int, n_days: int, seed:
     accepted[contacted - 1] = draws[contacted - 1]
     return day, day + int(campaign.get("offer_days", 30)), accepted
 
+RESPONSES = ("uniform", "latent")  # campaign.response: every customer alike, or by their latent drivers
+
+def _latent_response(campaign: dict[str, Any] | None, n: int, seed: int, price_sensitivity: np.ndarray,
+                     payment_risk: np.ndarray, support_rate: np.ndarray,
+                     ) -> tuple[np.ndarray | None, np.ndarray, pd.DataFrame]:
+    """With `campaign.response: latent`, who accepts an offer and who a call annoys into leaving depends on the customer:
+    price-sensitive customers take a discount, those whose payments keep failing cannot be held by one, and customers
+    who keep calling support resent a sales call (`annoyance_rate` on average). Returns (accepted or None for the
+    uniform response, annoyed, each customer's acceptance and annoyance probability); draws on a stream of their own."""
+    response = (campaign or {}).get("response", "uniform")
+    if response not in RESPONSES:
+        raise ValueError(f"campaign.response must be one of {RESPONSES}, got {response!r}")
+    if not campaign or response == "uniform":
+        rate = float((campaign or {}).get("offer_success_rate", 0.0))
+        return None, np.zeros(n, dtype=bool), pd.DataFrame({"offer_acceptance": np.full(n, rate), "offer_annoyance": 0.0})
+    weight = price_sensitivity ** 2 * (1 - payment_risk) ** 8
+    acceptance = np.clip(campaign["offer_success_rate"] * weight / weight.mean(), 0, 0.95)
+    annoyance = np.clip(campaign.get("annoyance_rate", 0.05) * (support_rate / support_rate.mean()) ** 2, 0, 0.9)
+    contacted = np.zeros(n, dtype=bool)
+    contacted[np.asarray(campaign.get("contacted", []), dtype=np.int64) - 1] = True
+    draws = np.random.default_rng([seed, 3]).random((2, n))  # per customer, whoever is contacted
+    accepted = contacted & (draws[0] < acceptance)
+    annoyed = contacted & ~accepted & (draws[1] < annoyance)
+    return accepted, annoyed, pd.DataFrame({"offer_acceptance": acceptance, "offer_annoyance": annoyance})
+
 def _day_events(rng, customer_idx, day_start, event_type, amount=None, duration=None) -> dict[str, np.ndarray]:
     "Events of one type on one day: a random second of the day each."
     n = len(customer_idx)
@@ -81,6 +106,23 @@ def _tables(chunks: list[dict[str, np.ndarray]], start: np.datetime64, signup_da
     })
     return customers, events
 
+def _latent_drivers(rng: np.random.Generator, n: int, n_days: int, plan: np.ndarray, channel: np.ndarray) -> tuple[np.ndarray, ...]:
+    "The latent drivers of churn (never exported): engagement and its decline, price sensitivity, payment and support risk."
+    base_engagement = rng.gamma(2.0, 0.45, n) * np.array([1.0, 0.8, 1.2, 1.0])[channel]
+    declines = rng.random(n) < 0.35
+    decline_start = rng.integers(0, n_days, n)
+    decline_rate = np.where(declines, rng.uniform(0.01, 0.05, n), 0.0)
+    price_sensitivity = rng.beta(2, 5, n) * np.array([1.3, 1.0, 0.7])[plan]
+    payment_risk = rng.beta(1.2, 12, n)
+    support_rate = rng.gamma(1.5, 0.02, n)
+    bad_support_prob = rng.beta(2, 6, n)
+    return base_engagement, decline_start, decline_rate, price_sensitivity, payment_risk, support_rate, bad_support_prob
+
+def _until(chunks: list[dict[str, np.ndarray]], start: np.datetime64, last_day: np.ndarray) -> list[dict[str, np.ndarray]]:
+    "The event chunks without any customer's events after their `last_day`."
+    end = start + (last_day + 1).astype("timedelta64[D]")
+    return [{key: values[c["ts"] < end[c["customer_idx"]]] for key, values in c.items()} for c in chunks]
+
 def generate_churn_data(n_customers: int = 5_000,       # customers to simulate
                         n_days: int = 180,              # length of the event log in days
                         start_date: str = "2025-01-01", # first day of the event log
@@ -90,10 +132,12 @@ def generate_churn_data(n_customers: int = 5_000,       # customers to simulate
                         with_truth: bool = False,       # also return the latent truth (experiments need it)
                         ) -> tuple[pd.DataFrame, ...]:
     """Simulate `(customers, events)`: customer attributes at signup and a timestamped event log.
-    A `campaign` contacts customers on `day` with a retention offer: each accepts with `offer_success_rate`, and an
-    accepting customer does not leave for `offer_days` (default 30). The days before `day` are the same as without it.
+    A `campaign` contacts customers on `day` with a retention offer: each accepts with `offer_success_rate` (or, with
+    `response: latent`, with a probability of their own; some are annoyed into leaving), and an accepting customer
+    does not leave for `offer_days` (default 30). The days before `day` are the same as without it.
     `with_truth`: `(customers, events, truth)`, truth holding each customer's `left_day` (the simulated day they left,
-    -1 if they did not): a customer who went quiet is gone before the data can tell, and no offer reaches them."""
+    -1 if they did not; a customer who went quiet is gone before the data can tell, and no offer reaches them) and
+    their `offer_acceptance` and `offer_annoyance` probabilities."""
     if n_customers < 1 or n_days < 1:
         raise ValueError(f"n_customers and n_days must be positive, got {n_customers} and {n_days}")
     drift = _check_drift(drift, n_days)
@@ -109,15 +153,10 @@ def generate_churn_data(n_customers: int = 5_000,       # customers to simulate
     region = rng.integers(0, len(REGIONS), n)
     channel = rng.choice(len(CHANNELS), size=n, p=[0.4, 0.3, 0.2, 0.1])
 
-    # Latent drivers of churn: never exported.
-    base_engagement = rng.gamma(2.0, 0.45, n) * np.array([1.0, 0.8, 1.2, 1.0])[channel]
-    declines = rng.random(n) < 0.35
-    decline_start = rng.integers(0, n_days, n)
-    decline_rate = np.where(declines, rng.uniform(0.01, 0.05, n), 0.0)
-    price_sensitivity = rng.beta(2, 5, n) * np.array([1.3, 1.0, 0.7])[plan]
-    payment_risk = rng.beta(1.2, 12, n)
-    support_rate = rng.gamma(1.5, 0.02, n)
-    bad_support_prob = rng.beta(2, 6, n)
+    (base_engagement, decline_start, decline_rate, price_sensitivity, payment_risk, support_rate,
+     bad_support_prob) = _latent_drivers(rng, n, n_days, plan, channel)
+    latent_accepted, annoyed, response = _latent_response(campaign, n, seed, price_sensitivity, payment_risk, support_rate)
+    accepted = accepted if latent_accepted is None else latent_accepted
 
     def live_one_day(rng: np.random.Generator, active: np.ndarray, day: int, kept: np.ndarray,
                      state: tuple[np.ndarray, ...]) -> tuple[list[dict[str, np.ndarray]], np.ndarray, tuple[np.ndarray, ...]]:
@@ -192,12 +231,17 @@ def generate_churn_data(n_customers: int = 5_000,       # customers to simulate
         state = after
         gone |= leaving & ~saved
         leaving &= ~kept
+        if day == offer_start:  # a call that annoys: they leave the day they are contacted, in this world only
+            leaving |= annoyed & joined
+        leaving &= ~churned
         churned |= leaving
         left_day[leaving] = day
 
+    if annoyed.any():  # the annoyed live on in the world without the campaign: their later events are not this world's
+        chunks = _until(chunks, start, np.where(annoyed & (left_day == offer_start), offer_start, n_days))
     customers, events = _tables(chunks, start, signup_day, plan, region, channel)
     if with_truth:
-        return customers, events, pd.DataFrame({"customer_id": customers["customer_id"], "left_day": left_day})
+        return customers, events, pd.DataFrame({"customer_id": customers["customer_id"], "left_day": left_day, **response})
     return customers, events
 
 # %% ../nbs_lib/01_generate.ipynb #42fe8db5
