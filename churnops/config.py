@@ -20,7 +20,7 @@ import pandas as pd
 # %% auto #0
 __all__ = ['LOCK_BACKUP', 'atomic_path', 'write_parquet', 'write_json', 'publish_file', 'atomic_directory', 'die_with_parent',
            'WorkspaceBusy', 'workspace_lock', 'lock_file_problem', 'guard_lock_file', 'file_sha256', 'git_commit',
-           'mlflow_tracking_uri', 'follow_moved_store', 'free_port', 'free_ports']
+           'mlflow_tracking_uri', 'follow_moved_store', 'free_port', 'free_ports', 'serve_metrics']
 
 # %% ../nbs_lib/00_config.ipynb #6bf978f2
 @contextlib.contextmanager
@@ -256,3 +256,11 @@ def free_ports(n: int) -> list[int]:
         for s in sockets:
             s.bind(("127.0.0.1", 0))
         return [s.getsockname()[1] for s in sockets]
+
+def serve_metrics(registry: Any, host: str, port: int) -> Any:  # registry: a prometheus_client CollectorRegistry
+    "Serve `registry` as /metrics on `host:port` from a background thread; a port in use is named in the error."
+    from prometheus_client import start_http_server
+    try:
+        return start_http_server(port, host, registry)
+    except OSError as e:
+        raise RuntimeError(f"cannot serve /metrics on {host}:{port}: {e.strerror}") from e

@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from .config import serve_metrics
+
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MetricsFile', 'Metrics', 'serve_metrics', 'make_tracer', 'MetricsMiddleware']
+__all__ = ['log', 'MetricsFile', 'Metrics', 'make_tracer', 'MetricsMiddleware']
 
 # %% ../nbs_lib/12b_serve_metrics.ipynb #90a885de
 class MetricsFile:
@@ -88,14 +90,6 @@ class Metrics:
     def serve(self, host: str, port: int) -> Any:
         "Expose /metrics on `host:port` from a background thread (the API's event loop never serves a scrape)."
         return serve_metrics(self.registry, host, port)
-
-def serve_metrics(registry: Any, host: str, port: int) -> Any:  # registry: a prometheus_client CollectorRegistry
-    "Serve `registry` as /metrics on `host:port` from a background thread; a port in use is named in the error."
-    from prometheus_client import start_http_server
-    try:
-        return start_http_server(port, host, registry)
-    except OSError as e:
-        raise RuntimeError(f"cannot serve /metrics on {host}:{port}: {e.strerror}") from e
 
 def make_tracer(mode: str):
     "An OpenTelemetry tracer: a no-op one unless `mode` is console or otlp."

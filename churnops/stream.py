@@ -65,7 +65,7 @@ class StreamMetrics:
 
     def serve(self, host: str, port: int) -> Any:
         "Expose /metrics on a background thread."
-        from churnops.serve_metrics import serve_metrics
+        from churnops.config import serve_metrics
         return serve_metrics(self.registry, host, port)
 
 class InFlight:
