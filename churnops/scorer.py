@@ -269,6 +269,30 @@ class Scorer:
             Z[np.flatnonzero(known), columns[known]] = 1.0
         return Z
 
+    def design_columns(self, columns: dict[str, list[Any]],  # input name -> values (None: a gap)
+                       index: np.ndarray | None = None,     # the rows wanted (None: all)
+                       ) -> np.ndarray:
+        "The design matrix of inputs given as columns: `design` without row objects."
+        rows = len(next(iter(columns.values())))
+        values = np.array([columns[c] for c in self.numeric], dtype=float).reshape(len(self.numeric), rows).T
+        n = rows if index is None else len(index)
+        if index is not None:
+            values = values[index]
+        if self.fill is not None:
+            values = np.where(np.isnan(values), self.fill, values)
+        Z = np.zeros((n, self.width))
+        Z[:, :len(self.numeric)] = (values - self.mean) / self.scale
+        for column, known_at in self.onehot_index.items():
+            given = columns[column] if index is None else [columns[column][i] for i in index]
+            at = np.fromiter((known_at.get(str(v), -1) for v in given), np.int64, n)
+            known = at >= 0
+            Z[np.flatnonzero(known), at[known]] = 1.0
+        return Z
+
+    def score_columns(self, columns: dict[str, list[Any]], index: np.ndarray | None = None) -> np.ndarray:
+        "Churn probability of each row given as columns."
+        return self.from_design(self.design_columns(columns, index))
+
     def score_frame(self, df: Any) -> np.ndarray:
         "Churn probability of each row of a DataFrame with the input columns (the batch path)."
         return self.from_design(self.design_frame(df))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import numpy as np
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request  # module level: FastAPI resolves handler annotations in the module
 from starlette.responses import Response
@@ -28,14 +29,14 @@ from . import serve_schemas as schema
 from .assignments import open_assignment_log
 from .serve_auth import AccessPolicy, BodySizeLimit, Client, Denied
 from .serve_metrics import Metrics, MetricsMiddleware, make_tracer
-from .serve_models import ServeConfig, Served, ServiceState, score_routed
+from .serve_models import ServeConfig, Served, ServiceState, score_columns_routed, score_routed
 
 log = logging.getLogger("churnops.serve")
 
 # %% auto #0
 __all__ = ['log', 'ADMIN_TOKEN_ENV', 'REQUEST_ID', 'MAX_PROBLEMS', 'OFFLOAD_BYTES', 'ACCESS_ERRORS', 'admin_token', 'answer',
-           'request_id', 'predictions', 'explain_asked', 'validation_problem', 'oversized_body', 'Service',
-           'predict_router', 'customer_router', 'operations_router', 'create_app']
+           'request_id', 'predictions', 'is_columns', 'explain_asked', 'validation_problem', 'oversized_body',
+           'Service', 'predict_router', 'customer_router', 'operations_router', 'create_app']
 
 # %% ../nbs_lib/12d_serve.ipynb #1ad31ce0
 ADMIN_TOKEN_ENV = "CHURNOPS_ADMIN_TOKEN"  # or CHURNOPS_ADMIN_TOKEN_FILE: a file holding it (a mounted Secret)
@@ -69,6 +70,11 @@ def predictions(rows: list[dict[str, Any]], scored: list[tuple[float, Any, str, 
                                      threshold=model.threshold, model=ref, role=role,
                                      reasons=None if reasons is None else [schema.Reason(**r) for r in reasons]))
     return out
+
+def is_columns(body: bytes) -> bool:
+    "A batch body in the columns form: its first key is \"columns\" (`{\"columns\": {\"customer_id\": [...], ...}}`)."
+    head = body[:64].lstrip()
+    return head[:1] == b"{" and head[1:].lstrip().startswith(b'"columns"')
 
 def explain_asked(request: Request, top: int) -> int | str:
     "Reasons per row the request asks for (`?explain=true`: `top`; absent or false: 0), or what is wrong with the query."
@@ -105,9 +111,15 @@ def oversized_body(body: bytes,       # the request body
         parsed = from_json(body)
     except ValueError:
         return None  # not JSON: validation says where
-    rows = parsed.get("rows") if batch and isinstance(parsed, dict) else [parsed]
     if batch and isinstance(parsed, dict) and len(parsed) > 1:
-        return f"{len(parsed):,} keys at the top of a batch: it has only 'rows'"
+        return f"{len(parsed):,} keys at the top of a batch: it has only 'rows' or 'columns'"
+    if batch and isinstance(parsed, dict) and isinstance(columns := parsed.get("columns"), dict):
+        if len(columns) > keys:
+            return (f"columns: {len(columns):,} keys, more than the {keys - MAX_PROBLEMS} this model reads (customer_id "
+                    f"and its features) and {MAX_PROBLEMS} unknown ones")
+        longest = max((len(v) for v in columns.values() if isinstance(v, list)), default=0)
+        return f"{longest:,} rows: at most serve.max_batch_rows={max_rows}" if longest > max_rows else None
+    rows = parsed.get("rows") if batch and isinstance(parsed, dict) else [parsed]
     if not isinstance(rows, list):
         return None
     if len(rows) > max_rows:
@@ -193,16 +205,60 @@ class Service:
                            reasons: int = 0) -> list[schema.Prediction]:
         "Score through the routing (with `reasons` per row); in an A/B split, record each customer's arm in the assignment log."
         scored = predictions(rows, score_routed(self.state, served, rows, self.metrics.observe_model_call, reasons))
-        if self.assignments is not None and served.challenger is not None and self.config.challenger_mode == "split":
-            now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-            try:
-                self.assignments.append([{"ts": now, "experiment": served.experiment, "customer_id": str(p.customer_id),
-                                          "arm": p.role, "model": f"{p.model.name}/{p.model.version}",
-                                          "score": round(p.churn_probability, 6), "contact": p.contact,
-                                          "request_id": rid} for p in scored])
-            except OSError as e:
-                self.assignments_lost(len(scored), f"not written: {e}")
+        self.record_split(served, rid, [(p.customer_id, p.role, f"{p.model.name}/{p.model.version}", p.churn_probability,
+                                         p.contact) for p in scored])
         return scored
+
+    def record_split(self, served: Served, rid: str, decisions: Any) -> None:
+        "In an A/B split, each customer's arm in the assignment log: (customer_id, role, model, score, contact) each."
+        if self.assignments is None or served.challenger is None or self.config.challenger_mode != "split":
+            return
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        records = [{"ts": now, "experiment": served.experiment, "customer_id": str(customer), "arm": role, "model": model,
+                    "score": round(score, 6), "contact": contact, "request_id": rid}
+                   for customer, role, model, score, contact in decisions]
+        try:
+            self.assignments.append(records)
+        except OSError as e:
+            self.assignments_lost(len(records), f"not written: {e}")
+
+    def parsed_columns(self, body: bytes, served: Served) -> dict[str, list[Any]] | ValidationError | str:
+        "A columns request's columns, or what is wrong with them (pydantic's problems, unequal lengths, a hostile shape)."
+        with self.span("validate_features"):
+            too_big = oversized_body(body, len(served.row_model.model_fields), True, self.config.max_batch_rows)
+            if too_big:
+                return too_big
+            try:
+                columns = served.columns_model.model_validate_json(body).columns.__dict__
+            except ValidationError as e:
+                return e
+        lengths = {name: len(values) for name, values in columns.items()}
+        if len(set(lengths.values())) > 1:
+            expected = lengths["customer_id"]
+            return (f"columns of unequal length: customer_id has {expected:,} values, "
+                    + ", ".join(f"{k} {v:,}" for k, v in lengths.items() if v != expected))
+        return columns
+
+    async def predict_columns(self, served: Served, body: bytes, rid: str) -> Response:
+        "POST /predict/batch with the columns form: columns in, columns out (no row objects on either side)."
+        columns = (await anyio.to_thread.run_sync(self.parsed_columns, body, served) if len(body) > OFFLOAD_BYTES
+                   else self.parsed_columns(body, served))
+        if isinstance(columns, ValidationError | str):
+            self.metrics.child(self.metrics.errors, "validation").inc()
+            return answer(validation_problem(columns) if isinstance(columns, ValidationError)
+                          else schema.Problem(detail=columns), 422)
+        with self.span("model_inference") as span_:
+            span_.set_attribute("churnops.rows", len(columns["customer_id"]))
+            probability, roles = score_columns_routed(self.state, served, columns, self.metrics.observe_model_call)
+        answering = {"champion": served.champion, "challenger": served.challenger}
+        threshold = np.where(roles == "challenger", served.challenger.threshold if served.challenger else 0.0,
+                             served.champion.threshold)
+        names = {role: f"{m.name}/{m.version}" for role, m in answering.items() if m}
+        model, contact, role = [names[r] for r in roles.tolist()], (probability >= threshold).tolist(), roles.tolist()
+        self.record_split(served, rid, zip(columns["customer_id"], role, model, probability.tolist(), contact))
+        return answer(schema.ColumnsResponse.model_construct(
+            request_id=rid, customer_id=columns["customer_id"], churn_probability=probability.tolist(), contact=contact,
+            threshold=threshold.tolist(), model=model, role=role), headers={"x-request-id": rid})
 
     def parsed_rows(self, body: bytes, batch: bool, served: Served) -> list[dict[str, Any]] | ValidationError | str:
         "The request's rows, or what is wrong with them (pydantic's problems, or a shape no valid request has)."
@@ -256,6 +312,10 @@ class Service:
             self.metrics.child(self.metrics.errors, "validation").inc()
             return answer(schema.Problem(detail=reasons), 422)
         body = await request.body()
+        if batch and is_columns(body):
+            if reasons:
+                return answer(schema.Problem(detail="explain=true takes the rows form of a batch"), 422)
+            return await self.predict_columns(served, body, rid)
         if self.tracing:  # the caller's trace continues (traceparent header); no cost when tracing is off
             from opentelemetry import propagate
             from opentelemetry.trace import SpanKind

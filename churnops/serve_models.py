@@ -19,7 +19,7 @@ from .model_source import LoadedModel, ModelLoadError, load_model_source
 from .serve_schemas import request_models
 
 # %% auto #0
-__all__ = ['ServeConfig', 'experiment_name', 'Served', 'ServiceState', 'score_routed']
+__all__ = ['ServeConfig', 'experiment_name', 'Served', 'ServiceState', 'score_columns_routed', 'score_routed']
 
 # %% ../nbs_lib/12a_serve_models.ipynb #c0da00fe
 @dataclass
@@ -94,6 +94,7 @@ class Served:
     challenger: LoadedModel | None
     row_model: type[BaseModel]
     batch_model: type[BaseModel]
+    columns_model: type[BaseModel]
     online: Any = None               # churnops.feature_store.OnlineFeatures, when the store is there
     online_error: str | None = None  # why it is not
     experiment: str | None = None    # the A/B experiment (routing key and assignment-log name), with a challenger
@@ -155,6 +156,27 @@ class ServiceState:
                 and customer_bucket(customer_id, served.experiment) < c.challenger_share):
             return "challenger"
         return "champion"
+
+def score_columns_routed(state: ServiceState, served: Served, columns: dict[str, list[Any]],
+                         observe: Callable[[LoadedModel, str, np.ndarray, float], None],  # metrics per model call
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    "`score_routed` for columns: each row's probability and role (an array each); shadow scores only go to `observe`."
+    ids = columns["customer_id"]
+    roles = (np.array([state.route(served, c) for c in ids]) if served.challenger is not None
+             else np.full(len(ids), "champion"))
+    probability = np.empty(len(ids))
+    for role, model in (("champion", served.champion), ("challenger", served.challenger)):
+        index = np.flatnonzero(roles == role)
+        if model is None or not len(index):
+            continue
+        started = time.perf_counter()
+        probability[index] = model.predictor.predict_columns(columns, None if len(index) == len(ids) else index)
+        observe(model, role, probability[index], time.perf_counter() - started)
+    if served.challenger is not None and state.config.challenger_mode == "shadow":
+        started = time.perf_counter()
+        observe(served.challenger, "shadow", served.challenger.predictor.predict_columns(columns),
+                time.perf_counter() - started)
+    return probability, roles
 
 def score_routed(state: ServiceState, served: Served, rows: list[dict[str, Any]],
                  observe: Callable[[LoadedModel, str, np.ndarray, float], None],  # metrics per model call

@@ -14,7 +14,8 @@ from .scorer import Feature
 # %% auto #0
 __all__ = ['CustomerId', 'whole_number', 'request_models', 'ModelRef', 'Reason', 'Prediction', 'PredictResponse',
            'CustomerRequest', 'CustomersRequest', 'StoredPrediction', 'CustomerResponse', 'CustomersResponse',
-           'BatchResponse', 'FeatureStoreStatus', 'ReadyResponse', 'NotReady', 'ReloadResponse', 'Problem']
+           'BatchResponse', 'ColumnsResponse', 'FeatureStoreStatus', 'ReadyResponse', 'NotReady', 'ReloadResponse',
+           'Problem']
 
 # %% ../nbs_lib/12_serve_schemas.ipynb #ebc1a1cf
 def _not_text(value: Any) -> Any:
@@ -33,8 +34,9 @@ CustomerId = Annotated[whole_number(0, 2**53)  # JSON numbers are exact up to 2*
 
 def request_models(features: list[Feature],  # from `Predictor.features`
                    max_batch_rows: int,       # largest accepted batch
-                   ) -> tuple[type[BaseModel], type[BaseModel]]:
-    "`(CustomerFeatures, BatchRequest)` for this feature schema."
+                   ) -> tuple[type[BaseModel], type[BaseModel], type[BaseModel]]:
+    """`(CustomerFeatures, BatchRequest, ColumnsRequest)` for this feature schema: one row, rows, and the same rows as
+    columns (`{"columns": {"customer_id": [...], "<feature>": [...], ...}}`, validated a column at a time)."""
     fields: dict[str, Any] = {"customer_id": (CustomerId, ...)}
     for f in features:
         if f.kind == "category":
@@ -48,7 +50,10 @@ def request_models(features: list[Feature],  # from `Predictor.features`
     row = create_model("CustomerFeatures", __config__=strict, **fields)
     batch = create_model("BatchRequest", __config__=strict,
                          rows=(Annotated[list[row], Field(min_length=1, max_length=max_batch_rows)], ...))
-    return row, batch
+    columns = create_model("BatchColumns", __config__=strict, **{
+        name: (Annotated[list[kind], Field(min_length=1, max_length=max_batch_rows)], ...)
+        for name, (kind, _) in fields.items()})
+    return row, batch, create_model("ColumnsRequest", __config__=strict, columns=(columns, ...))
 
 # %% ../nbs_lib/12_serve_schemas.ipynb #5c7675bc
 class ModelRef(BaseModel):
@@ -100,6 +105,16 @@ class CustomersResponse(BaseModel):
 class BatchResponse(BaseModel):
     request_id: str
     predictions: list[Prediction]
+
+class ColumnsResponse(BaseModel):
+    "The answer to a columns request, as columns: the i-th entry of each list is the i-th customer's."
+    request_id: str
+    customer_id: list[int | str]
+    churn_probability: list[float]
+    contact: list[bool] = Field(description="contact this customer: probability >= the profit-optimal threshold")
+    threshold: list[float]
+    model: list[str] = Field(description="<name>/<version> of the model that answered")
+    role: list[Literal["champion", "challenger"]]
 
 class FeatureStoreStatus(BaseModel):
     available: bool = Field(description="/predict/customer can look features up (the body-based /predict needs no store)")
