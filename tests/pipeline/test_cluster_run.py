@@ -305,7 +305,14 @@ def scrape(url: str) -> dict[str, float]:
             if line.startswith("churnops_")}
 
 
+def monitor_workspace(tmp_path: Path) -> Path:
+    "A pod's workspace holds the project, whose pipeline.yaml says where the monitor writes its metrics."
+    shutil.copy(REPO / "pipeline.yaml", tmp_path / "pipeline.yaml")
+    return tmp_path
+
+
 def test_drift_metrics_reach_prometheus_through_the_pushgateway(tmp_path, pushgateway):
+    tmp_path = monitor_workspace(tmp_path)
     summary = {"drift_share": 0.583, "drift_share_threshold": 0.4, "retrain": True,
                "feature_drift": {"sessions_30d": {"method": "wasserstein", "score": 0.31},
                                  "plan": {"method": "jensenshannon", "score": 0.02}},
@@ -327,6 +334,7 @@ def test_drift_metrics_reach_prometheus_through_the_pushgateway(tmp_path, pushga
 
 
 def test_no_drift_file_pushes_nothing_and_an_unreachable_gateway_is_named(tmp_path):
+    tmp_path = monitor_workspace(tmp_path)
     assert not push_drift_metrics(tmp_path, "http://127.0.0.1:9")
     write_drift_metrics({"drift_share": 0.1, "drift_share_threshold": 0.4, "retrain": False, "feature_drift": {}},
                         tmp_path / "reports/monitoring/drift.prom")
