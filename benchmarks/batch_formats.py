@@ -1,6 +1,6 @@
 """A 1,000-row batch, the way users send it, against what they would pick instead for the same registered model
-(issue 42.1): `churnops serve` with the rows form (`{"rows": [...]}`) and the columns form (`{"columns": {...}}`),
-and `mlflow models serve` on the same model folder with `dataframe_split` and `dataframe_records`. Each server runs in
+(issue 42.1): `churnops serve` with the rows form (`{"rows": [...]}`), the columns form (`{"columns": {...}}`) and an
+Arrow IPC stream (answered as one), and `mlflow models serve` on the same model folder with `dataframe_split` and `dataframe_records`. Each server runs in
 its own process on this machine; one client sends the same rows in turn, after a warm-up. Prints p50/p99 per form,
 each form's p50 against MLflow's best in the same run, and the largest difference between the servers' probabilities.
 
@@ -21,9 +21,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from churnops.config import free_ports
 from churnops.serve_auth import API_KEYS_ENV, add_api_key
+from churnops.serve_schemas import ARROW_STREAM
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -45,17 +47,27 @@ def started(command: list[str], url: str, env: dict[str, str], ready: str) -> su
     raise TimeoutError(f"{' '.join(command)} did not get ready in 180 s")
 
 
-def timed(client: httpx.Client, url: str, body: bytes, requests: int) -> tuple[list[float], dict]:
+def arrow_stream(frame: pd.DataFrame) -> bytes:
+    "The rows as one Arrow IPC stream, as a pandas, Polars or DuckDB client writes it."
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def timed(client: httpx.Client, url: str, body: bytes, requests: int, media_type: str) -> tuple[list[float], httpx.Response]:
     "Milliseconds per request (after two warm-ups) and the last answer."
+    headers = {"content-type": media_type, "accept": media_type}
     for _ in range(2):
-        reply = client.post(url, content=body, headers={"content-type": "application/json"})
+        reply = client.post(url, content=body, headers=headers)
         assert reply.status_code == 200, reply.text[:300]
     times = []
     for _ in range(requests):
         begin = time.perf_counter()
-        reply = client.post(url, content=body, headers={"content-type": "application/json"})
+        reply = client.post(url, content=body, headers=headers)
         times.append((time.perf_counter() - begin) * 1e3)
-    return times, reply.json()
+    return times, reply
 
 
 def main() -> None:
@@ -72,6 +84,7 @@ def main() -> None:
     inputs = [c for c in rows[0] if c != "customer_id"]
     bodies = {"churnops rows": json.dumps({"rows": rows}).encode(),
               "churnops columns": json.dumps({"columns": {c: [r[c] for r in rows] for c in rows[0]}}).encode(),
+              "churnops arrow": arrow_stream(scoring.drop(columns="as_of_date")),
               "mlflow dataframe_split": json.dumps({"dataframe_split": {
                   "columns": inputs, "data": [[r[c] for c in inputs] for r in rows]}}).encode(),
               "mlflow dataframe_records": json.dumps({"dataframe_records": [{c: r[c] for c in inputs} for r in rows]}).encode()}
@@ -91,15 +104,19 @@ def main() -> None:
             for name, body in bodies.items():
                 url = (f"http://127.0.0.1:{ours}/predict/batch" if name.startswith("churnops")
                        else f"http://127.0.0.1:{peer}/invocations")
-                results[name] = timed(client, url, body, args.requests)
+                results[name] = timed(client, url, body, args.requests,
+                                      ARROW_STREAM if name.endswith("arrow") else "application/json")
     finally:
         for server in servers:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=60)
-    probability = {"churnops rows": [p["churn_probability"] for p in results["churnops rows"][1]["predictions"]],
-                   "churnops columns": results["churnops columns"][1]["churn_probability"]}
+    answers = {name: reply for name, (_, reply) in results.items()}
+    probability = {"churnops rows": [p["churn_probability"] for p in answers["churnops rows"].json()["predictions"]],
+                   "churnops columns": answers["churnops columns"].json()["churn_probability"],
+                   "churnops arrow": pa.ipc.open_stream(answers["churnops arrow"].content).read_all()
+                   .column("churn_probability").to_pylist()}
     for name in ("mlflow dataframe_split", "mlflow dataframe_records"):
-        probability[name] = [p[1] for p in results[name][1]["predictions"]]
+        probability[name] = [p[1] for p in answers[name].json()["predictions"]]
     reference = np.array(probability["mlflow dataframe_split"])
     best_peer = min(np.percentile(results[n][0], 50) for n in results if n.startswith("mlflow"))
     print(f"{args.rows:,}-row batch, {len(inputs)} inputs, {args.requests} requests each, one client, "

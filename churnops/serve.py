@@ -35,8 +35,8 @@ log = logging.getLogger("churnops.serve")
 
 # %% auto #0
 __all__ = ['log', 'ADMIN_TOKEN_ENV', 'REQUEST_ID', 'MAX_PROBLEMS', 'OFFLOAD_BYTES', 'ACCESS_ERRORS', 'admin_token', 'answer',
-           'request_id', 'predictions', 'is_columns', 'explain_asked', 'validation_problem', 'oversized_body',
-           'Service', 'predict_router', 'customer_router', 'operations_router', 'create_app']
+           'request_id', 'predictions', 'arrow_response', 'is_columns', 'explain_asked', 'validation_problem',
+           'oversized_body', 'Service', 'predict_router', 'customer_router', 'operations_router', 'create_app']
 
 # %% ../nbs_lib/12d_serve.ipynb #1ad31ce0
 ADMIN_TOKEN_ENV = "CHURNOPS_ADMIN_TOKEN"  # or CHURNOPS_ADMIN_TOKEN_FILE: a file holding it (a mounted Secret)
@@ -70,6 +70,15 @@ def predictions(rows: list[dict[str, Any]], scored: list[tuple[float, Any, str, 
                                      threshold=model.threshold, model=ref, role=role,
                                      reasons=None if reasons is None else [schema.Reason(**r) for r in reasons]))
     return out
+
+def arrow_response(columns: dict[str, Any], rid: str) -> Response:
+    "A columns answer as one Arrow IPC stream (the request id in its `x-request-id` header)."
+    import pyarrow as pa
+    table = pa.table(columns)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return Response(sink.getvalue().to_pybytes(), media_type=schema.ARROW_STREAM, headers={"x-request-id": rid})
 
 def is_columns(body: bytes) -> bool:
     "A batch body in the columns form: its first key is \"columns\" (`{\"columns\": {\"customer_id\": [...], ...}}`)."
@@ -239,11 +248,19 @@ class Service:
                     + ", ".join(f"{k} {v:,}" for k, v in lengths.items() if v != expected))
         return columns
 
-    async def predict_columns(self, served: Served, body: bytes, rid: str) -> Response:
-        "POST /predict/batch with the columns form: columns in, columns out (no row objects on either side)."
-        columns = (await anyio.to_thread.run_sync(self.parsed_columns, body, served) if len(body) > OFFLOAD_BYTES
-                   else self.parsed_columns(body, served))
-        if isinstance(columns, ValidationError | str):
+    def parsed_arrow(self, body: bytes, served: Served) -> dict[str, Any] | str | list[dict[str, Any]]:
+        "An Arrow batch's columns, or its problems (`schema.arrow_columns`)."
+        with self.span("validate_features"):
+            return schema.arrow_columns(body, served.champion.predictor.features, self.config.max_batch_rows)
+
+    async def predict_columns(self, served: Served, body: bytes, rid: str, arrow: bool = False,
+                              arrow_answer: bool = False) -> Response:
+        """POST /predict/batch with the columns form (JSON `{"columns": ...}`, or an Arrow stream when `arrow`):
+        columns in, columns out (no row objects on either side; `arrow_answer`: the answer as an Arrow stream)."""
+        parse = self.parsed_arrow if arrow else self.parsed_columns
+        columns = (await anyio.to_thread.run_sync(parse, body, served) if len(body) > OFFLOAD_BYTES
+                   else parse(body, served))  # a large body is parsed off the event loop
+        if not isinstance(columns, dict):
             self.metrics.child(self.metrics.errors, "validation").inc()
             return answer(validation_problem(columns) if isinstance(columns, ValidationError)
                           else schema.Problem(detail=columns), 422)
@@ -256,6 +273,9 @@ class Service:
         names = {role: f"{m.name}/{m.version}" for role, m in answering.items() if m}
         model, contact, role = [names[r] for r in roles.tolist()], (probability >= threshold).tolist(), roles.tolist()
         self.record_split(served, rid, zip(columns["customer_id"], role, model, probability.tolist(), contact))
+        if arrow_answer:
+            return arrow_response({"customer_id": columns["customer_id"], "churn_probability": probability,
+                                   "contact": contact, "threshold": threshold, "model": model, "role": role}, rid)
         return answer(schema.ColumnsResponse.model_construct(
             request_id=rid, customer_id=columns["customer_id"], churn_probability=probability.tolist(), contact=contact,
             threshold=threshold.tolist(), model=model, role=role), headers={"x-request-id": rid})
@@ -312,10 +332,12 @@ class Service:
             self.metrics.child(self.metrics.errors, "validation").inc()
             return answer(schema.Problem(detail=reasons), 422)
         body = await request.body()
-        if batch and is_columns(body):
+        arrow = batch and request.headers.get("content-type", "").startswith(schema.ARROW_STREAM)
+        if arrow or (batch and is_columns(body)):
             if reasons:
                 return answer(schema.Problem(detail="explain=true takes the rows form of a batch"), 422)
-            return await self.predict_columns(served, body, rid)
+            return await self.predict_columns(served, body, rid, arrow,
+                                              arrow_answer=schema.ARROW_STREAM in request.headers.get("accept", ""))
         if self.tracing:  # the caller's trace continues (traceparent header); no cost when tracing is off
             from opentelemetry import propagate
             from opentelemetry.trace import SpanKind
@@ -464,7 +486,9 @@ def predict_router(service: Service) -> Any:
     @router.post("/predict/batch", response_model=schema.BatchResponse, openapi_extra=_body_schema("BatchRequest"),
                  responses=errors)
     async def predict_batch(request: Request):
-        "Churn probabilities for up to `serve.max_batch_rows` customers in one request."
+        """Churn probabilities for up to `serve.max_batch_rows` customers in one request: rows (`{"rows": [...]}`),
+        columns (`{"columns": {"customer_id": [...], ...}}`, answered as columns), or an Arrow IPC stream with one column
+        per input (`Content-Type: application/vnd.apache.arrow.stream`; add that `Accept` to get an Arrow stream back)."""
         return await service.predict_rows(request, batch=True)
     return router
 

@@ -12,10 +12,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, c
 from .scorer import Feature
 
 # %% auto #0
-__all__ = ['CustomerId', 'whole_number', 'request_models', 'ModelRef', 'Reason', 'Prediction', 'PredictResponse',
-           'CustomerRequest', 'CustomersRequest', 'StoredPrediction', 'CustomerResponse', 'CustomersResponse',
-           'BatchResponse', 'ColumnsResponse', 'FeatureStoreStatus', 'ReadyResponse', 'NotReady', 'ReloadResponse',
-           'Problem']
+__all__ = ['CustomerId', 'ARROW_STREAM', 'whole_number', 'request_models', 'arrow_columns', 'ModelRef', 'Reason', 'Prediction',
+           'PredictResponse', 'CustomerRequest', 'CustomersRequest', 'StoredPrediction', 'CustomerResponse',
+           'CustomersResponse', 'BatchResponse', 'ColumnsResponse', 'FeatureStoreStatus', 'ReadyResponse', 'NotReady',
+           'ReloadResponse', 'Problem']
 
 # %% ../nbs_lib/12_serve_schemas.ipynb #ebc1a1cf
 def _not_text(value: Any) -> Any:
@@ -54,6 +54,88 @@ def request_models(features: list[Feature],  # from `Predictor.features`
         name: (Annotated[list[kind], Field(min_length=1, max_length=max_batch_rows)], ...)
         for name, (kind, _) in fields.items()})
     return row, batch, create_model("ColumnsRequest", __config__=strict, columns=(columns, ...))
+
+# %% ../nbs_lib/12_serve_schemas.ipynb #a70ae419
+ARROW_STREAM = "application/vnd.apache.arrow.stream"  # the Arrow IPC streaming format's media type
+
+def _arrow_column_problem(column: Any, feature: Feature | None) -> str | None:
+    "What is wrong with one Arrow column for this input (None: the customer id), or None when it is valid."
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    kind = column.type
+    def first(mask: Any) -> str:  # "row i (value)" of the first row where mask is true
+        i = pc.index(mask, True).as_py()
+        return f"row {i} ({column[i].as_py()!r})"
+    if column.null_count and not (feature is not None and feature.nullable):
+        return f"{column.null_count:,} missing values, first at {first(pc.is_null(column))}: this input takes no gaps"
+    if feature is None:  # customer_id: a whole number within JSON's exact range, or 1-128 characters of text
+        if pa.types.is_integer(kind):
+            low, high = 0, 2**53
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            lengths = pc.utf8_length(column)
+            bad = pc.or_(pc.less(lengths, 1), pc.greater(lengths, 128))
+            return f"an id of {first(bad)}: ids are 1-128 characters" if pc.any(bad).as_py() else None
+        else:
+            return f"type {kind}: ids are integers or text"
+    elif feature.kind == "category":
+        if pa.types.is_dictionary(kind):
+            column, kind = column.cast(kind.value_type), kind.value_type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            return f"type {kind}: this input is text, one of {feature.categories}"
+        unknown = pc.invert(pc.is_in(column, value_set=pa.array(feature.categories, kind)))
+        return f"{first(unknown)} is not one of {feature.categories}" if pc.any(unknown).as_py() else None
+    else:
+        is_float = pa.types.is_floating(kind)
+        if not (pa.types.is_integer(kind) or is_float):
+            return f"type {kind}: this input is {'an integer' if feature.kind == 'integer' else 'a number'}"
+        if is_float and pc.any(pc.is_nan(column)).as_py():  # (an infinity falls outside the range below)
+            return f"{first(pc.is_nan(column))}: numbers are finite"
+        if is_float and feature.kind == "integer" and pc.any(pc.not_equal(column, pc.floor(column))).as_py():
+            return f"{first(pc.not_equal(column, pc.floor(column)))}: this input is a whole number"
+        low, high = feature.minimum, feature.maximum
+    smallest, largest = pc.min_max(column).values()  # one pass; the offending row is looked for only when there is one
+    if smallest.as_py() is None or low <= smallest.as_py() and largest.as_py() <= high:
+        return None
+    return f"{first(pc.or_(pc.less(column, low), pc.greater(column, high)))} is outside [{low}, {high}]"
+
+def arrow_columns(body: bytes,               # an Arrow IPC stream (`ARROW_STREAM`)
+                  features: list[Feature],   # from `Predictor.features`
+                  max_batch_rows: int,       # largest accepted batch
+                  ) -> dict[str, Any] | list[dict[str, Any]]:
+    """The batch's columns (numbers as float arrays with NaN for a gap, categories as arrays of text, ids as a list),
+    or its problems (`{"type", "loc", "msg"}` as a JSON batch's, one per column at most)."""
+    import pyarrow as pa
+    try:
+        table = pa.ipc.open_stream(pa.py_buffer(body)).read_all()
+    except (pa.ArrowInvalid, OSError) as e:
+        return [{"type": "arrow_invalid", "loc": [], "msg": f"not an Arrow IPC stream: {e}"}]
+    expected = {"customer_id": None, **{f.name: f for f in features}}
+    given = table.column_names
+    problems = [{"type": "missing", "loc": ["columns", name], "msg": "Field required"}
+                for name in expected if name not in given]
+    unknown = [name for name in given if name not in expected]
+    problems += [{"type": "extra_forbidden", "loc": ["columns", name], "msg": "Extra inputs are not permitted"}
+                 for name in unknown[:10]]
+    if len(unknown) > 10:
+        problems.append({"type": "extra_forbidden", "loc": ["columns"], "msg": f"and {len(unknown) - 10:,} more unknown columns"})
+    if len(set(given)) < len(given):
+        problems.append({"type": "duplicate_column", "loc": ["columns"], "msg": "a column name appears twice"})
+    if not 1 <= table.num_rows <= max_batch_rows:
+        problems.append({"type": "batch_size", "loc": ["columns"],
+                         "msg": f"{table.num_rows:,} rows: between 1 and serve.max_batch_rows={max_batch_rows}"})
+    if problems:
+        return problems
+    for name, feature in expected.items():
+        if problem := _arrow_column_problem(table.column(name), feature):
+            problems.append({"type": "arrow_value", "loc": ["columns", name], "msg": problem})
+    if problems:
+        return problems
+    columns: dict[str, Any] = {"customer_id": table.column("customer_id").to_pylist()}
+    for f in features:
+        column = table.column(f.name)
+        columns[f.name] = (column.cast(pa.string()).to_numpy() if f.kind == "category"
+                           else column.cast(pa.float64()).to_numpy())  # a null is NaN: a gap, as a JSON null
+    return columns
 
 # %% ../nbs_lib/12_serve_schemas.ipynb #5c7675bc
 class ModelRef(BaseModel):
