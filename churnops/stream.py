@@ -338,8 +338,7 @@ class StreamScorer:
         self.metrics.events.labels("duplicate").inc(len(rows) - len(inserted) - state.expired)
         self.metrics.events.labels("expired").inc(state.expired)
         self.metrics.events.labels("dead_letter").inc(len(messages) - len(rows))
-        if state.watermark is not None:
-            self.metrics.watermark.set(calendar.timegm(state.watermark.timetuple()))
+        self._observe_watermark(state)
         self.metrics.state.set(state.size)
         self.metrics.batch.observe(time.perf_counter() - started)
 
@@ -350,22 +349,38 @@ class StreamScorer:
         frame = state.features(state.as_of())
         self.writer.hold(frame)
         state.online_as_of = state.as_of()
+        self._observe_watermark(state)  # a member that took over caught-up partitions has applied nothing yet
         self.metrics.online_as_of.set(calendar.timegm(state.online_as_of.timetuple()))
         self.log(f"features of {len(frame):,} customers as of {state.online_as_of} computed "
                  f"({time.perf_counter() - started:.1f} s)")
 
+    def _observe_watermark(self, state: StreamState) -> None:
+        if state.watermark is not None:
+            self.metrics.watermark.set(calendar.timegm(state.watermark.timetuple()))
+
     def _observe_lag(self, consumer: Any) -> None:
+        """Consumer lag per assigned partition: the end of the partition less the next offset to read. Before its first
+        message a partition has no position: it reads from the group's committed offset, so that counts (the log's
+        start only when nothing is committed). Counting from the start made a member that took over caught-up
+        partitions report all of them as lag, which scales the Deployment up for nothing (KEDA reads this gauge)."""
         from confluent_kafka import KafkaException
         self.metrics.lag.clear()
         assignment = consumer.assignment()
-        for tp, position in zip(assignment, consumer.position(assignment) if assignment else []):
+        positions = consumer.position(assignment) if assignment else []
+        unread = [tp for tp, position in zip(assignment, positions) if position.offset < 0]
+        try:
+            start = {tp.partition: tp.offset for tp in consumer.committed(unread, timeout=1)} if unread else {}
+        except KafkaException:
+            return  # a broker slow to answer: the gauge waits for the next check; a metric never ends the session
+        for tp, position in zip(assignment, positions):
             low, high = consumer.get_watermark_offsets(tp, cached=True)  # from the last fetch: no round trip
             if high < 0 or (position.offset < 0 and low < 0):
                 try:
                     low, high = consumer.get_watermark_offsets(tp, timeout=1, cached=False)
                 except KafkaException:  # a broker slow to answer (restarting, loaded): the gauge waits for the next
                     continue            # fetch; a metric never ends the session (found by tests/streaming faults)
-            self.metrics.lag.labels(str(tp.partition)).set(high - (position.offset if position.offset >= 0 else low))
+            next_offset = position.offset if position.offset >= 0 else start.get(tp.partition, -1)
+            self.metrics.lag.labels(str(tp.partition)).set(high - (next_offset if next_offset >= 0 else low))
 
 # %% ../nbs_lib/16_stream.ipynb #acc31a09
 def score_messages(scores: pd.DataFrame,         # rows of `score_snapshot`

@@ -1,9 +1,11 @@
 """`churnops stream` against a real Kafka-protocol broker (Tansu on 127.0.0.1): replaying a run's event log
 through a consumer group leaves online features equal to the features stage's newest snapshot and scores
-equal to the score stage's, across a killed consumer and a second replay of the same log; messages that
+equal to the score stage's, across a killed consumer and a second replay of the same log, and across members
+killed at random points while six deliveries flow (issue 38.11); messages that
 break the contract land in the dead-letter topic with the reason and the stream goes on."""
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -12,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -76,6 +79,22 @@ class StreamProcess:
             assert time.monotonic() < deadline, f"{name} < {at_least} after {timeout} s: {self.metrics()}"
             time.sleep(0.5)
 
+    def wait_until_up(self, timeout: float = 240) -> None:
+        "Its /metrics answers (the model is loaded, the consumer is joining)."
+        deadline = time.monotonic() + timeout
+        while not self.metrics():
+            assert self.process.poll() is None, f"the stream service exited: {Path(self.log.name).read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"/metrics not up after {timeout} s"
+            time.sleep(0.5)
+
+    def wait_until_holding_partitions(self, timeout: float = 240) -> None:
+        "It is in the group with partitions of its own (it reports their lag)."
+        deadline = time.monotonic() + timeout
+        while not any(k.startswith("churnops_stream_consumer_lag{") for k in self.metrics()):
+            assert self.process.poll() is None, f"the stream service exited: {Path(self.log.name).read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"no partitions after {timeout} s: {self.metrics()}"
+            time.sleep(0.5)
+
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process.poll() is None:
             self.process.send_signal(sig)
@@ -83,28 +102,35 @@ class StreamProcess:
         self.log.close()
 
 
-def wait_until_written(service: StreamProcess, timeout: float = 300) -> None:
-    "Caught up (no lag), every customer's row written as of the day after the newest event, nothing held back."
+def wait_until_written(*services: StreamProcess, timeout: float = 300) -> None:
+    "Each member caught up (no lag), every customer's row written as of the day after the newest event, nothing held back."
     deadline = time.monotonic() + timeout
     while True:
-        values = service.metrics()
-        lag = sum(v for k, v in values.items() if k.startswith("churnops_stream_consumer_lag"))
-        if (values and lag <= 0 and values["churnops_stream_online_pending_rows"] == 0 and
-                values["churnops_stream_online_as_of_timestamp_seconds"] ==
-                values["churnops_stream_watermark_timestamp_seconds"] + 86400):
+        values = [service.metrics() for service in services]
+        if all(v and sum(n for k, n in v.items() if k.startswith("churnops_stream_consumer_lag")) <= 0
+               and v["churnops_stream_online_pending_rows"] == 0
+               and v["churnops_stream_online_as_of_timestamp_seconds"] == v["churnops_stream_watermark_timestamp_seconds"] + 86400
+               for v in values):
             return
-        assert time.monotonic() < deadline, values
+        assert all(s.process.poll() is None for s in services), [Path(s.log.name).read_text()[-2000:] for s in services]
+        assert time.monotonic() < deadline, json.dumps([{k.removeprefix("churnops_stream_"): n for k, n in v.items()
+                                                         if any(w in k for w in ("lag", "pending", "as_of", "watermark",
+                                                                                 "events_total", "restored", "restarts",
+                                                                                 "commits"))} for v in values])
         time.sleep(1)
 
 
 def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 60) -> list:
-    "Every message of a topic, from the start, once `expected` of them have arrived."
+    "Every message of a topic, from the start: at least `expected` of them, then on to the end (a read that brings none)."
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{time.time()}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     consumer.subscribe([topic])
     messages, deadline = [], time.monotonic() + timeout
-    while len(messages) < expected and time.monotonic() < deadline:
-        messages += [m for m in consumer.consume(10_000, 1.0) if not m.error()]
+    while time.monotonic() < deadline:
+        read = [m for m in consumer.consume(10_000, 2.0) if not m.error()]
+        messages += read
+        if len(messages) >= expected and not read:
+            break
     consumer.close()
     return messages
 
@@ -117,8 +143,47 @@ def replay(root: Path, bootstrap: str, *args: str, log: str = "data/raw/events.p
     return result.stdout
 
 
+def assert_stream_equals_batch(root: Path, bootstrap: str, messages: int) -> None:
+    """The group's offsets are past every event of the events topic (`messages` of them), the online features are the
+    features stage's newest snapshot and the newest scores are the score stage's: nothing lost, nothing applied twice
+    (an event lost or counted twice changes a count feature)."""
+    block = load_params(root / "params.yaml")
+    # Every poll's offsets were committed once the broker acknowledged its scores (asynchronously, in poll
+    # order, while later polls ran): the group's offsets are past every partition's last event. Tansu's high
+    # watermark trails the last offset, so the ends are read from the messages.
+    stream = block["stream"]
+    ends: dict[int, int] = {}
+    for m in read_topic(bootstrap, stream["events_topic"], messages):
+        ends[m.partition()] = max(ends.get(m.partition(), 0), m.offset() + 1)
+    group = Consumer({"bootstrap.servers": bootstrap, "group.id": stream["group_id"], "enable.auto.commit": False})
+    committed = group.committed([TopicPartition(stream["events_topic"], p) for p in ends], timeout=10)
+    group.close()
+    assert {tp.partition: tp.offset for tp in committed} == ends, (committed, ends)
+
+    # Online features: the features stage's newest snapshot, every customer, every column and dtype.
+    scoring = pd.read_parquet(root / "data" / "features" / "scoring.parquet")
+    online = online_features(open_store(block["feature_store"], root), block["feature_store"], scoring.customer_id.tolist())
+    pd.testing.assert_frame_equal(online.sort_values("customer_id", ignore_index=True),
+                                  scoring.sort_values("customer_id", ignore_index=True), check_exact=False, atol=1e-9)
+
+    # Scores: each customer's newest score event (a tombstone when an event took the customer out of the
+    # live set); those at the newest as-of date are the score stage's for the same customers.
+    expected = pd.read_parquet(root / stage_products("score", root / "pipeline.yaml")["predictions"]).set_index("customer_id")
+    latest = {}
+    for m in read_topic(bootstrap, block["stream"]["scores_topic"], 1):
+        latest[int(m.key())] = None if m.value() is None else json.loads(m.value())
+    newest = pd.DataFrame([s for s in latest.values()
+                           if s and pd.Timestamp(s["feature_timestamp"]) == scoring.as_of_date.max()]).set_index("customer_id")
+    assert len(newest) > 50, f"{len(newest)} scores at the newest as-of date"
+    assert set(newest.index) <= set(expected.index), sorted(set(newest.index) - set(expected.index))
+    pd.testing.assert_series_equal(newest.churn_probability, expected.churn_probability.loc[newest.index],
+                                   check_exact=False, atol=1e-9)
+    assert (newest.contact == expected.contact.loc[newest.index]).all()
+    assert set(newest.model_version) == set(expected.model_version)
+
+
 def test_replay_leaves_batch_features_and_scores_through_a_killed_consumer_and_a_second_replay(stream_root, kafka_broker):
-    root, block = stream_root, load_params(stream_root / "params.yaml")
+    root = stream_root
     events = pd.read_parquet(root / "data" / "raw" / "events.parquet")
     first = StreamProcess(root, kafka_broker)
     second = StreamProcess(root, kafka_broker)
@@ -151,45 +216,64 @@ def test_replay_leaves_batch_features_and_scores_through_a_killed_consumer_and_a
     log = Path(second.log.name).read_text()
     assert "partitions assigned" in log and "Traceback" not in log, log[-3000:]
 
-    # Every poll's offsets were committed once the broker acknowledged its scores (asynchronously, in poll
-    # order, while later polls ran): the group's offsets are past every partition's last event. Tansu's high
-    # watermark trails the last offset, so the ends are read from the messages.
-    stream = block["stream"]
-    ends: dict[int, int] = {}
-    for m in read_topic(kafka_broker, stream["events_topic"], 2 * len(events)):
-        ends[m.partition()] = max(ends.get(m.partition(), 0), m.offset() + 1)
-    group = Consumer({"bootstrap.servers": kafka_broker, "group.id": stream["group_id"], "enable.auto.commit": False})
-    committed = group.committed([TopicPartition(stream["events_topic"], p) for p in ends], timeout=10)
-    group.close()
-    assert {tp.partition: tp.offset for tp in committed} == ends, (committed, ends)
+    assert_stream_equals_batch(root, kafka_broker, 2 * len(events))
 
-    # Online features: the features stage's newest snapshot, every customer, every column and dtype.
-    scoring = pd.read_parquet(root / "data" / "features" / "scoring.parquet")
-    online = online_features(open_store(block["feature_store"], root), block["feature_store"], scoring.customer_id.tolist())
-    pd.testing.assert_frame_equal(online.sort_values("customer_id", ignore_index=True),
-                                  scoring.sort_values("customer_id", ignore_index=True), check_exact=False, atol=1e-9)
-
-    # Scores: each customer's newest score event (a tombstone when an event took the customer out of the
-    # live set); those at the newest as-of date are the score stage's for the same customers.
-    expected = pd.read_parquet(root / stage_products("score", root / "pipeline.yaml")["predictions"]).set_index("customer_id")
-    latest = {}
-    for m in read_topic(kafka_broker, block["stream"]["scores_topic"], 1):
-        latest[int(m.key())] = None if m.value() is None else json.loads(m.value())
-    newest = pd.DataFrame([s for s in latest.values()
-                           if s and pd.Timestamp(s["feature_timestamp"]) == scoring.as_of_date.max()]).set_index("customer_id")
-    assert len(newest) > 50, f"{len(newest)} scores at the newest as-of date"
-    assert set(newest.index) <= set(expected.index), sorted(set(newest.index) - set(expected.index))
-    pd.testing.assert_series_equal(newest.churn_probability, expected.churn_probability.loc[newest.index],
-                                   check_exact=False, atol=1e-9)
-    assert (newest.contact == expected.contact.loc[newest.index]).all()
-    assert set(newest.model_version) == set(expected.model_version)
+def test_consumers_killed_at_random_points_while_events_flow_lose_nothing_and_apply_nothing_twice(stream_root, kafka_broker,
+                                                                                                  tmp_path):
+    """Issue 38.11's gauntlet: the log arrives in six deliveries; while each one flows, a member picked by a seeded
+    draw is SIGKILLed after a random delay (mid-poll, mid-commit, mid-rebalance: wherever it falls) and a new one joins
+    in its place. The survivors end with the features stage's snapshot and scores, and the group's offsets past every
+    event. CHURNOPS_FAULT_SEED picks other kill points; the seed is in every failure message."""
+    seed = int(os.environ.get("CHURNOPS_FAULT_SEED", "38"))
+    draw = random.Random(seed)
+    root = stream_root
+    events = pd.read_parquet(root / "data" / "raw" / "events.parquet")
+    events = events.assign(event_id=[f"e{i}" for i in range(len(events))])  # ids that hold across deliveries
+    deliveries = []
+    for n, part in enumerate(np.array_split(np.arange(len(events)), 6)):
+        deliveries.append(tmp_path / f"delivery-{n}.parquet")
+        events.iloc[part].to_parquet(deliveries[-1])
+    applied = 'churnops_stream_events_total{outcome="applied"}'
+    members = [StreamProcess(root, kafka_broker) for _ in range(2)]
+    kills = []
+    try:
+        for delivery in deliveries:
+            victim = draw.randrange(len(members))
+            members[victim].wait_until_holding_partitions()
+            before = members[victim].value(applied)
+            producer = subprocess.Popen([str(Path(sys.executable).parent / "churnops"), "stream", "replay", str(delivery)],
+                                        cwd=root, env={**os.environ, "CHURNOPS_KAFKA_BOOTSTRAP": kafka_broker},
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            deadline = time.monotonic() + 120  # once it applies this delivery's first poll (if it holds a partition) ...
+            while members[victim].value(applied) == before and producer.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(draw.uniform(0.0, 1.5))  # ... a random moment later: mid-poll, mid-commit, or after the flow
+            kills.append((delivery.name, victim, members[victim].value(applied) - before))
+            members[victim].stop(signal.SIGKILL)
+            members[victim] = StreamProcess(root, kafka_broker)
+            output, _ = producer.communicate(timeout=300)
+            assert producer.returncode == 0, (seed, output)
+        wait_until_written(*members, timeout=240)
+        for member in members:
+            assert member.value('churnops_stream_events_total{outcome="dead_letter"}') == 0, (seed, member.metrics())
+    finally:
+        for member in members:
+            member.stop()
+    assert sum(n > 0 for _, _, n in kills) >= 3, f"seed {seed}: too few members were killed mid-delivery: {kills}"
+    for member in members:
+        log = Path(member.log.name).read_text()
+        assert "Traceback" not in log, (seed, log[-3000:])
+    try:
+        assert_stream_equals_batch(root, kafka_broker, len(events))
+    except AssertionError as e:
+        raise AssertionError(f"seed {seed}, kills (delivery, member, events of it the member had applied) {kills}: {e}") from e
 
 
 def test_messages_that_break_the_contract_go_to_the_dead_letter_topic(stream_root, kafka_broker):
     block = load_params(stream_root / "params.yaml")["stream"]
     service = StreamProcess(stream_root, kafka_broker)
     try:
-        service.wait_for("churnops_stream_restarts_total", 0)  # /metrics is up
+        service.wait_until_up()
         events = pd.read_parquet(stream_root / "data" / "raw" / "events.parquet")
         good = events.iloc[-1]
         valid = {"event_id": "good-1", "customer_id": int(good.customer_id), "ts": good.ts.isoformat(),
