@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from churnops.config import free_ports
 from churnops.serve_auth import API_KEYS_ENV, add_api_key
-from churnops.serve_schemas import ARROW_STREAM
+from churnops.serve_schemas import ARROW_STREAM, arrow_ipc
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -45,15 +45,6 @@ def started(command: list[str], url: str, env: dict[str, str], ready: str) -> su
         time.sleep(0.3)
     server.kill()
     raise TimeoutError(f"{' '.join(command)} did not get ready in 180 s")
-
-
-def arrow_stream(frame: pd.DataFrame) -> bytes:
-    "The rows as one Arrow IPC stream, as a pandas, Polars or DuckDB client writes it."
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
 
 
 def timed(client: httpx.Client, url: str, body: bytes, requests: int, media_type: str) -> tuple[list[float], httpx.Response]:
@@ -84,7 +75,7 @@ def main() -> None:
     inputs = [c for c in rows[0] if c != "customer_id"]
     bodies = {"churnops rows": json.dumps({"rows": rows}).encode(),
               "churnops columns": json.dumps({"columns": {c: [r[c] for r in rows] for c in rows[0]}}).encode(),
-              "churnops arrow": arrow_stream(scoring.drop(columns="as_of_date")),
+              "churnops arrow": arrow_ipc(pa.Table.from_pandas(scoring.drop(columns="as_of_date"), preserve_index=False)),
               "mlflow dataframe_split": json.dumps({"dataframe_split": {
                   "columns": inputs, "data": [[r[c] for c in inputs] for r in rows]}}).encode(),
               "mlflow dataframe_records": json.dumps({"dataframe_records": [{c: r[c] for c in inputs} for r in rows]}).encode()}

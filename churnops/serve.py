@@ -74,11 +74,7 @@ def predictions(rows: list[dict[str, Any]], scored: list[tuple[float, Any, str, 
 def arrow_response(columns: dict[str, Any], rid: str) -> Response:
     "A columns answer as one Arrow IPC stream (the request id in its `x-request-id` header)."
     import pyarrow as pa
-    table = pa.table(columns)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return Response(sink.getvalue().to_pybytes(), media_type=schema.ARROW_STREAM, headers={"x-request-id": rid})
+    return Response(schema.arrow_ipc(pa.table(columns)), media_type=schema.ARROW_STREAM, headers={"x-request-id": rid})
 
 def is_columns(body: bytes) -> bool:
     "A batch body in the columns form: its first key is \"columns\" (`{\"columns\": {\"customer_id\": [...], ...}}`)."

@@ -12,10 +12,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, c
 from .scorer import Feature
 
 # %% auto #0
-__all__ = ['CustomerId', 'ARROW_STREAM', 'whole_number', 'request_models', 'arrow_columns', 'ModelRef', 'Reason', 'Prediction',
-           'PredictResponse', 'CustomerRequest', 'CustomersRequest', 'StoredPrediction', 'CustomerResponse',
-           'CustomersResponse', 'BatchResponse', 'ColumnsResponse', 'FeatureStoreStatus', 'ReadyResponse', 'NotReady',
-           'ReloadResponse', 'Problem']
+__all__ = ['CustomerId', 'ARROW_STREAM', 'whole_number', 'request_models', 'arrow_ipc', 'arrow_columns', 'ModelRef', 'Reason',
+           'Prediction', 'PredictResponse', 'CustomerRequest', 'CustomersRequest', 'StoredPrediction',
+           'CustomerResponse', 'CustomersResponse', 'BatchResponse', 'ColumnsResponse', 'FeatureStoreStatus',
+           'ReadyResponse', 'NotReady', 'ReloadResponse', 'Problem']
 
 # %% ../nbs_lib/12_serve_schemas.ipynb #ebc1a1cf
 def _not_text(value: Any) -> Any:
@@ -57,6 +57,14 @@ def request_models(features: list[Feature],  # from `Predictor.features`
 
 # %% ../nbs_lib/12_serve_schemas.ipynb #a70ae419
 ARROW_STREAM = "application/vnd.apache.arrow.stream"  # the Arrow IPC streaming format's media type
+
+def arrow_ipc(table: Any) -> bytes:
+    "A `pyarrow.Table` as one Arrow IPC stream (`ARROW_STREAM`), as a client sends a batch and the API answers one."
+    import pyarrow as pa
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
 
 def _arrow_column_problem(column: Any, feature: Feature | None) -> str | None:
     "What is wrong with one Arrow column for this input (None: the customer id), or None when it is valid."

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -72,28 +73,24 @@ class StreamProcess:
     def value(self, name: str) -> float:
         return self.metrics().get(name, 0.0)
 
+    def wait_until(self, ready: Callable[[dict[str, float]], bool], what: str, timeout: float = 240) -> None:
+        "Poll /metrics until `ready(metrics)`; fail at once if the process exits, or after `timeout` s naming `what`."
+        deadline = time.monotonic() + timeout
+        while not ready(self.metrics()):
+            assert self.process.poll() is None, f"the stream service exited: {Path(self.log.name).read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"{what} after {timeout} s: {self.metrics()}"
+            time.sleep(0.5)
+
     def wait_for(self, name: str, at_least: float, timeout: float = 240) -> None:
-        deadline = time.monotonic() + timeout
-        while self.value(name) < at_least:
-            assert self.process.poll() is None, f"the stream service exited: {Path(self.log.name).read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"{name} < {at_least} after {timeout} s: {self.metrics()}"
-            time.sleep(0.5)
+        self.wait_until(lambda metrics: metrics.get(name, 0.0) >= at_least, f"{name} < {at_least}", timeout)
 
-    def wait_until_up(self, timeout: float = 240) -> None:
+    def wait_until_up(self) -> None:
         "Its /metrics answers (the model is loaded, the consumer is joining)."
-        deadline = time.monotonic() + timeout
-        while not self.metrics():
-            assert self.process.poll() is None, f"the stream service exited: {Path(self.log.name).read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"/metrics not up after {timeout} s"
-            time.sleep(0.5)
+        self.wait_until(bool, "/metrics not up")
 
-    def wait_until_holding_partitions(self, timeout: float = 240) -> None:
+    def wait_until_holding_partitions(self) -> None:
         "It is in the group with partitions of its own (it reports their lag)."
-        deadline = time.monotonic() + timeout
-        while not any(k.startswith("churnops_stream_consumer_lag{") for k in self.metrics()):
-            assert self.process.poll() is None, f"the stream service exited: {Path(self.log.name).read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"no partitions after {timeout} s: {self.metrics()}"
-            time.sleep(0.5)
+        self.wait_until(lambda metrics: any(k.startswith("churnops_stream_consumer_lag{") for k in metrics), "no partitions")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process.poll() is None:
@@ -135,12 +132,17 @@ def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 60) -
     return messages
 
 
+def replaying(root: Path, bootstrap: str, log: str = "data/raw/events.parquet", *args: str) -> subprocess.Popen:
+    "`churnops stream replay` of `log`, running."
+    return subprocess.Popen([str(Path(sys.executable).parent / "churnops"), "stream", "replay", log, *args], cwd=root,
+                            env={**os.environ, "CHURNOPS_KAFKA_BOOTSTRAP": bootstrap},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
 def replay(root: Path, bootstrap: str, *args: str, log: str = "data/raw/events.parquet") -> str:
-    result = subprocess.run([str(Path(sys.executable).parent / "churnops"), "stream", "replay", log, *args],
-                            cwd=root, capture_output=True, text=True,
-                            env={**os.environ, "CHURNOPS_KAFKA_BOOTSTRAP": bootstrap})
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    output, _ = (process := replaying(root, bootstrap, log, *args)).communicate(timeout=600)
+    assert process.returncode == 0, output
+    return output
 
 
 def assert_stream_equals_batch(root: Path, bootstrap: str, messages: int) -> None:
@@ -170,7 +172,7 @@ def assert_stream_equals_batch(root: Path, bootstrap: str, messages: int) -> Non
     # live set); those at the newest as-of date are the score stage's for the same customers.
     expected = pd.read_parquet(root / stage_products("score", root / "pipeline.yaml")["predictions"]).set_index("customer_id")
     latest = {}
-    for m in read_topic(bootstrap, block["stream"]["scores_topic"], 1):
+    for m in read_topic(bootstrap, stream["scores_topic"], 1):
         latest[int(m.key())] = None if m.value() is None else json.loads(m.value())
     newest = pd.DataFrame([s for s in latest.values()
                            if s and pd.Timestamp(s["feature_timestamp"]) == scoring.as_of_date.max()]).set_index("customer_id")
@@ -241,9 +243,7 @@ def test_consumers_killed_at_random_points_while_events_flow_lose_nothing_and_ap
             victim = draw.randrange(len(members))
             members[victim].wait_until_holding_partitions()
             before = members[victim].value(applied)
-            producer = subprocess.Popen([str(Path(sys.executable).parent / "churnops"), "stream", "replay", str(delivery)],
-                                        cwd=root, env={**os.environ, "CHURNOPS_KAFKA_BOOTSTRAP": kafka_broker},
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            producer = replaying(root, kafka_broker, str(delivery))
             deadline = time.monotonic() + 120  # once it applies this delivery's first poll (if it holds a partition) ...
             while members[victim].value(applied) == before and producer.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
