@@ -30,7 +30,7 @@ def _run(args: argparse.Namespace) -> int:
     import time
 
     from churnops.catalog import stage_products
-    from churnops.config import die_with_parent, guard_lock_file, mlflow_tracking_uri, workspace_lock
+    from churnops.config import die_with_parent, guard_dvc_files, mlflow_tracking_uri, workspace_lock
     from churnops.params import load_params
     from churnops.pipeline import pipeline_progress, push_outputs, stage_server
     from churnops.registry import champion_follows_checkout
@@ -44,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     # the stages' progress bars go to this terminal (stderr); DVC's own lines are read and summarised
     # DVC decides what runs; the stages it runs are handed to one warm stage server (see churnops.pipeline)
     with workspace_lock(Path(args.params).resolve().parent, "churnops run"):
-        if (note := guard_lock_file(Path(args.params).resolve().parent)):
+        for note in guard_dvc_files(Path(args.params).resolve().parent):
             print(note, flush=True)
         with stage_server() as environment, subprocess.Popen(
                 command, stdout=subprocess.PIPE, text=True, bufsize=1, env=environment,

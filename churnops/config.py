@@ -18,9 +18,9 @@ from typing import Any
 import pandas as pd
 
 # %% auto #0
-__all__ = ['LOCK_BACKUP', 'atomic_path', 'write_parquet', 'write_json', 'publish_file', 'atomic_directory', 'die_with_parent',
-           'WorkspaceBusy', 'workspace_lock', 'lock_file_problem', 'guard_lock_file', 'file_sha256', 'git_commit',
-           'mlflow_tracking_uri', 'follow_moved_store', 'free_port', 'free_ports', 'serve_metrics']
+__all__ = ['LOCK_BACKUP', 'RWLOCK', 'atomic_path', 'write_parquet', 'write_json', 'publish_file', 'atomic_directory',
+           'die_with_parent', 'WorkspaceBusy', 'workspace_lock', 'lock_file_problem', 'guard_dvc_files', 'file_sha256',
+           'git_commit', 'mlflow_tracking_uri', 'follow_moved_store', 'free_port', 'free_ports', 'serve_metrics']
 
 # %% ../nbs_lib/00_config.ipynb #6bf978f2
 @contextlib.contextmanager
@@ -163,24 +163,38 @@ def lock_file_problem(path: str | Path) -> str | None:
         return f"{type(error).__name__}: {str(error).splitlines()[0]}"
     return None
 
-def guard_lock_file(root: str | Path = ".") -> str | None:
-    """Before a run: when dvc.lock cannot be read (DVC was killed while writing it: a run killed at the wrong
-    moment), put back the copy taken when that run started, so DVC re-runs what changed since and no hand step is
-    needed; then take the copy for this run. Returns what was done, or None."""
+RWLOCK = ".dvc/tmp/rwlock"  # DVC's record of the paths its running commands read and write
+
+def guard_dvc_files(root: str | Path = ".") -> list[str]:
+    """Before a run (holding the workspace lock): put right the files a run killed while DVC wrote them leaves cut
+    short, so the next run needs no hand step. dvc.lock: put back the copy taken when that run started (DVC re-runs
+    what changed since), then take the copy for this run. DVC's rwlock (DVC truncates it, then writes it): under
+    DVC's own guard of that file, an unreadable one can only be a killed writer's; it is set aside as
+    `rwlock.cut-short` and DVC starts a new one. Returns what was done."""
     import shutil
-    lock, backup = Path(root) / "dvc.lock", Path(root) / LOCK_BACKUP
-    note = None
+
+    from dvc.lock import make_lock
+    lock, backup, rwlock = Path(root) / "dvc.lock", Path(root) / LOCK_BACKUP, Path(root) / RWLOCK
+    notes = []
     if (problem := lock_file_problem(lock)) is not None:
         if lock_file_problem(backup) is not None or not backup.exists():
             raise RuntimeError(f"{lock}: DVC cannot read it ({problem}) and there is no readable copy from before the "
                                "last run: restore it from git (`git checkout dvc.lock`), then run again")
         shutil.copy2(backup, lock)
-        note = (f"{lock} could not be read ({problem}), most likely cut short by a killed run: restored the copy "
-                "taken when that run started; DVC re-runs what changed since")
+        notes.append(f"{lock} could not be read ({problem}), most likely cut short by a killed run: restored the copy "
+                     "taken when that run started; DVC re-runs what changed since")
     if lock.exists():
         backup.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(lock, backup)
-    return note
+    if rwlock.exists():
+        with make_lock(str(rwlock.with_name("rwlock.lock")), tmp_dir=str(rwlock.parent), wait=True):
+            try:
+                json.loads(rwlock.read_bytes())
+            except ValueError as error:  # JSON cut short (or not UTF-8)
+                rwlock.replace(rwlock.with_name("rwlock.cut-short"))
+                notes.append(f"{rwlock} could not be read ({error}), cut short by a killed run: set aside as "
+                             "rwlock.cut-short; DVC starts a new one")
+    return notes
 
 # %% ../nbs_lib/00_config.ipynb #2cc5f143
 def file_sha256(path: str | Path) -> str:

@@ -59,10 +59,10 @@ def retrained_record(record: dict[str, Any],    # from `drift_record`
 def retrain_if_drift(params_path: str | Path = "params.yaml",  # the project's params.yaml
                      ) -> dict[str, Any]:
     "Monitor, retrain on the recent window if the drift share passes the threshold, and record the decision."
-    from churnops.config import guard_lock_file, workspace_lock
+    from churnops.config import guard_dvc_files, workspace_lock
     root = Path(params_path).resolve().parent
     with workspace_lock(root, "churnops retrain-if-drift"):  # no run between read and write
-        if (note := guard_lock_file(root)):  # a dvc.lock cut short by a killed run is put back, as `churnops run` does
+        for note in guard_dvc_files(root):  # DVC files cut short by a killed run are put right, as `churnops run` does
             print(note, flush=True)
         return _retrain_if_drift(params_path)
 

@@ -59,3 +59,21 @@ def test_a_killed_run_leaves_no_orphans_and_the_next_run_recovers(pipeline_run, 
     scores = pd.read_parquet(root / "data" / "predictions" / "scores.parquet").set_index("customer_id")
     expected = pd.Series(bundle.predictor.predict(scoring), index=scoring.customer_id)
     assert (scores.churn_probability - expected.reindex(scores.index)).abs().max() <= 1e-12
+
+
+def test_a_run_killed_while_dvc_wrote_its_rwlock_is_followed_by_a_run_that_needs_no_hand_step(pipeline_run, tmp_path):
+    """DVC truncates .dvc/tmp/rwlock, then writes it: a run killed in between left it empty (found by the test above
+    on CI). Cut short anywhere, the next `churnops run` sets it aside and runs, with nothing to re-run."""
+    root = tmp_path / "run"
+    shutil.copytree(pipeline_run, root, symlinks=True)
+    held = json.dumps({"read": {"params.yaml": [{"pid": 999999, "cmd": "dvc repro"}]},
+                       "write": {"data/features": {"pid": 999999, "cmd": "dvc repro"}}})
+    rwlock = root / ".dvc" / "tmp" / "rwlock"
+    for cut in (0, len(held) // 2):
+        rwlock.write_text(held[:cut])
+        again = subprocess.run(["churnops", "run"], cwd=root, capture_output=True, text=True)
+        assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
+        ran = [line for line in again.stdout.splitlines() if line.startswith("▶")]
+        assert "set aside as rwlock.cut-short" in again.stdout and ran == ["▶ sources"], again.stdout[-2000:]
+        assert (rwlock.parent / "rwlock.cut-short").read_text() == held[:cut]
+        assert json.loads(rwlock.read_text()) == {}  # DVC's own, written whole, with every lock released
