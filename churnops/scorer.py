@@ -15,65 +15,69 @@ from sklearn.pipeline import Pipeline
 from .contract import feature_range, parse_feature
 
 # %% auto #0
-__all__ = ['BLOCK_ROWS', 'PARALLEL_ROWS', 'TreeEnsemble', 'Feature', 'Scorer']
+__all__ = ['BLOCK_ROWS', 'PARALLEL_ROWS', 'FEATURE_BITS', 'TreeEnsemble', 'Feature', 'Scorer']
 
 # %% ../nbs_lib/03a_scorer.ipynb #af0889a1
 _KERNELS: dict[str, Any] = {}
 BLOCK_ROWS = 64      # rows walked together by the block kernel
 PARALLEL_ROWS = 512  # from this batch size on, the block kernel on every core
+FEATURE_BITS = 15    # a node's word: first child << 16 | design column << 1 | missing goes right
 
 def _tree_kernel(kind: str):
-    "A Numba kernel, `rows` or `blocks` (compiled on first use, cached on disk): baseline + every tree's leaf."
+    "A Numba kernel, `rows`, `blocks` or `paths` (compiled on first use, cached on disk), over the packed nodes."
     if kind in _KERNELS:
         return _KERNELS[kind]
     import numba
 
+    @numba.njit(cache=True, nogil=True, inline="always")
+    def step(X, i, at, node, threshold):
+        "The node a row goes to from `at` (itself at a leaf: first child = itself, threshold +inf, missing left)."
+        word = node[at]
+        x = X[i, (word >> 1) & 0x7FFF]
+        return (word >> 16) + np.int64((x > threshold[at]) | (np.isnan(x) & ((word & 1) == 1)))
+
     @numba.njit(cache=True, nogil=True)
-    def rows(X, roots, depths, feature, threshold, children, missing_right, value, baseline):
+    def rows(X, roots, depths, node, threshold, value, baseline):
         out = np.empty(X.shape[0])
         for i in range(X.shape[0]):
             total = baseline
             for tree in range(roots.shape[0]):
-                at = roots[tree]
-                while children[2 * at] != at:
-                    x = X[i, feature[at]]
-                    at = children[2 * at + np.int32((x > threshold[at]) | (np.isnan(x) & missing_right[at]))]
+                at = np.int64(roots[tree])
+                while (node[at] >> 16) != at:
+                    at = step(X, i, at, node, threshold)
                 total += value[at]
             out[i] = total
         return out
 
     @numba.njit(parallel=True, cache=True, nogil=True)
-    def blocks(X, roots, depths, feature, threshold, children, missing_right, value, baseline):
+    def blocks(X, roots, depths, node, threshold, value, baseline):
         n = X.shape[0]
         out = np.empty(n)
         for block in numba.prange((n + BLOCK_ROWS - 1) // BLOCK_ROWS):
             first = block * BLOCK_ROWS
             size = min(BLOCK_ROWS, n - first)
             total = np.full(size, baseline)
-            node = np.empty(size, np.int32)
+            at = np.empty(size, np.int64)
             for tree in range(roots.shape[0]):
-                node[:] = roots[tree]
+                at[:] = roots[tree]
                 for _ in range(depths[tree]):
                     for k in range(size):
-                        at = node[k]
-                        x = X[first + k, feature[at]]
-                        node[k] = children[2 * at + np.int32((x > threshold[at]) | (np.isnan(x) & missing_right[at]))]
+                        at[k] = step(X, first + k, at[k], node, threshold)
                 for k in range(size):
-                    total[k] += value[node[k]]
+                    total[k] += value[at[k]]
             out[first:first + size] = total
         return out
 
     @numba.njit(parallel=True, cache=True, nogil=True)
-    def paths(X, roots, feature, threshold, children, missing_right, mean, width):
+    def paths(X, roots, node, threshold, mean, width):
         "Path contributions: at every split a row passes, the change in the expected leaf value goes to the split's feature."
         out = np.zeros((X.shape[0], width))
         for i in numba.prange(X.shape[0]):
             for tree in range(roots.shape[0]):
-                at = roots[tree]
-                while children[2 * at] != at:
-                    x = X[i, feature[at]]
-                    below = children[2 * at + np.int32((x > threshold[at]) | (np.isnan(x) & missing_right[at]))]
-                    out[i, feature[at]] += mean[below] - mean[at]
+                at = np.int64(roots[tree])
+                while (node[at] >> 16) != at:
+                    below = step(X, i, at, node, threshold)
+                    out[i, (node[at] >> 1) & 0x7FFF] += mean[below] - mean[at]
                     at = below
         return out
 
@@ -82,13 +86,12 @@ def _tree_kernel(kind: str):
 
 @dataclass
 class TreeEnsemble:
-    "The trees of a binary HistGradientBoostingClassifier packed into flat node arrays (global node indices)."
+    """The trees of a binary HistGradientBoostingClassifier packed into flat node arrays (global node indices),
+    numbered breadth first so that a node's two children sit side by side: a step reads one word and one threshold."""
     roots: np.ndarray          # first node of each tree (int32)
     depths: np.ndarray         # steps from the root to the deepest leaf, per tree (int32)
-    feature: np.ndarray        # feature a node splits on (0 for a leaf) (int32)
+    node: np.ndarray           # int64 word: first child << 16 | design column << 1 | a missing value goes right
     threshold: np.ndarray      # go right when x > threshold (+inf for a leaf: stay)
-    children: np.ndarray       # 2 * node -> left child, 2 * node + 1 -> right child (a leaf: itself) (int32)
-    missing_right: np.ndarray  # a missing value goes right at this node
     value: np.ndarray          # leaf value (0 for a split)
     mean: np.ndarray           # expected leaf value below each node, leaves weighted by their training samples
     baseline: float            # the initial raw prediction (log-odds of the training churn rate)
@@ -100,29 +103,35 @@ class TreeEnsemble:
             n = predictor.nodes
             if n["is_categorical"].any():
                 raise TypeError("native categorical splits are not compiled")
+            if n["feature_idx"].max(initial=0) >= 1 << FEATURE_BITS:
+                raise TypeError(f"more than {1 << FEATURE_BITS} design columns are not compiled")
             leaf = n["is_leaf"].astype(bool)
-            own = np.arange(len(n))
-            left = np.where(leaf, own, n["left"]).astype(np.int64)
-            right = np.where(leaf, own, n["right"]).astype(np.int64)
-            depth = np.zeros(len(n), np.int64)
             mean, weight = np.where(leaf, n["value"], 0.0).astype(float), n["count"].astype(float)
             for k in range(len(n) - 1, -1, -1):  # children come after their parent: fill the means bottom up
                 if not leaf[k]:
-                    weight[k] = weight[left[k]] + weight[right[k]]
-                    mean[k] = (weight[left[k]] * mean[left[k]] + weight[right[k]] * mean[right[k]]) / max(weight[k], 1.0)
-            for k in range(len(n)):  # sklearn numbers a node after its parent
+                    left, right = n["left"][k], n["right"][k]
+                    weight[k] = weight[left] + weight[right]
+                    mean[k] = (weight[left] * mean[left] + weight[right] * mean[right]) / max(weight[k], 1.0)
+            order, depth = [0], np.zeros(len(n), np.int64)  # breadth first: both children appended together
+            for k in order:
                 if not leaf[k]:
-                    depth[left[k]] = depth[right[k]] = depth[k] + 1
-            parts.append((np.where(leaf, 0, n["feature_idx"]), np.where(leaf, np.inf, n["num_threshold"]),
-                          np.stack([left, right], axis=1).ravel() + offset,
-                          ~n["missing_go_to_left"].astype(bool) & ~leaf, np.where(leaf, n["value"], 0.0), mean))
+                    order += [int(n["left"][k]), int(n["right"][k])]
+                    depth[n["left"][k]] = depth[n["right"][k]] = depth[k] + 1
+            order = np.array(order)
+            number = np.empty(len(n), np.int64)
+            number[order] = np.arange(len(n)) + offset
+            first_child = np.where(leaf, number, number[np.where(leaf, 0, n["left"])])
+            word = first_child << 16 | np.where(leaf, 0, n["feature_idx"]).astype(np.int64) << 1 | (
+                ~n["missing_go_to_left"].astype(bool) & ~leaf)
+            parts.append((word[order], np.where(leaf, np.inf, n["num_threshold"])[order],
+                          np.where(leaf, n["value"], 0.0)[order], mean[order]))
             roots.append(offset)
             depths.append(depth.max())
             offset += len(n)
-        feature, threshold, children, missing_right, value, mean = (np.concatenate(p) for p in zip(*parts))
-        return cls(np.array(roots, np.int32), np.array(depths, np.int32), feature.astype(np.int32),
-                   threshold.astype(np.float64), children.astype(np.int32), missing_right.astype(np.bool_),
-                   value.astype(np.float64), mean, float(np.ravel(estimator._baseline_prediction)[0]))
+        node, threshold, value, mean = (np.concatenate(p) for p in zip(*parts))
+        return cls(np.array(roots, np.int32), np.array(depths, np.int32), node.astype(np.int64),
+                   threshold.astype(np.float64), value.astype(np.float64), mean,
+                   float(np.ravel(estimator._baseline_prediction)[0]))
 
     @property
     def bias(self) -> float:
@@ -131,14 +140,12 @@ class TreeEnsemble:
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         "Each column's share of each row's raw score: `bias` + a row's sum is its raw score, exactly (Saabas' path method)."
-        return _tree_kernel("paths")(X, self.roots, self.feature, self.threshold, self.children, self.missing_right,
-                                     self.mean, X.shape[1])
+        return _tree_kernel("paths")(X, self.roots, self.node, self.threshold, self.mean, X.shape[1])
 
     def raw(self, X: np.ndarray) -> np.ndarray:
         "Raw scores (log-odds): row by row for small batches, blocks over every core for large ones."
         kernel = _tree_kernel("blocks" if len(X) >= PARALLEL_ROWS else "rows")
-        return kernel(X, self.roots, self.depths, self.feature, self.threshold, self.children, self.missing_right,
-                      self.value, self.baseline)
+        return kernel(X, self.roots, self.depths, self.node, self.threshold, self.value, self.baseline)
 
 # %% ../nbs_lib/03a_scorer.ipynb #dcabee04
 @dataclass
@@ -258,15 +265,16 @@ class Scorer:
 
     def design_frame(self, df: Any) -> np.ndarray:
         "The design matrix of a DataFrame's input columns: `design`, column by column (no per-call scikit-learn overhead)."
+        import pandas as pd
         Z = np.zeros((len(df), self.width))
         values = df[self.numeric].to_numpy(dtype=float, na_value=np.nan)
         if self.fill is not None:
             values = np.where(np.isnan(values), self.fill, values)
         Z[:, :len(self.numeric)] = (values - self.mean) / self.scale
-        for column, index in self.onehot_index.items():
-            columns = np.fromiter((index.get(str(v), -1) for v in df[column].tolist()), np.int64, len(df))
-            known = columns >= 0
-            Z[np.flatnonzero(known), columns[known]] = 1.0
+        for column, index in self.onehot_index.items():  # matched as str(value), as `design` does, but vectorised
+            found = pd.Index(list(index)).get_indexer(df[column].astype(str))  # position among the categories; -1: unseen
+            known = found >= 0
+            Z[np.flatnonzero(known), np.fromiter(index.values(), np.int64, len(index))[found[known]]] = 1.0
         return Z
 
     def design_columns(self, columns: dict[str, list[Any]],  # input name -> values (None: a gap)
