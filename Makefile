@@ -191,6 +191,7 @@ gauntlet: setup
 benchmark: spark
 	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --inexact --group benchmark
 	python benchmarks/model_call.py
+	python benchmarks/model_load.py
 	python benchmarks/pipeline_stages.py
 	python benchmarks/features_scale.py --engines duckdb
 	python benchmarks/features_scale.py --customers 30000 --engines duckdb spark

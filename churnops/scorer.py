@@ -29,13 +29,9 @@ def _tree_kernel(kind: str):
         return _KERNELS[kind]
     import numba
 
-    @numba.njit(cache=True, nogil=True, inline="always")
-    def step(X, i, at, node, threshold):
-        "The node a row goes to from `at` (itself at a leaf: first child = itself, threshold +inf, missing left)."
-        word = node[at]
-        x = X[i, (word >> 1) & 0x7FFF]
-        return (word >> 16) + np.int64((x > threshold[at]) | (np.isnan(x) & ((word & 1) == 1)))
-
+    # a step, written out in each kernel (a kernel that called a shared jitted step would be a closure, which
+    # Numba compiles again in every process instead of loading from its disk cache): from node `at`, row x goes to
+    # first child + (x > threshold, or x missing where missing values go right); a leaf is its own first child
     @numba.njit(cache=True, nogil=True)
     def rows(X, roots, depths, node, threshold, value, baseline):
         out = np.empty(X.shape[0])
@@ -44,7 +40,9 @@ def _tree_kernel(kind: str):
             for tree in range(roots.shape[0]):
                 at = np.int64(roots[tree])
                 while (node[at] >> 16) != at:
-                    at = step(X, i, at, node, threshold)
+                    word = node[at]
+                    x = X[i, (word >> 1) & 0x7FFF]
+                    at = (word >> 16) + np.int64((x > threshold[at]) | (np.isnan(x) & ((word & 1) == 1)))
                 total += value[at]
             out[i] = total
         return out
@@ -62,7 +60,9 @@ def _tree_kernel(kind: str):
                 at[:] = roots[tree]
                 for _ in range(depths[tree]):
                     for k in range(size):
-                        at[k] = step(X, first + k, at[k], node, threshold)
+                        word = node[at[k]]
+                        x = X[first + k, (word >> 1) & 0x7FFF]
+                        at[k] = (word >> 16) + np.int64((x > threshold[at[k]]) | (np.isnan(x) & ((word & 1) == 1)))
                 for k in range(size):
                     total[k] += value[at[k]]
             out[first:first + size] = total
@@ -76,8 +76,10 @@ def _tree_kernel(kind: str):
             for tree in range(roots.shape[0]):
                 at = np.int64(roots[tree])
                 while (node[at] >> 16) != at:
-                    below = step(X, i, at, node, threshold)
-                    out[i, (node[at] >> 1) & 0x7FFF] += mean[below] - mean[at]
+                    word = node[at]
+                    x = X[i, (word >> 1) & 0x7FFF]
+                    below = (word >> 16) + np.int64((x > threshold[at]) | (np.isnan(x) & ((word & 1) == 1)))
+                    out[i, (word >> 1) & 0x7FFF] += mean[below] - mean[at]
                     at = below
         return out
 
