@@ -84,8 +84,8 @@ def metric_names(expr: str) -> set[str]:
 def exported_metrics() -> set[str]:
     source = "".join((REPO / "churnops" / f"{module}.py").read_text() for module in ("serve_metrics", "monitor", "stream"))
     names = set(re.findall(r'"(churnops_[a-z_]+)"', source))
-    histograms = {"churnops_http_request_duration_seconds", "churnops_prediction_score",
-                  "churnops_inference_duration_seconds"}
+    histograms = set(re.findall(r'Histogram\(\s*"(churnops_[a-z_]+)"', source))
+    assert {"churnops_http_request_duration_seconds", "churnops_stream_event_to_score_seconds"} <= histograms
     return names | {f"{h}_{s}" for h in histograms & names for s in ("bucket", "count", "sum")} | EXTERNAL_METRICS
 
 
@@ -94,15 +94,52 @@ def test_dashboards_and_rules_use_only_metrics_the_code_exports():
     rule = prometheus_rule()
     recorded = {r["record"] for g in rule["spec"]["groups"] for r in g["rules"] if "record" in r}
     used = {name for g in rule["spec"]["groups"] for r in g["rules"] for name in metric_names(r["expr"])}
-    for path in sorted((MONITORING / "grafana").glob("*.json")):
-        dashboard = json.loads(path.read_text())
-        assert dashboard["panels"], path
+    for name, dashboard in dashboards().items():
+        assert dashboard["panels"], name
         for panel in dashboard["panels"]:
-            assert panel["targets"], (path.name, panel["title"])
-            used |= {name for target in panel["targets"] for name in metric_names(target["expr"])}
+            assert panel["targets"], (name, panel["title"])
+            used |= {metric for target in panel["targets"] for metric in metric_names(target["expr"])}
     assert used - exported - recorded == set()
     assert {"churnops_inference_duration_seconds_bucket", "churnops_prediction_score_bucket",
             "churnops_drift_share"} <= used  # latency by model version, prediction distribution, drift
+    assert {"churnops_stream_consumer_lag", "churnops_stream_event_to_score_seconds_bucket",  # the stream scorer
+            "churnops_stream_dead_letters_total", "churnops_stream_online_pending_rows",       # and the online store
+            "churnops_feature_lookup_duration_seconds_bucket"} <= used
+
+
+def dashboards() -> dict[str, dict]:
+    "The Grafana dashboards, by file name."
+    return {path.name: json.loads(path.read_text()) for path in sorted((MONITORING / "grafana").glob("*.json"))}
+
+
+def check_dashboard_queries(boards: dict[str, dict], folder) -> tuple[int, object]:
+    "promtool's parse of every panel query (as a recording rule, $namespace given a value): (queries, result)."
+    rules = [{"record": f"dashboard:{name.removesuffix('.json').replace('-', '_')}:{panel['id']}_{target['refId']}",
+              "expr": target["expr"].replace("$namespace", "churnops")}
+             for name, board in boards.items() for panel in board["panels"] for target in panel["targets"]]
+    path = folder / "dashboards.rules.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard-queries", "rules": rules}]}))
+    return len(rules), run(tool("promtool"), "check", "rules", path)
+
+
+def test_every_dashboard_query_parses_and_every_dashboard_is_deployed(tmp_path):
+    boards = dashboards()
+    queries, result = check_dashboard_queries(boards, tmp_path)
+    assert result.returncode == 0 and f"SUCCESS: {queries} rules found" in result.output, result.output
+    assert queries >= 30
+    kustomization = yaml.safe_load((REPO / "k8s" / "base" / "kustomization.yaml").read_text())
+    deployed = next(g["files"] for g in kustomization["configMapGenerator"] if g["name"] == "churnops-grafana-dashboards")
+    assert sorted(path.rsplit("/", 1)[-1] for path in deployed) == sorted(boards)
+    uids = [board["uid"] for board in boards.values()]
+    assert len(set(uids)) == len(uids) == 3
+
+
+def test_a_dashboard_query_cut_short_would_be_caught(tmp_path):
+    boards = dashboards()
+    target = boards["churnops-stream.json"]["panels"][2]["targets"][1]
+    target["expr"] = target["expr"][:-2]  # a closing bracket lost
+    result = check_dashboard_queries(boards, tmp_path)[1]
+    assert result.returncode != 0 and "dashboard:churnops_stream:3_B" in result.output, result.output
 
 
 def test_a_misspelled_metric_would_be_caught():
