@@ -5,6 +5,7 @@
 # %% ../nbs_lib/02b_feature_definition.ipynb #c5e86611
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ from churnops.contract import (
 )
 
 # %% auto #0
-__all__ = ['sql_literal', 'snapshot_dates', 'feature_sql', 'register_relation', 'materialize_tables', 'spark_sql', 'feature_plan']
+__all__ = ['NICE_WINDOWS', 'sql_literal', 'snapshot_dates', 'feature_sql', 'register_relation', 'materialize_tables', 'spark_sql',
+           'cadence_note', 'warn_of_cadence', 'feature_plan']
 
 # %% ../nbs_lib/02b_feature_definition.ipynb #789a5c27
 def sql_literal(value: Any) -> str:
@@ -187,6 +189,47 @@ def spark_sql(sql: str) -> str:
     import sqlglot
     return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
 
+NICE_WINDOWS = (7, 14, 30, 60, 90, 180, 365, 730)  # window lengths a suggestion is rounded up to
+
+def cadence_note(gaps: list[tuple[int, int]],  # (a returning customer's mean days between active days, customers)
+                 windows_days: list[int],       # features.windows_days
+                 span_days: int,                # days the event log covers
+                 ) -> str | None:
+    """Why the windows do not fit the log's cadence, with windows that would, or None when they fit: when the
+    longest window is shorter than twice a returning customer's median gap between active days, most windows hold
+    at most one event of a customer and the features say little (a public purchase log, median gap 82 days:
+    holdout ROC AUC 0.687 with [7, 30, 90], 0.731 with [30, 90, 365])."""
+    total = sum(n for _, n in gaps)
+    if not total:
+        return None
+    seen, median = 0, 0
+    for gap, n in sorted(gaps):
+        seen += n
+        if seen * 2 >= total:
+            median = gap
+            break
+    if max(windows_days) >= 2 * median:
+        return None
+    def nice(days: float) -> int:
+        return next((w for w in NICE_WINDOWS if w >= days), NICE_WINDOWS[-1])
+    suggested = sorted({w for w in (nice(median / 3), nice(median), nice(4 * median)) if w <= max(span_days, 7)})
+    return (f"features.windows_days {sorted(windows_days)} do not fit this log's cadence: a returning customer's "
+            f"median gap between active days is {median} days ({total:,} customers came back), so most windows hold "
+            f"at most one of a customer's events. Windows that fit it, e.g. windows_days: {suggested} (and "
+            f"active_lookback_days and churn_horizon_days to match), usually rank customers better")
+
+def warn_of_cadence(fetch: Callable[[str], list[tuple]], windows_days: list[int], cancellation_event: str,
+                    span_days: int) -> None:
+    "Warn (`cadence_note`) when the windows miss the log's cadence: one pass over the events, a histogram back."
+    gaps = fetch(f"""SELECT gap, count(*) FROM (
+        SELECT CAST(floor((max(day) - min(day)) / (count(DISTINCT day) - 1)) AS BIGINT) AS gap
+        FROM (SELECT customer_id, {_day_number('ts')} AS day FROM events
+              WHERE CAST(event_type AS VARCHAR) <> {sql_literal(cancellation_event)}) e
+        GROUP BY customer_id HAVING count(DISTINCT day) > 1) g
+        GROUP BY gap""")
+    if (note := cadence_note([(int(gap), int(n)) for gap, n in gaps], windows_days, span_days)):
+        warnings.warn(note, stacklevel=3)
+
 def feature_plan(fetch: Callable[[str], list[tuple]],  # runs one DuckDB-dialect SELECT, returns its rows
           event_cols: list[str], customer_cols: list[str], features: dict[str, Any], schema: dict[str, Any],
           as_of_dates: list[Any] | None = None,  # instead of the snapshot dates the `features` block spaces out
@@ -211,6 +254,8 @@ def feature_plan(fetch: Callable[[str], list[tuple]],  # runs one DuckDB-dialect
     snapshots = (f"SELECT CAST(as_of AS DATE) AS as_of, CAST(data_end AS DATE) AS data_end "
                  f"FROM (VALUES {rows}) AS s(as_of, data_end)")
     attributes = [a for a in schema.get("customer_attributes", []) if a in customer_cols]
+    if as_of_dates is None:  # a model's own snapshots: say when its windows miss the log's rhythm
+        warn_of_cadence(fetch, features["windows_days"], schema["cancellation_event"], (last_day - first_day).days)
     tables, query = feature_sql(event_types, measures_by_type, features["windows_days"], features["churn_horizon_days"],
                                 features["active_lookback_days"], schema["cancellation_event"], attributes,
                                 "signup_date" in customer_cols)
